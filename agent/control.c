@@ -1,0 +1,194 @@
+/*
+ * control.c: the daemon side of the control socket.
+ *
+ * Each client is a plain struct stream over the unix socket, so framing,
+ * back-pressure and deferred close come from stream.c.  A request is
+ * decoded, handed to the role's handler, and answered with one
+ * CTL_REPLY; the client may send more requests on the same connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <ev.h>
+
+#include "control.h"
+#include "log.h"
+#include "stream.h"
+
+struct control {
+	struct ev_loop	*loop;
+	ev_io		 accept_io;
+	int		 fd;
+	char		 path[108];
+	control_fn	 fn;
+	void		*arg;
+	int		 nclients;
+};
+
+static void
+client_frame(struct stream *s, const struct wire_hdr *h, const uint8_t *p, void *arg)
+{
+	struct control		*c = arg;
+	struct wire_ctl_req	 req;
+	struct wire_ctl_reply	 rep;
+	struct wbuf		 text, out;
+	int			 rc, status;
+
+	if (h->type != WIRE_CTL_REQ) {
+		log_warnx("control", "unexpected frame type=%s", wire_type_name(h->type));
+		stream_close(s, "unexpected frame");
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	rc = wire_ctl_req_decode(p, h->len, &req);
+	if (rc != SL_OK) {
+		log_warnx("control", "malformed request: %s", sl_strerror(rc));
+		stream_close(s, "malformed request");
+		return;
+	}
+	wbuf_init(&text, CONTROL_MAX_FRAME - 64);
+	wbuf_init(&out, 0);
+	status = c->fn(c->arg, &req, &text);
+	rep.status = status;
+	rep.text.p = (const char *)text.p;
+	rep.text.len = (uint32_t)text.len;
+	if (wire_ctl_reply_encode(&out, &rep) == SL_OK)
+		stream_send_wbuf(s, &out);
+	else
+		stream_close(s, "reply too large");
+	wbuf_free(&text);
+	wbuf_free(&out);
+	wire_ctl_req_free(&req);
+}
+
+static void
+client_close(struct stream *s, const char *why, void *arg)
+{
+	struct control *c = arg;
+
+	(void)s; (void)why;
+	c->nclients--;
+}
+
+static const struct stream_ops client_ops = {
+	.on_frame = client_frame,
+	.on_close = client_close,
+};
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct control	*c = w->data;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	int		 fd;
+
+	(void)revents;
+	fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("control", "accept");
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		log_warnx("control", "refused client uid=%d: not root or uid %d",
+		    (int)cred.uid, (int)geteuid());
+		close(fd);
+		return;
+	}
+	if (c->nclients >= CONTROL_MAX_CLIENTS) {
+		log_warnx("control", "refused client: %d clients already", c->nclients);
+		close(fd);
+		return;
+	}
+	if (stream_new(loop, fd, 0, NULL, 1, NULL, &client_ops, c,
+	    CONTROL_MAX_FRAME, 30, "control") != NULL)
+		c->nclients++;
+}
+
+int
+control_open(struct control **out, struct ev_loop *loop, const char *path,
+    control_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct control		*c;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: control socket path too long", path);
+		return SL_EINVAL;
+	}
+	strcpy(sun.sun_path, path);
+
+	/* Single-instance lock: a live daemon answers on the path. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return SL_EIO;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: another sluiced is running", path);
+		return SL_EEXIST;
+	}
+	close(fd);
+	if (unlink(path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
+		return SL_EIO;
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return SL_EIO;
+	}
+	old = umask(077);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
+		close(fd);
+		return SL_EIO;
+	}
+	umask(old);
+	if (chmod(path, 0600) == -1 || listen(fd, CONTROL_MAX_CLIENTS) == -1) {
+		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
+		close(fd);
+		return SL_EIO;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return SL_ENOMEM;
+	}
+	c->loop = loop;
+	c->fd = fd;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->fn = fn;
+	c->arg = arg;
+	ev_io_init(&c->accept_io, accept_cb, fd, EV_READ);
+	c->accept_io.data = c;
+	ev_io_start(loop, &c->accept_io);
+	*out = c;
+	return SL_OK;
+}
+
+void
+control_close(struct control *c)
+{
+	if (c == NULL)
+		return;
+	ev_io_stop(c->loop, &c->accept_io);
+	close(c->fd);
+	unlink(c->path);
+	free(c);
+}

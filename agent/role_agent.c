@@ -1,0 +1,1448 @@
+/*
+ * role_agent.c: the sending side.
+ *
+ * The agent keeps one *session* with its destination: N parallel streams
+ * (config streams), each through CHALLENGE / HELLO / WELCOME.  The link is
+ * up only while all N are; losing any one takes the whole session down,
+ * puts every in-flight chunk back to pending and reconnects after an
+ * exponential backoff with jitter.  One rule, no partial sessions to
+ * reason about.
+ *
+ * Datasets are sent one at a time, oldest first.  For the current one:
+ *
+ *   IDLE --OPEN--> OPENING --HAVE--> SENDING --all acked, COMMIT-->
+ *   COMMITTING --COMMITTED--> (journal: transferred, next dataset)
+ *
+ * In SENDING, each stream owns one send buffer: a chunk is pread straight
+ * into it behind a DATA prefix, hashed with XXH3-64, and queued without a
+ * copy; when the socket has taken the last byte the buffer is free for
+ * the next chunk.  A stream may have at most `window` chunks sent but not
+ * acked.  The sink acks a chunk only once it is durable, so an ACK is
+ * journaled as "acked" and the chunk is never sent again, in this session
+ * or after a restart (HAVE reports the sink's view after reconnecting).
+ *
+ * Per-chunk state lives in memory as one byte per chunk (plus its hash);
+ * the journal holds only what must survive a crash: which chunks the sink
+ * confirmed, and the counters.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "conn.h"
+#include "digest.h"
+#include "log.h"
+#include "net.h"
+#include "pathchk.h"
+#include "roles.h"
+#include "stream.h"
+#include "walk.h"
+
+enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_BACKOFF };
+enum as_state { AS_NONE, AS_CONNECTING, AS_HELLO, AS_READY };
+enum phase { PH_IDLE, PH_OPENING, PH_SENDING, PH_COMMITTING };
+
+/* Per-chunk byte: state in the low bits, flags above. */
+#define CS_PENDING	0
+#define CS_INFLIGHT	1
+#define CS_ACKED	2
+#define CS_STATE	0x03
+#define CS_HASHED	0x10	/* hash[g] is known */
+#define CS_SENT		0x20	/* sent at least once by this process */
+
+struct astream {
+	struct agent	*a;
+	int		 idx;
+	int		 state;
+	struct stream	*s;
+	uint8_t		*buf;
+	int		 buf_busy;
+	uint32_t	 inflight;
+	char		 label[48];
+};
+
+struct ads {
+	struct ads	*next;
+	struct ds_rec	 rec;		/* meta not loaded: nmeta = 0 */
+	int		 loaded;
+	struct file_rec	*files;
+	uint32_t	 nfiles;
+	uint8_t		*cst;
+	uint8_t		*owner;
+	uint64_t	*hash;
+	uint64_t	 cursor;	/* no pending chunk below this index */
+	uint64_t	 nacked, ninflight;
+	int		 phase;
+	int		 fd;		/* cached source file */
+	uint32_t	 fd_file;
+	uint64_t	 sent_d, resent_d, nacked_d;	/* counters not yet journaled */
+	double		 t_start;
+	uint64_t	 bytes_at_start;
+};
+
+struct agent {
+	struct ev_loop		*loop;
+	const struct config	*cfg;
+	struct journal		*j;
+	struct tls_ctx		*tls;
+	struct net_addr		 dest;
+	int			 link;
+	double			 link_since;
+	char			 link_why[256];
+	double			 backoff;
+	ev_timer		 retry;
+	ev_timer		 connect_to;
+	struct astream		 st[SL_MAX_STREAMS];
+	int			 nready;
+	uint16_t		 version;
+	struct ads		*queue;		/* oldest first */
+	struct ads		*cur;
+	int			 rr;
+};
+
+static void	link_down(struct agent *, const char *);
+static void	pump(struct agent *);
+static void	start_next(struct agent *);
+
+static const char *
+link_name(int l)
+{
+	switch (l) {
+	case LINK_DOWN:		return "down";
+	case LINK_CONNECTING:	return "connecting";
+	case LINK_UP:		return "up";
+	case LINK_BACKOFF:	return "backoff";
+	}
+	return "unknown";
+}
+
+static const char *
+phase_name(int p)
+{
+	switch (p) {
+	case PH_IDLE:		return "idle";
+	case PH_OPENING:	return "opening";
+	case PH_SENDING:	return "sending";
+	case PH_COMMITTING:	return "committing";
+	}
+	return "unknown";
+}
+
+static double
+now_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+link_enter(struct agent *a, int state, const char *why)
+{
+	if (a->link != state)
+		log_info("link", "dest=%s state=%s->%s%s%s", a->dest.text,
+		    link_name(a->link), link_name(state), why ? " why=" : "",
+		    why ? log_q(why) : "");
+	a->link = state;
+	a->link_since = now_wall();
+	snprintf(a->link_why, sizeof(a->link_why), "%s", why ? why : "");
+}
+
+static void
+phase_enter(struct agent *a, struct ads *d, int phase)
+{
+	log_debug("agent", "dataset=%016llx phase=%s->%s",
+	    (unsigned long long)d->rec.id, phase_name(d->phase), phase_name(phase));
+	d->phase = phase;
+	(void)a;
+}
+
+/* Journal a dataset state change; the in-memory copy follows. */
+static void
+ds_enter(struct agent *a, struct ads *d, int state, const char *reason,
+    const char *published)
+{
+	int rc;
+
+	if (d->rec.state == state && reason == NULL)
+		return;
+	rc = journal_ds_set_state(a->j, d->rec.id, state, reason, published);
+	if (rc != SL_OK)
+		log_err("journal", "dataset=%016llx cannot record state %s: %s",
+		    (unsigned long long)d->rec.id, ds_state_name(state), sl_strerror(rc));
+	log_info("dataset", "dataset=%016llx name=%s state=%s->%s%s%s",
+	    (unsigned long long)d->rec.id, log_q(d->rec.name),
+	    ds_state_name(d->rec.state), ds_state_name(state),
+	    reason ? " reason=" : "", reason ? log_q(reason) : "");
+	d->rec.state = state;
+}
+
+/* ---- datasets in memory ------------------------------------------------ */
+
+static void
+ads_unload(struct ads *d)
+{
+	if (d->fd != -1)
+		close(d->fd);
+	d->fd = -1;
+	free(d->files);
+	free(d->cst);
+	free(d->owner);
+	free(d->hash);
+	d->files = NULL;
+	d->cst = NULL;
+	d->owner = NULL;
+	d->hash = NULL;
+	d->loaded = 0;
+}
+
+static void
+ads_free(struct ads *d)
+{
+	ads_unload(d);
+	free(d);
+}
+
+struct load_ctx {
+	struct ads	*d;
+	int		 bad;
+};
+
+static void
+load_chunk(uint32_t file, uint32_t chunk, int state, uint64_t hash, int has_hash,
+    void *arg)
+{
+	struct load_ctx	*l = arg;
+	struct ads	*d = l->d;
+	uint64_t	 g;
+
+	if (file >= d->nfiles || chunk >= d->files[file].nchunks) {
+		l->bad = 1;
+		return;
+	}
+	g = d->files[file].first_chunk + chunk;
+	if (state == CHUNK_ACKED) {
+		d->cst[g] = CS_ACKED;
+		d->nacked++;
+	}
+	if (has_hash) {
+		d->hash[g] = hash;
+		d->cst[g] |= CS_HASHED;
+	}
+}
+
+static int
+ads_load(struct agent *a, struct ads *d)
+{
+	struct load_ctx	l = { d, 0 };
+	uint64_t	n = d->rec.nchunks;
+	int		rc;
+
+	rc = journal_files_load(a->j, d->rec.id, &d->files, &d->nfiles);
+	if (rc != SL_OK)
+		return rc;
+	d->cst = calloc(n ? n : 1, 1);
+	d->owner = calloc(n ? n : 1, 1);
+	d->hash = calloc(n ? n : 1, sizeof(uint64_t));
+	if (d->cst == NULL || d->owner == NULL || d->hash == NULL) {
+		ads_unload(d);
+		return SL_ENOMEM;
+	}
+	d->nacked = 0;
+	d->ninflight = 0;
+	d->cursor = 0;
+	rc = journal_chunks_foreach(a->j, d->rec.id, load_chunk, &l);
+	if (rc == SL_OK && l.bad)
+		rc = SL_EJOURNAL;
+	if (rc != SL_OK) {
+		ads_unload(d);
+		return rc;
+	}
+	d->loaded = 1;
+	return SL_OK;
+}
+
+/* Insert in created order (the queue is oldest first). */
+static void
+queue_add(struct agent *a, struct ads *d)
+{
+	struct ads **pp = &a->queue;
+
+	while (*pp && (*pp)->rec.created_ns <= d->rec.created_ns)
+		pp = &(*pp)->next;
+	d->next = *pp;
+	*pp = d;
+}
+
+static void
+queue_remove(struct agent *a, struct ads *d)
+{
+	struct ads **pp;
+
+	for (pp = &a->queue; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	if (a->cur == d)
+		a->cur = NULL;
+}
+
+static struct ads *
+ads_new(const struct ds_rec *r)
+{
+	struct ads *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->rec = *r;
+	d->rec.nmeta = 0;
+	d->rec.meta = NULL;
+	d->fd = -1;
+	return d;
+}
+
+static int
+queue_from_journal(const struct ds_rec *r, void *arg)
+{
+	struct agent	*a = arg;
+	struct ads	*d;
+
+	if (r->state == DS_TRANSFERRED || r->state == DS_FAILED)
+		return 0;
+	d = ads_new(r);
+	if (d == NULL)
+		return 1;
+	queue_add(a, d);
+	return 0;
+}
+
+/* Flush the counters we keep in memory between acks. */
+static void
+flush_counts(struct agent *a, struct ads *d)
+{
+	int rc;
+
+	if (d->sent_d == 0 && d->resent_d == 0 && d->nacked_d == 0)
+		return;
+	rc = journal_ds_count(a->j, d->rec.id, d->sent_d, d->resent_d, d->nacked_d);
+	if (rc != SL_OK) {
+		log_warnx("journal", "dataset=%016llx counters: %s",
+		    (unsigned long long)d->rec.id, sl_strerror(rc));
+		return;
+	}
+	d->rec.chunks_sent += d->sent_d;
+	d->rec.chunks_resent += d->resent_d;
+	d->rec.chunks_nacked += d->nacked_d;
+	d->sent_d = d->resent_d = d->nacked_d = 0;
+}
+
+/* In-flight chunks of d go back to pending; their streams' windows open. */
+static void
+release_inflight(struct agent *a, struct ads *d)
+{
+	uint64_t g;
+
+	for (g = 0; g < d->rec.nchunks && d->ninflight > 0; g++)
+		if ((d->cst[g] & CS_STATE) == CS_INFLIGHT) {
+			d->cst[g] = (uint8_t)(d->cst[g] & ~CS_STATE);
+			if (a->st[d->owner[g]].inflight > 0)
+				a->st[d->owner[g]].inflight--;
+			d->ninflight--;
+		}
+	d->ninflight = 0;
+	d->cursor = 0;
+}
+
+/* Stop working on d: it failed for a reason an operator must see. */
+static void
+fail_dataset(struct agent *a, struct ads *d, const char *reason)
+{
+	if (d->loaded)
+		release_inflight(a, d);
+	flush_counts(a, d);
+	ds_enter(a, d, DS_FAILED, reason, NULL);
+	queue_remove(a, d);
+	ads_free(d);
+	start_next(a);
+}
+
+/* ---- source I/O -------------------------------------------------------- */
+
+/* Global chunk index -> file index (binary search on first_chunk, skipping
+ * empty files, which own no chunk). */
+static uint32_t
+chunk_file(const struct ads *d, uint64_t g)
+{
+	uint32_t lo = 0, hi = d->nfiles;
+
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (d->files[mid].first_chunk <= g)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	while (d->files[lo].nchunks == 0 || g >= d->files[lo].first_chunk +
+	    d->files[lo].nchunks)
+		lo++;
+	return lo;
+}
+
+/* Open file f of d (cached), checking it is still what was journaled. */
+static int
+source_fd(struct ads *d, uint32_t f, char *err, size_t errlen)
+{
+	const struct file_rec	*fr = &d->files[f];
+	struct stat		 st;
+	char			 path[2 * SL_MAX_PATH + 2];
+	int64_t			 mt;
+
+	if (d->fd != -1 && d->fd_file == f)
+		return d->fd;
+	if (d->fd != -1)
+		close(d->fd);
+	d->fd = -1;
+	snprintf(path, sizeof(path), "%s/%s", d->rec.src, fr->path);
+	d->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (d->fd == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? SL_ECHANGED : SL_EIO;
+	}
+	if (fstat(d->fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return SL_EIO;
+	}
+	mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if ((uint64_t)st.st_size != fr->size || st.st_ino != fr->ino || mt != fr->mtime_ns) {
+		snprintf(err, errlen, "%s: changed since it was journaled "
+		    "(size %llu -> %llu%s%s)", path, (unsigned long long)fr->size,
+		    (unsigned long long)st.st_size,
+		    st.st_ino != fr->ino ? ", replaced" : "",
+		    mt != fr->mtime_ns ? ", modified" : "");
+		close(d->fd);
+		d->fd = -1;
+		return SL_ECHANGED;
+	}
+	d->fd_file = f;
+	return d->fd;
+}
+
+/* pread a chunk into buf and return its XXH3-64. */
+static int
+read_chunk(struct ads *d, uint32_t f, uint32_t c, uint8_t *buf, uint32_t len,
+    uint64_t *hash, char *err, size_t errlen)
+{
+	off_t	off = (off_t)c * d->rec.chunk_size;
+	size_t	got = 0;
+	ssize_t	n;
+	int	fd;
+
+	fd = source_fd(d, f, err, errlen);
+	if (fd < 0)
+		return fd;
+	while (got < len) {
+		n = pread(fd, buf + got, len - got, off + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s/%s: read: %s", d->rec.src,
+			    d->files[f].path, strerror(errno));
+			return SL_EIO;
+		}
+		if (n == 0) {
+			snprintf(err, errlen, "%s/%s: shrank during transfer",
+			    d->rec.src, d->files[f].path);
+			return SL_ECHANGED;
+		}
+		got += (size_t)n;
+	}
+	*hash = XXH3_64bits(buf, len);
+	return SL_OK;
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static int
+next_pending(struct ads *d, uint64_t *gp)
+{
+	uint64_t g;
+
+	for (g = d->cursor; g < d->rec.nchunks; g++)
+		if ((d->cst[g] & CS_STATE) == CS_PENDING) {
+			d->cursor = g + 1;
+			*gp = g;
+			return 1;
+		}
+	d->cursor = d->rec.nchunks;
+	return 0;
+}
+
+static void
+data_done(void *arg, int sent)
+{
+	struct astream *as = arg;
+
+	as->buf_busy = 0;
+	if (sent)
+		pump(as->a);
+}
+
+static int
+send_chunk(struct agent *a, struct astream *as, struct ads *d, uint64_t g)
+{
+	struct wire_data	wd;
+	char			err[SL_MAX_MSG];
+	uint32_t		f, c, len;
+	uint64_t		h;
+	int			rc;
+
+	f = chunk_file(d, g);
+	c = (uint32_t)(g - d->files[f].first_chunk);
+	len = wire_chunk_len(d->files[f].size, d->rec.chunk_size, c);
+	if (as->buf == NULL) {
+		as->buf = malloc(WIRE_DATA_PREFIX + (size_t)a->cfg->chunk_size);
+		if (as->buf == NULL)
+			return SL_ENOMEM;
+	}
+	rc = read_chunk(d, f, c, as->buf + WIRE_DATA_PREFIX, len, &h, err, sizeof(err));
+	if (rc != SL_OK) {
+		log_err("agent", "dataset=%016llx file=%s chunk=%u: %s",
+		    (unsigned long long)d->rec.id, log_q(d->files[f].path), c, err);
+		if (rc == SL_ECHANGED)
+			fail_dataset(a, d, err);
+		else
+			link_down(a, err);	/* retry later: may be transient */
+		return rc;
+	}
+	if ((d->cst[g] & CS_HASHED) && d->hash[g] != h) {
+		snprintf(err, sizeof(err), "%s/%s: chunk %u changed since it was "
+		    "last sent", d->rec.src, d->files[f].path, c);
+		fail_dataset(a, d, err);
+		return SL_ECHANGED;
+	}
+	memset(&wd, 0, sizeof(wd));
+	wd.dsid = d->rec.id;
+	wd.file = f;
+	wd.chunk = c;
+	wd.xxh3 = h;
+	wd.len = len;
+	wire_data_prefix(as->buf, &wd);
+	as->buf_busy = 1;
+	rc = stream_send_ref(as->s, as->buf, WIRE_DATA_PREFIX + (size_t)len,
+	    data_done, as);
+	if (rc != SL_OK) {
+		as->buf_busy = 0;
+		return rc;
+	}
+	if (d->cst[g] & CS_SENT)
+		d->resent_d++;
+	d->sent_d++;
+	d->hash[g] = h;
+	d->cst[g] = CS_INFLIGHT | CS_HASHED | CS_SENT;
+	d->owner[g] = (uint8_t)as->idx;
+	as->inflight++;
+	d->ninflight++;
+	return SL_OK;
+}
+
+static void send_commit(struct agent *, struct ads *);
+
+static void
+pump(struct agent *a)
+{
+	struct ads	*d = a->cur;
+	struct astream	*as;
+	uint64_t	 g;
+	int		 i, progress, n = a->cfg->streams;
+
+	if (a->link != LINK_UP || d == NULL || d->phase != PH_SENDING)
+		return;
+	do {
+		progress = 0;
+		for (i = 0; i < n; i++) {
+			as = &a->st[(a->rr + i) % n];
+			if (as->state != AS_READY || as->buf_busy ||
+			    as->inflight >= (uint32_t)a->cfg->window)
+				continue;
+			if (!next_pending(d, &g))
+				goto done;
+			if (send_chunk(a, as, d, g) != SL_OK)
+				return;		/* d or the link may be gone */
+			progress = 1;
+		}
+		a->rr = (a->rr + 1) % n;
+	} while (progress);
+done:
+	if (d->nacked == d->rec.nchunks)
+		send_commit(a, d);
+}
+
+/* ---- protocol ------------------------------------------------------------ */
+
+static void
+send_frame(struct agent *a, struct astream *as, struct wbuf *b)
+{
+	if (stream_send_wbuf(as->s, b) != SL_OK)
+		link_down(a, "cannot queue a frame");
+}
+
+static void
+send_open(struct agent *a, struct ads *d)
+{
+	struct wire_open	 o;
+	struct ds_rec		 full;
+	struct wbuf		 b;
+	uint32_t		 i;
+	int			 rc;
+
+	memset(&full, 0, sizeof(full));
+	rc = journal_ds_get(a->j, d->rec.id, &full);
+	if (rc != SL_OK) {
+		log_err("journal", "dataset=%016llx: %s", (unsigned long long)d->rec.id,
+		    sl_strerror(rc));
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.dsid = d->rec.id;
+	o.name = wire_str_c(d->rec.name);
+	o.chunk_size = d->rec.chunk_size;
+	o.total_bytes = d->rec.bytes;
+	o.nfiles = d->nfiles;
+	o.files = calloc(d->nfiles ? d->nfiles : 1, sizeof(*o.files));
+	o.nmeta = full.nmeta;
+	o.meta = calloc(full.nmeta ? full.nmeta : 1, sizeof(*o.meta));
+	if (o.files == NULL || o.meta == NULL) {
+		rc = SL_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < d->nfiles; i++) {
+		o.files[i].path = wire_str_c(d->files[i].path);
+		o.files[i].size = d->files[i].size;
+		o.files[i].mode = d->files[i].mode;
+	}
+	for (i = 0; i < full.nmeta; i++) {
+		o.meta[i].key = wire_str_c(full.meta[i][0]);
+		o.meta[i].val = wire_str_c(full.meta[i][1]);
+	}
+	wbuf_init(&b, 0);
+	rc = wire_open_encode(&b, &o);
+	if (rc == SL_OK) {
+		send_frame(a, &a->st[0], &b);
+		phase_enter(a, d, PH_OPENING);
+	}
+	wbuf_free(&b);
+out:
+	free(o.files);
+	free(o.meta);
+	ds_rec_free(&full);
+	if (rc != SL_OK) {
+		char why[128];
+		snprintf(why, sizeof(why), "cannot encode OPEN: %s", sl_strerror(rc));
+		fail_dataset(a, d, why);
+	}
+}
+
+static void
+start_next(struct agent *a)
+{
+	struct ads	*d;
+	int		 rc;
+
+	if (a->link != LINK_UP || a->cur != NULL)
+		return;
+	while ((d = a->queue) != NULL) {
+		if (!d->loaded) {
+			rc = ads_load(a, d);
+			if (rc != SL_OK) {
+				char why[128];
+				snprintf(why, sizeof(why), "cannot load from journal: %s",
+				    sl_strerror(rc));
+				ds_enter(a, d, DS_FAILED, why, NULL);
+				queue_remove(a, d);
+				ads_free(d);
+				continue;
+			}
+		}
+		a->cur = d;
+		if (d->rec.state == DS_QUEUED)
+			ds_enter(a, d, DS_TRANSFERRING, NULL, NULL);
+		d->t_start = now_wall();
+		d->bytes_at_start = d->rec.bytes_acked;
+		send_open(a, d);
+		return;
+	}
+}
+
+/* Per-file digest: XXH3-128 over the chunk hashes as u64 LE. */
+static void
+file_digest(const struct ads *d, uint32_t f, uint8_t out[WIRE_DIGEST_LEN])
+{
+	XXH3_state_t	*st = XXH3_createState();
+	XXH128_canonical_t canon;
+	uint8_t		 le[8];
+	uint64_t	 g;
+
+	XXH3_128bits_reset(st);
+	for (g = d->files[f].first_chunk;
+	    g < d->files[f].first_chunk + d->files[f].nchunks; g++) {
+		wire_put_u64(le, d->hash[g]);
+		XXH3_128bits_update(st, le, sizeof(le));
+	}
+	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(st));
+	memcpy(out, canon.digest, WIRE_DIGEST_LEN);
+	XXH3_freeState(st);
+}
+
+static void
+send_commit(struct agent *a, struct ads *d)
+{
+	struct wire_commit	 wc;
+	struct wbuf		 b;
+	struct stat		 st;
+	uint8_t			*dig, *tmp = NULL;
+	char			 err[SL_MAX_MSG], path[2 * SL_MAX_PATH + 2];
+	uint32_t		 f, c;
+	uint64_t		 g, h;
+	int64_t			 mt;
+	int			 rc;
+
+	if (d->phase == PH_COMMITTING)
+		return;
+	flush_counts(a, d);
+	/* The source must still be what we sent (STYLE: detect, say why). */
+	for (f = 0; f < d->nfiles; f++) {
+		snprintf(path, sizeof(path), "%s/%s", d->rec.src, d->files[f].path);
+		if (lstat(path, &st) == -1) {
+			snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+			fail_dataset(a, d, err);
+			return;
+		}
+		mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		if ((uint64_t)st.st_size != d->files[f].size ||
+		    st.st_ino != d->files[f].ino || mt != d->files[f].mtime_ns) {
+			snprintf(err, sizeof(err), "%s: changed during transfer "
+			    "(size %llu -> %llu)", path,
+			    (unsigned long long)d->files[f].size,
+			    (unsigned long long)st.st_size);
+			fail_dataset(a, d, err);
+			return;
+		}
+	}
+	/* Chunks acked in an earlier life (HAVE) may have no known hash. */
+	for (g = 0; g < d->rec.nchunks; g++) {
+		if (d->cst[g] & CS_HASHED)
+			continue;
+		if (tmp == NULL && (tmp = malloc(d->rec.chunk_size)) == NULL) {
+			link_down(a, "out of memory");
+			return;
+		}
+		f = chunk_file(d, g);
+		c = (uint32_t)(g - d->files[f].first_chunk);
+		rc = read_chunk(d, f, c, tmp, wire_chunk_len(d->files[f].size,
+		    d->rec.chunk_size, c), &h, err, sizeof(err));
+		if (rc != SL_OK) {
+			free(tmp);
+			fail_dataset(a, d, err);
+			return;
+		}
+		d->hash[g] = h;
+		d->cst[g] |= CS_HASHED;
+	}
+	free(tmp);
+	dig = malloc((size_t)d->nfiles * WIRE_DIGEST_LEN + 1);
+	if (dig == NULL) {
+		link_down(a, "out of memory");
+		return;
+	}
+	for (f = 0; f < d->nfiles; f++)
+		file_digest(d, f, dig + (size_t)f * WIRE_DIGEST_LEN);
+	wc.dsid = d->rec.id;
+	wc.nfiles = d->nfiles;
+	wc.digests = dig;
+	wbuf_init(&b, 0);
+	rc = wire_commit_encode(&b, &wc);
+	free(dig);
+	if (rc != SL_OK) {
+		wbuf_free(&b);
+		fail_dataset(a, d, "cannot encode COMMIT");
+		return;
+	}
+	phase_enter(a, d, PH_COMMITTING);
+	ds_enter(a, d, DS_COMMITTING, NULL, NULL);
+	send_frame(a, &a->st[0], &b);
+	wbuf_free(&b);
+}
+
+static void
+on_have(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
+{
+	struct ads		*d = a->cur;
+	struct wire_have	 h;
+	struct chunk_ref	*refs;
+	uint64_t		 g, nheld = 0, nlost = 0;
+	uint32_t		 n = 0, f;
+	int			 rc;
+
+	rc = wire_have_decode(p, len, &h);
+	if (rc != SL_OK || d == NULL || h.dsid != d->rec.id || d->phase != PH_OPENING) {
+		link_down(a, rc != SL_OK ? "malformed HAVE" : "unexpected HAVE");
+		return;
+	}
+	(void)as;
+	if (h.status == WIRE_HAVE_PUBLISHED) {
+		/* Published in an earlier session whose COMMITTED we missed. */
+		char path[SL_MAX_PATH + 1];
+		snprintf(path, sizeof(path), "%s", d->rec.name);
+		ds_enter(a, d, DS_TRANSFERRED, NULL, path);
+		queue_remove(a, d);
+		ads_free(d);
+		start_next(a);
+		return;
+	}
+	if (h.nchunks != d->rec.nchunks) {
+		link_down(a, "HAVE chunk count does not match the manifest");
+		return;
+	}
+	refs = calloc(d->rec.nchunks ? d->rec.nchunks : 1, sizeof(*refs));
+	if (refs == NULL) {
+		link_down(a, "out of memory");
+		return;
+	}
+	for (g = 0; g < d->rec.nchunks; g++) {
+		int held = (h.bitmap[g / 8] >> (g % 8)) & 1;
+		int st = d->cst[g] & CS_STATE;
+
+		if (held) {
+			nheld++;
+			if (st != CS_ACKED) {
+				f = chunk_file(d, g);
+				refs[n].file = f;
+				refs[n].chunk = (uint32_t)(g - d->files[f].first_chunk);
+				refs[n].hash = d->hash[g];
+				refs[n].has_hash = !!(d->cst[g] & CS_HASHED);
+				n++;
+				d->cst[g] = (uint8_t)((d->cst[g] & ~CS_STATE) | CS_ACKED);
+				d->nacked++;
+			}
+		} else if (st == CS_ACKED) {
+			/* The sink lost what it once confirmed (its journal was
+			 * reset?): send it again rather than publish a hole. */
+			nlost++;
+			d->cst[g] = (uint8_t)(d->cst[g] & ~CS_STATE);
+			d->nacked--;
+		}
+	}
+	if (n > 0 && (rc = journal_chunks_ack(a->j, d->rec.id, refs, n)) != SL_OK)
+		log_err("journal", "dataset=%016llx ack: %s",
+		    (unsigned long long)d->rec.id, sl_strerror(rc));
+	free(refs);
+	if (nlost)
+		log_warnx("agent", "dataset=%016llx sink no longer holds %llu chunks "
+		    "it acked; resending them", (unsigned long long)d->rec.id,
+		    (unsigned long long)nlost);
+	log_info("agent", "dataset=%016llx name=%s sink_holds=%llu/%llu chunks",
+	    (unsigned long long)d->rec.id, log_q(d->rec.name),
+	    (unsigned long long)nheld, (unsigned long long)d->rec.nchunks);
+	d->cursor = 0;
+	phase_enter(a, d, PH_SENDING);
+	pump(a);
+}
+
+static void
+on_ack(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
+{
+	struct ads		*d = a->cur;
+	struct wire_ack		 k;
+	struct chunk_ref	*refs;
+	uint32_t		 i, n = 0;
+	uint64_t		 g;
+	int			 rc;
+
+	memset(&k, 0, sizeof(k));
+	rc = wire_ack_decode(p, len, &k);
+	if (rc != SL_OK) {
+		link_down(a, "malformed ACK");
+		return;
+	}
+	if (d == NULL || k.dsid != d->rec.id) {
+		/* Late ack for a dataset we already finished or dropped. */
+		wire_ack_free(&k);
+		return;
+	}
+	refs = calloc(k.n ? k.n : 1, sizeof(*refs));
+	if (refs == NULL) {
+		wire_ack_free(&k);
+		link_down(a, "out of memory");
+		return;
+	}
+	for (i = 0; i < k.n; i++) {
+		uint32_t f = k.ents[i].file, c = k.ents[i].chunk;
+
+		if (f >= d->nfiles || c >= d->files[f].nchunks) {
+			free(refs);
+			wire_ack_free(&k);
+			link_down(a, "ACK for a chunk outside the manifest");
+			return;
+		}
+		g = d->files[f].first_chunk + c;
+		if ((d->cst[g] & CS_STATE) == CS_ACKED)
+			continue;
+		if ((d->cst[g] & CS_STATE) == CS_INFLIGHT) {
+			a->st[d->owner[g]].inflight--;
+			d->ninflight--;
+		}
+		d->cst[g] = (uint8_t)((d->cst[g] & ~CS_STATE) | CS_ACKED);
+		d->nacked++;
+		refs[n].file = f;
+		refs[n].chunk = c;
+		refs[n].hash = d->hash[g];
+		refs[n].has_hash = !!(d->cst[g] & CS_HASHED);
+		n++;
+	}
+	wire_ack_free(&k);
+	if (n > 0 && (rc = journal_chunks_ack(a->j, d->rec.id, refs, n)) != SL_OK)
+		log_err("journal", "dataset=%016llx ack: %s",
+		    (unsigned long long)d->rec.id, sl_strerror(rc));
+	free(refs);
+	flush_counts(a, d);
+	(void)as;
+	pump(a);
+}
+
+static void
+on_nack(struct agent *a, const uint8_t *p, uint32_t len)
+{
+	struct ads		*d = a->cur;
+	struct wire_nack	 k;
+	uint64_t		 g;
+
+	if (wire_nack_decode(p, len, &k) != SL_OK) {
+		link_down(a, "malformed NACK");
+		return;
+	}
+	if (d == NULL || k.dsid != d->rec.id)
+		return;
+	if (k.file >= d->nfiles || k.chunk >= d->files[k.file].nchunks) {
+		link_down(a, "NACK for a chunk outside the manifest");
+		return;
+	}
+	g = d->files[k.file].first_chunk + k.chunk;
+	log_warnx("agent", "dataset=%016llx file=%s chunk=%u nacked=%.*s, resending",
+	    (unsigned long long)d->rec.id, log_q(d->files[k.file].path), k.chunk,
+	    (int)k.reason.len, k.reason.p);
+	if ((d->cst[g] & CS_STATE) == CS_INFLIGHT) {
+		a->st[d->owner[g]].inflight--;
+		d->ninflight--;
+		d->cst[g] = (uint8_t)(d->cst[g] & ~CS_STATE);
+		if (g < d->cursor)
+			d->cursor = g;
+		d->nacked_d++;
+	}
+	pump(a);
+}
+
+static void
+on_committed(struct agent *a, const uint8_t *p, uint32_t len)
+{
+	struct ads		*d = a->cur;
+	struct wire_committed	 c;
+	char			 path[SL_MAX_PATH + 1];
+	double			 dt;
+
+	if (wire_committed_decode(p, len, &c) != SL_OK) {
+		link_down(a, "malformed COMMITTED");
+		return;
+	}
+	if (d == NULL || c.dsid != d->rec.id || d->phase != PH_COMMITTING)
+		return;
+	if (wire_str_copy(path, sizeof(path), c.path) != SL_OK)
+		snprintf(path, sizeof(path), "%s", d->rec.name);
+	dt = now_wall() - d->t_start;
+	ds_enter(a, d, DS_TRANSFERRED, NULL, path);
+	log_info("dataset", "dataset=%016llx name=%s published=%s bytes=%llu "
+	    "seconds=%.3f mb_per_s=%.1f resent=%llu", (unsigned long long)d->rec.id,
+	    log_q(d->rec.name), log_q(path), (unsigned long long)d->rec.bytes, dt,
+	    dt > 0 ? (double)(d->rec.bytes - d->bytes_at_start) / dt / 1e6 : 0.0,
+	    (unsigned long long)d->rec.chunks_resent);
+	queue_remove(a, d);
+	ads_free(d);
+	start_next(a);
+}
+
+static void
+on_error(struct agent *a, const uint8_t *p, uint32_t len)
+{
+	struct wire_error	 e;
+	struct ads		*d = a->cur;
+	char			 msg[SL_MAX_MSG + 64];
+	int			 code;
+
+	if (wire_error_decode(p, len, &e) != SL_OK) {
+		link_down(a, "malformed ERROR");
+		return;
+	}
+	code = -(int)e.code;
+	snprintf(msg, sizeof(msg), "sink: %.*s", (int)e.message.len, e.message.p);
+	if (e.dsid == 0 || d == NULL || e.dsid != d->rec.id || sl_err_retryable(code)) {
+		log_err("agent", "dest=%s error=%s %s", a->dest.text, sl_strerror(code),
+		    log_q(msg));
+		link_down(a, msg);
+		return;
+	}
+	fail_dataset(a, d, msg);
+}
+
+static void
+send_hello(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
+{
+	struct wire_challenge	ch;
+	struct wire_hello	h;
+	struct wbuf		b, mac;
+
+	if (wire_challenge_decode(p, len, &ch) != SL_OK) {
+		link_down(a, "malformed CHALLENGE");
+		return;
+	}
+	if (ch.min_version > SL_PROTO_VERSION || ch.max_version < SL_PROTO_VERSION) {
+		char why[128];
+		snprintf(why, sizeof(why), "sink speaks protocol %u..%u, we speak %u",
+		    ch.min_version, ch.max_version, SL_PROTO_VERSION);
+		link_down(a, why);
+		return;
+	}
+	memset(&h, 0, sizeof(h));
+	h.version = SL_PROTO_VERSION;
+	h.stream = (uint16_t)as->idx;
+	h.nstreams = (uint16_t)a->cfg->streams;
+	h.agent_id = wire_str_c(a->cfg->id);
+	if (!a->cfg->tls) {
+		wbuf_init(&mac, 0);
+		if (wire_hello_mac_input(&mac, ch.nonce, &h) != SL_OK ||
+		    hmac_sha256(a->cfg->secret, a->cfg->secret_len, mac.p, mac.len,
+		    h.mac) != SL_OK) {
+			wbuf_free(&mac);
+			link_down(a, "cannot compute HELLO MAC");
+			return;
+		}
+		wbuf_free(&mac);
+		h.maclen = WIRE_MAC_LEN;
+	}
+	wbuf_init(&b, 0);
+	if (wire_hello_encode(&b, &h) == SL_OK)
+		send_frame(a, as, &b);
+	wbuf_free(&b);
+	as->state = AS_HELLO;
+}
+
+static void
+link_up(struct agent *a)
+{
+	ev_timer_stop(a->loop, &a->connect_to);
+	a->backoff = 0;
+	link_enter(a, LINK_UP, NULL);
+	start_next(a);
+}
+
+static void
+as_frame(struct stream *s, const struct wire_hdr *h, const uint8_t *p, void *arg)
+{
+	struct astream	*as = arg;
+	struct agent	*a = as->a;
+
+	(void)s;
+	if (as->state == AS_CONNECTING && h->type == WIRE_CHALLENGE) {
+		send_hello(a, as, p, h->len);
+		return;
+	}
+	if (as->state == AS_HELLO && h->type == WIRE_WELCOME) {
+		as->state = AS_READY;
+		if (++a->nready == a->cfg->streams)
+			link_up(a);
+		return;
+	}
+	if (h->type == WIRE_ERROR) {
+		on_error(a, p, h->len);
+		return;
+	}
+	if (as->state != AS_READY || a->link != LINK_UP) {
+		link_down(a, "frame out of order during handshake");
+		return;
+	}
+	switch (h->type) {
+	case WIRE_HAVE:		on_have(a, as, p, h->len); break;
+	case WIRE_ACK:		on_ack(a, as, p, h->len); break;
+	case WIRE_NACK:		on_nack(a, p, h->len); break;
+	case WIRE_COMMITTED:	on_committed(a, p, h->len); break;
+	default: {
+		char why[64];
+		snprintf(why, sizeof(why), "unexpected %s frame", wire_type_name(h->type));
+		link_down(a, why);
+	}
+	}
+}
+
+static void
+as_close(struct stream *s, const char *why, void *arg)
+{
+	struct astream	*as = arg;
+	struct agent	*a = as->a;
+
+	if (as->s == s) {
+		as->s = NULL;
+		link_down(a, why);
+	}
+}
+
+static const struct stream_ops as_ops = {
+	.on_frame = as_frame,
+	.on_close = as_close,
+};
+
+static void
+connect_all(struct agent *a)
+{
+	char	err[256];
+	int	i, fd, rc;
+
+	link_enter(a, LINK_CONNECTING, NULL);
+	a->nready = 0;
+	for (i = 0; i < a->cfg->streams; i++) {
+		struct astream *as = &a->st[i];
+
+		rc = net_connect(&a->dest, &fd, err, sizeof(err));
+		if (rc != SL_OK) {
+			link_down(a, err);
+			return;
+		}
+		net_tune(fd, a->cfg->sndbuf);
+		snprintf(as->label, sizeof(as->label), "%s#%d", a->dest.text, i);
+		as->state = AS_CONNECTING;
+		as->inflight = 0;
+		as->s = stream_new(a->loop, fd, 1, a->tls, 0,
+		    a->cfg->server_name[0] ? a->cfg->server_name : NULL, &as_ops, as,
+		    SL_MAX_FRAME, 0, as->label);
+		if (as->s == NULL) {
+			as->state = AS_NONE;
+			link_down(a, "out of memory");
+			return;
+		}
+	}
+	ev_timer_set(&a->connect_to, 15.0, 0);
+	ev_timer_start(a->loop, &a->connect_to);
+}
+
+static void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop; (void)revents;
+	connect_all(w->data);
+}
+
+static void
+connect_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop; (void)revents;
+	link_down(w->data, "session setup timed out");
+}
+
+/* Tear the session down and schedule a reconnect: exponential backoff
+ * from reconnect_min to reconnect_max, times a random factor in
+ * [0.5, 1.0) so that many agents do not reconnect in lockstep. */
+static void
+link_down(struct agent *a, const char *why)
+{
+	struct ads	*d = a->cur;
+	uint32_t	 r;
+	double		 delay;
+	int		 i;
+
+	if (a->link == LINK_BACKOFF || a->link == LINK_DOWN)
+		return;
+	ev_timer_stop(a->loop, &a->connect_to);
+	for (i = 0; i < a->cfg->streams; i++) {
+		struct stream *s = a->st[i].s;
+
+		a->st[i].s = NULL;
+		a->st[i].state = AS_NONE;
+		a->st[i].inflight = 0;
+		if (s)
+			stream_close(s, why);
+	}
+	a->nready = 0;
+	if (d) {
+		release_inflight(a, d);
+		flush_counts(a, d);
+		phase_enter(a, d, PH_IDLE);
+		a->cur = NULL;	/* start_next picks it again: oldest first */
+	}
+	a->backoff = a->backoff == 0 ? a->cfg->reconnect_min :
+	    fmin(a->backoff * 2, a->cfg->reconnect_max);
+	digest_random(&r, sizeof(r));
+	delay = a->backoff * (0.5 + 0.5 * (r / 4294967296.0));
+	link_enter(a, LINK_BACKOFF, why);
+	log_info("link", "dest=%s retry_in=%.2fs", a->dest.text, delay);
+	ev_timer_set(&a->retry, delay, 0);
+	ev_timer_start(a->loop, &a->retry);
+}
+
+/* ---- control ------------------------------------------------------------ */
+
+static int
+name_taken(const struct ds_rec *r, void *arg)
+{
+	const char **name = arg;
+
+	if (r->state != DS_FAILED && strcmp(r->name, *name) == 0) {
+		*name = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct ds_rec	 d;
+	struct file_rec	*files = NULL;
+	struct ads	*ad;
+	char		 dir[SL_MAX_PATH + 1], name[SL_MAX_NAME + 1], err[SL_MAX_MSG];
+	char		 msg[SL_MAX_MSG + 128];
+	const char	*why, *np;
+	uint32_t	 nfiles, i;
+	uint64_t	 total, nchunks;
+	struct timespec	 ts;
+	int		 rc;
+
+	memset(&d, 0, sizeof(d));
+	if (req->argc < 2 || wire_str_copy(dir, sizeof(dir), req->argv[0]) != SL_OK ||
+	    wire_str_copy(name, sizeof(name), req->argv[1]) != SL_OK) {
+		snprintf(msg, sizeof(msg), "usage: submit DIR NAME [KEY=VALUE...]");
+		rc = SL_EINVAL;
+		goto reply;
+	}
+	if (dir[0] != '/') {
+		snprintf(msg, sizeof(msg), "%s: source directory must be an absolute path", dir);
+		rc = SL_EINVAL;
+		goto reply;
+	}
+	if (name[0] == '\0') {
+		const char *base = strrchr(dir, '/');
+		snprintf(name, sizeof(name), "%s", base[1] ? base + 1 : "dataset");
+	}
+	if (pathchk_name(name, strlen(name), &why) != SL_OK) {
+		snprintf(msg, sizeof(msg), "dataset name \"%s\": %s", name, why);
+		rc = SL_EINVAL;
+		goto reply;
+	}
+	np = name;
+	journal_ds_foreach(a->j, name_taken, &np);
+	if (np == NULL) {
+		snprintf(msg, sizeof(msg), "dataset name \"%s\" is already in the journal "
+		    "(names are unique at the sink); use --name", name);
+		rc = SL_EEXIST;
+		goto reply;
+	}
+	if (req->argc - 2 > SL_MAX_META) {
+		snprintf(msg, sizeof(msg), "more than %d metadata pairs", SL_MAX_META);
+		rc = SL_ETOOBIG;
+		goto reply;
+	}
+	d.nmeta = req->argc - 2;
+	if (d.nmeta) {
+		d.meta = calloc(d.nmeta, sizeof(*d.meta));
+		if (d.meta == NULL) {
+			rc = SL_ENOMEM;
+			snprintf(msg, sizeof(msg), "out of memory");
+			goto reply;
+		}
+	}
+	for (i = 0; i < d.nmeta; i++) {
+		struct wire_str kv = req->argv[2 + i];
+		const char *eq = memchr(kv.p, '=', kv.len);
+		size_t klen = eq ? (size_t)(eq - kv.p) : 0;
+
+		if (eq == NULL || klen == 0 || klen > SL_MAX_META_KEY ||
+		    kv.len - klen - 1 > SL_MAX_META_VAL) {
+			snprintf(msg, sizeof(msg), "metadata \"%.*s\": want KEY=VALUE "
+			    "(key 1..%d bytes, value up to %d)", (int)(kv.len > 64 ? 64 :
+			    kv.len), kv.p, SL_MAX_META_KEY, SL_MAX_META_VAL);
+			rc = SL_EINVAL;
+			goto reply;
+		}
+		memcpy(d.meta[i][0], kv.p, klen);
+		memcpy(d.meta[i][1], eq + 1, kv.len - klen - 1);
+	}
+	rc = walk_dataset(dir, a->cfg->chunk_size, &files, &nfiles, &total, &nchunks,
+	    err, sizeof(err));
+	if (rc != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s", err);
+		goto reply;
+	}
+	do {
+		rc = digest_random(&d.id, sizeof(d.id));
+	} while (rc == SL_OK && d.id == 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d.state = DS_QUEUED;
+	d.created_ns = d.updated_ns = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	d.chunk_size = a->cfg->chunk_size;
+	d.nfiles = nfiles;
+	d.nchunks = nchunks;
+	d.bytes = total;
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	snprintf(d.src, sizeof(d.src), "%s", dir);
+	snprintf(d.dest, sizeof(d.dest), "%s", a->cfg->destination);
+	rc = journal_ds_create(a->j, &d, files, nfiles);
+	free(files);
+	if (rc != SL_OK) {
+		snprintf(msg, sizeof(msg), "journal: %s", sl_strerror(rc));
+		goto reply;
+	}
+	ad = ads_new(&d);
+	if (ad == NULL) {
+		rc = SL_ENOMEM;
+		snprintf(msg, sizeof(msg), "out of memory (dataset is journaled and "
+		    "will be sent after a restart)");
+		goto reply;
+	}
+	queue_add(a, ad);
+	log_info("dataset", "dataset=%016llx name=%s state=queued src=%s files=%u "
+	    "bytes=%llu chunks=%llu", (unsigned long long)d.id, log_q(name), log_q(dir),
+	    nfiles, (unsigned long long)total, (unsigned long long)nchunks);
+	snprintf(msg, sizeof(msg), "%016llx %s files=%u bytes=%llu chunks=%llu",
+	    (unsigned long long)d.id, name, nfiles, (unsigned long long)total,
+	    (unsigned long long)nchunks);
+	start_next(a);
+reply:
+	ds_rec_free(&d);
+	if (wbuf_reserve(out, strlen(msg)) == SL_OK) {
+		memcpy(out->p + out->len, msg, strlen(msg));
+		out->len += strlen(msg);
+	}
+	return rc;
+}
+
+static void
+text_append(struct wbuf *out, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (wbuf_reserve(out, n) == SL_OK) {
+		memcpy(out->p + out->len, s, n);
+		out->len += n;
+	}
+}
+
+/* "ping": liveness plus the link state, for `sluice status`. */
+static int
+cmd_ping(struct agent *a, struct wbuf *out)
+{
+	char	line[512];
+
+	snprintf(line, sizeof(line), "role=agent dest=%s link=%s since=%.0f why=%s "
+	    "current=%016llx streams=%d\n", a->dest.text, link_name(a->link),
+	    a->link_since, a->link_why[0] ? log_q(a->link_why) : "-",
+	    a->cur ? (unsigned long long)a->cur->rec.id : 0ULL, a->cfg->streams);
+	text_append(out, line);
+	return SL_OK;
+}
+
+int
+agent_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct agent *a = arg;
+
+	if (req->command.len == 6 && memcmp(req->command.p, "submit", 6) == 0)
+		return cmd_submit(a, req, out);
+	if (req->command.len == 4 && memcmp(req->command.p, "ping", 4) == 0)
+		return cmd_ping(a, out);
+	text_append(out, "unknown command");
+	return SL_EINVAL;
+}
+
+/* ---- start / stop --------------------------------------------------------- */
+
+int
+agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
+    struct journal *j, char *err, size_t errlen)
+{
+	struct agent	*a;
+	int		 rc, i;
+
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return SL_ENOMEM;
+	a->loop = loop;
+	a->cfg = cfg;
+	a->j = j;
+	rc = net_resolve(cfg->destination, &a->dest, err, errlen);
+	if (rc != SL_OK)
+		goto fail;
+	if (cfg->tls) {
+		rc = tls_ctx_new(&a->tls, 0, cfg->ca, cfg->cert, cfg->key, err, errlen);
+		if (rc != SL_OK)
+			goto fail;
+	}
+	for (i = 0; i < SL_MAX_STREAMS; i++) {
+		a->st[i].a = a;
+		a->st[i].idx = i;
+	}
+	rc = journal_ds_foreach(j, queue_from_journal, a);
+	if (rc != SL_OK) {
+		snprintf(err, errlen, "journal %s: %s", journal_path(j), sl_strerror(rc));
+		goto fail;
+	}
+	ev_init(&a->retry, retry_cb);
+	a->retry.data = a;
+	ev_init(&a->connect_to, connect_timeout_cb);
+	a->connect_to.data = a;
+	a->link = LINK_DOWN;
+	log_info("agent", "id=%s dest=%s streams=%d chunk_size=%u window=%d tls=%s",
+	    log_q(cfg->id), a->dest.text, cfg->streams, cfg->chunk_size, cfg->window,
+	    cfg->tls ? "on" : "off");
+	connect_all(a);
+	*out = a;
+	return SL_OK;
+fail:
+	tls_ctx_free(a->tls);
+	free(a);
+	return rc;
+}
+
+void
+agent_stop(struct agent *a)
+{
+	struct ads	*d;
+	int		 i;
+
+	if (a == NULL)
+		return;
+	ev_timer_stop(a->loop, &a->retry);
+	ev_timer_stop(a->loop, &a->connect_to);
+	if (a->cur)
+		flush_counts(a, a->cur);
+	for (i = 0; i < a->cfg->streams; i++)
+		if (a->st[i].s) {
+			stream_close(a->st[i].s, "shutting down");
+			a->st[i].s = NULL;
+		}
+	/* Streams are freed by the reaper on the next loop pass; their send
+	 * buffers must outlive them, so run one pass before freeing. */
+	ev_run(a->loop, EVRUN_NOWAIT);
+	for (i = 0; i < SL_MAX_STREAMS; i++)
+		free(a->st[i].buf);
+	while ((d = a->queue) != NULL) {
+		a->queue = d->next;
+		ads_free(d);
+	}
+	tls_ctx_free(a->tls);
+	free(a);
+}

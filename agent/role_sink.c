@@ -1,0 +1,1005 @@
+/*
+ * role_sink.c: the receiving side.
+ *
+ * Each accepted connection is a struct sconn: TLS handshake (stream.c),
+ * then CHALLENGE -> HELLO (HMAC-checked when TLS is off) -> WELCOME, then
+ * OPEN / DATA / COMMIT frames from the agent.
+ *
+ * DATA is verified (XXH3-64 over the bytes, against the manifest's file,
+ * offset and length) before it touches the disk; a mismatch is NACKed
+ * and nothing is written.  A verified chunk is pwritten at its offset
+ * into the partial tree and joins the current *batch*.  Once per loop
+ * pass (ev_prepare, i.e. after every ready socket has been read), the
+ * batch is group-committed: fdatasync (or one syncfs) of the touched
+ * files, one LMDB txn recording the chunks, and only then the ACK frames
+ * go out.  An ACK is a promise that the chunk survives a crash.
+ *
+ * COMMIT re-reads and verifies the whole dataset (sink_publish.c) and
+ * renames it into place; COMMITTED tells the agent.  Every frame is
+ * idempotent: OPEN of a known dataset answers HAVE from the journal, a
+ * DATA for a held chunk is acked again without a write, COMMIT of a
+ * published dataset answers COMMITTED.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "conn.h"
+#include "digest.h"
+#include "fsx.h"
+#include "log.h"
+#include "net.h"
+#include "publish.h"
+#include "roles.h"
+#include "stream.h"
+
+enum sc_state { SC_HANDSHAKE, SC_CHALLENGED, SC_READY, SC_CLOSING };
+
+struct sds {
+	struct sds	*next;
+	struct ds_rec	 rec;		/* meta not kept */
+	struct file_rec	*files;
+	uint32_t	 nfiles;
+	uint8_t		*held;		/* bitmap, global chunk order */
+	int		 pfd;		/* partial directory, -1 when published */
+	uint64_t	 recv_d, dup_d, nack_d;	/* counters not yet journaled */
+};
+
+struct pending_ack {
+	uint64_t	dsid;
+	uint32_t	file, chunk;
+};
+
+struct sconn {
+	struct sconn		*next, **prevp;
+	struct sink		*sk;
+	struct stream		*s;
+	int			 state;
+	uint8_t			 nonce[WIRE_NONCE_LEN];
+	char			 agent[SL_MAX_ID + 1];
+	char			 label[96];
+	struct pending_ack	*acks;
+	uint32_t		 nacks, aacks;
+};
+
+struct batch_ent {
+	struct sds	*ds;
+	uint32_t	 file, chunk, len;
+	uint64_t	 hash;
+	int		 fd;		/* -1: shares the previous entry's fd */
+};
+
+struct sink {
+	struct ev_loop		*loop;
+	const struct config	*cfg;
+	struct journal		*j;
+	struct tls_ctx		*tls;
+	struct net_addr		 addr;
+	int			 lfd;
+	ev_io			 accept_io;
+	ev_timer		 accept_pause;
+	ev_prepare		 commit;
+	int			 rootfd;
+	struct sconn		*conns;
+	int			 nconns;
+	struct sds		*dsets;
+	struct batch_ent	*batch;
+	uint32_t		 nbatch, abatch;
+};
+
+static const char *
+sc_state_name(int s)
+{
+	switch (s) {
+	case SC_HANDSHAKE:	return "handshake";
+	case SC_CHALLENGED:	return "challenged";
+	case SC_READY:		return "ready";
+	case SC_CLOSING:	return "closing";
+	}
+	return "unknown";
+}
+
+static void
+sc_enter(struct sconn *c, int state)
+{
+	log_debug("sink", "conn=%s state=%s->%s", c->label, sc_state_name(c->state),
+	    sc_state_name(state));
+	c->state = state;
+}
+
+static void
+send_wbuf(struct sconn *c, struct wbuf *b)
+{
+	if (stream_send_wbuf(c->s, b) != SL_OK)
+		stream_close(c->s, "cannot queue a frame");
+}
+
+/* Send ERROR; a session error (dsid 0) also closes once it is written. */
+static void
+send_error(struct sconn *c, uint64_t dsid, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void
+send_error(struct sconn *c, uint64_t dsid, int code, const char *fmt, ...)
+{
+	struct wire_error	e;
+	struct wbuf		b;
+	char			msg[SL_MAX_MSG];
+	va_list			ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("sink", "conn=%s agent=%s dataset=%016llx error=%s msg=%s", c->label,
+	    log_q(c->agent), (unsigned long long)dsid, sl_strerror(code), log_q(msg));
+	e.dsid = dsid;
+	e.code = (uint16_t)-code;
+	e.message = wire_str_c(msg);
+	wbuf_init(&b, 0);
+	if (wire_error_encode(&b, &e) == SL_OK)
+		send_wbuf(c, &b);
+	wbuf_free(&b);
+	if (dsid == 0) {
+		sc_enter(c, SC_CLOSING);
+		stream_set_idle(c->s, 5);	/* close after drain, or soon */
+	}
+}
+
+/* ---- datasets ------------------------------------------------------------ */
+
+static struct sds *
+sds_find(struct sink *sk, uint64_t id)
+{
+	struct sds *d;
+
+	for (d = sk->dsets; d; d = d->next)
+		if (d->rec.id == id)
+			return d;
+	return NULL;
+}
+
+static void
+sds_free(struct sds *d)
+{
+	if (d->pfd >= 0)
+		close(d->pfd);
+	free(d->files);
+	free(d->held);
+	free(d);
+}
+
+static void
+sds_flush_counts(struct sink *sk, struct sds *d)
+{
+	if (d->recv_d || d->dup_d || d->nack_d) {
+		journal_ds_count(sk->j, d->rec.id, d->recv_d, d->dup_d, d->nack_d);
+		d->rec.chunks_sent += d->recv_d;
+		d->rec.chunks_resent += d->dup_d;
+		d->rec.chunks_nacked += d->nack_d;
+		d->recv_d = d->dup_d = d->nack_d = 0;
+	}
+}
+
+static void
+sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
+    const char *published)
+{
+	int rc = journal_ds_set_state(sk->j, d->rec.id, state, reason, published);
+
+	if (rc != SL_OK)
+		log_err("journal", "dataset=%016llx cannot record %s: %s",
+		    (unsigned long long)d->rec.id, sds_state_name(state), sl_strerror(rc));
+	log_info("dataset", "dataset=%016llx name=%s state=%s->%s%s%s",
+	    (unsigned long long)d->rec.id, log_q(d->rec.name),
+	    sds_state_name(d->rec.state), sds_state_name(state),
+	    reason ? " reason=" : "", reason ? log_q(reason) : "");
+	d->rec.state = state;
+}
+
+static void
+send_have(struct sconn *c, struct sds *d)
+{
+	struct wire_have	 h;
+	struct wbuf		 b;
+	uint8_t			*ones = NULL;
+	size_t			 nb = (size_t)((d->rec.nchunks + 7) / 8);
+
+	h.dsid = d->rec.id;
+	h.nchunks = d->rec.nchunks;
+	if (d->rec.state == SDS_PUBLISHED) {
+		h.status = WIRE_HAVE_PUBLISHED;
+		ones = malloc(nb ? nb : 1);
+		if (ones == NULL) {
+			stream_close(c->s, "out of memory");
+			return;
+		}
+		memset(ones, 0xff, nb);
+		if (d->rec.nchunks % 8)
+			ones[nb - 1] = (uint8_t)((1u << (d->rec.nchunks % 8)) - 1);
+		h.bitmap = ones;
+	} else {
+		h.status = WIRE_HAVE_RECEIVING;
+		h.bitmap = d->held;
+	}
+	wbuf_init(&b, 0);
+	if (wire_have_encode(&b, &h) == SL_OK)
+		send_wbuf(c, &b);
+	else
+		stream_close(c->s, "cannot encode HAVE");
+	wbuf_free(&b);
+	free(ones);
+}
+
+static void
+on_open(struct sconn *c, const uint8_t *p, uint32_t len)
+{
+	struct sink		*sk = c->sk;
+	struct wire_open	 o;
+	struct ds_rec		 rec, existing;
+	struct file_rec		*files = NULL;
+	struct sds		*d, *other;
+	struct timespec		 ts;
+	char			 err[SL_MAX_MSG];
+	uint64_t		 g = 0;
+	uint32_t		 i;
+	int			 rc, pub;
+
+	memset(&o, 0, sizeof(o));
+	rc = wire_open_decode(p, len, &o);
+	if (rc != SL_OK) {
+		send_error(c, 0, rc, "malformed OPEN: %s", sl_strerror(rc));
+		return;
+	}
+	d = sds_find(sk, o.dsid);
+	if (d != NULL) {
+		/* A replay within this process' life: the same manifest? */
+		if (d->nfiles != o.nfiles || d->rec.bytes != o.total_bytes ||
+		    d->rec.chunk_size != o.chunk_size) {
+			send_error(c, o.dsid, SL_EINVAL, "dataset id reused with a "
+			    "different manifest");
+			goto out;
+		}
+		send_have(c, d);
+		goto out;
+	}
+
+	memset(&rec, 0, sizeof(rec));
+	rec.id = o.dsid;
+	rec.state = SDS_RECEIVING;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rec.created_ns = rec.updated_ns = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	rec.chunk_size = o.chunk_size;
+	rec.nfiles = o.nfiles;
+	rec.bytes = o.total_bytes;
+	wire_str_copy(rec.name, sizeof(rec.name), o.name);
+	snprintf(rec.src, sizeof(rec.src), "%s", c->agent);
+	files = calloc(o.nfiles ? o.nfiles : 1, sizeof(*files));
+	if (files == NULL) {
+		send_error(c, 0, SL_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < o.nfiles; i++) {
+		files[i].idx = i;
+		files[i].size = o.files[i].size;
+		files[i].mode = o.files[i].mode & 07777;
+		files[i].nchunks = wire_nchunks(o.files[i].size, o.chunk_size);
+		files[i].first_chunk = g;
+		g += files[i].nchunks;
+		wire_str_copy(files[i].path, sizeof(files[i].path), o.files[i].path);
+	}
+	rec.nchunks = g;
+
+	memset(&existing, 0, sizeof(existing));
+	rc = journal_sink_ds_create(sk->j, &rec, files, o.nfiles, &existing);
+	if (rc == SL_EEXIST) {
+		rec.state = existing.state;
+		rec.chunks_acked = existing.chunks_acked;
+		rec.bytes_acked = existing.bytes_acked;
+		rec.created_ns = existing.created_ns;
+		ds_rec_free(&existing);
+	} else if (rc == SL_OK) {
+		/* New: its name must be free at the sink. */
+		pub = publish_is_published(sk->rootfd, &rec);
+		for (other = sk->dsets; other; other = other->next)
+			if (strcmp(other->rec.name, rec.name) == 0 &&
+			    other->rec.state == SDS_RECEIVING)
+				pub = SL_EEXIST;
+		if (pub != 0) {
+			journal_ds_set_state(sk->j, rec.id, SDS_FAILED,
+			    "name already taken at the sink", NULL);
+			send_error(c, o.dsid, SL_EEXIST, "dataset name \"%s\" already "
+			    "exists at the sink", rec.name);
+			goto out;
+		}
+	} else {
+		send_error(c, o.dsid, rc, "dataset %016llx: %s",
+		    (unsigned long long)o.dsid, rc == SL_EINVAL ?
+		    "id reused with a different manifest" : sl_strerror(rc));
+		goto out;
+	}
+	if (rec.state == SDS_FAILED) {
+		send_error(c, o.dsid, SL_ESTATE, "dataset failed at the sink earlier; "
+		    "see sluice status on the sink");
+		goto out;
+	}
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		send_error(c, 0, SL_ENOMEM, "out of memory");
+		goto out;
+	}
+	d->rec = rec;
+	d->files = files;
+	files = NULL;
+	d->nfiles = o.nfiles;
+	d->pfd = -1;
+	d->held = calloc((size_t)((rec.nchunks + 7) / 8) + 1, 1);
+	if (d->held == NULL) {
+		sds_free(d);
+		send_error(c, 0, SL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (d->rec.state == SDS_RECEIVING) {
+		/* Crashed between rename and journal? Then it is published. */
+		pub = publish_is_published(sk->rootfd, &d->rec);
+		if (pub == 1) {
+			sds_set_state(sk, d, SDS_PUBLISHED, NULL, d->rec.name);
+		} else {
+			rc = publish_prepare(sk->rootfd, &d->rec, d->files, d->nfiles,
+			    err, sizeof(err));
+			if (rc < 0) {
+				sds_free(d);
+				send_error(c, o.dsid, rc, "%s", err);
+				goto out;
+			}
+			d->pfd = rc;
+			rc = journal_sink_have(sk->j, d->rec.id, d->files, d->nfiles,
+			    d->held, d->rec.nchunks);
+			if (rc != SL_OK) {
+				sds_free(d);
+				send_error(c, o.dsid, rc, "journal: %s", sl_strerror(rc));
+				goto out;
+			}
+		}
+	}
+	d->next = sk->dsets;
+	sk->dsets = d;
+	log_info("sink", "dataset=%016llx name=%s agent=%s state=%s files=%u bytes=%llu "
+	    "held=%llu/%llu", (unsigned long long)d->rec.id, log_q(d->rec.name),
+	    log_q(c->agent), sds_state_name(d->rec.state), d->nfiles,
+	    (unsigned long long)d->rec.bytes, (unsigned long long)d->rec.chunks_acked,
+	    (unsigned long long)d->rec.nchunks);
+	send_have(c, d);
+out:
+	free(files);
+	wire_open_free(&o);
+}
+
+static int
+ack_push(struct sconn *c, uint64_t dsid, uint32_t file, uint32_t chunk)
+{
+	if (c->nacks == c->aacks) {
+		uint32_t na = c->aacks ? c->aacks * 2 : 64;
+		struct pending_ack *p = realloc(c->acks, na * sizeof(*p));
+		if (p == NULL)
+			return SL_ENOMEM;
+		c->acks = p;
+		c->aacks = na;
+	}
+	c->acks[c->nacks].dsid = dsid;
+	c->acks[c->nacks].file = file;
+	c->acks[c->nacks].chunk = chunk;
+	c->nacks++;
+	return SL_OK;
+}
+
+static int
+batch_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
+    uint32_t len, uint64_t hash, int fd)
+{
+	if (sk->nbatch == sk->abatch) {
+		uint32_t na = sk->abatch ? sk->abatch * 2 : 64;
+		struct batch_ent *p = realloc(sk->batch, na * sizeof(*p));
+		if (p == NULL)
+			return SL_ENOMEM;
+		sk->batch = p;
+		sk->abatch = na;
+	}
+	sk->batch[sk->nbatch++] = (struct batch_ent){ d, file, chunk, len, hash, fd };
+	return SL_OK;
+}
+
+/* The open fd of (d, file) if the batch already has one. */
+static int
+batch_fd(struct sink *sk, struct sds *d, uint32_t file)
+{
+	uint32_t i;
+
+	for (i = sk->nbatch; i > 0 && sk->nbatch - i < 8; i--) {
+		struct batch_ent *e = &sk->batch[i - 1];
+		if (e->ds == d && e->file == file) {
+			while (e->fd == -1)
+				e--;
+			return e->fd;
+		}
+	}
+	return -1;
+}
+
+static void
+on_data(struct sconn *c, const uint8_t *p, uint32_t len)
+{
+	struct sink		*sk = c->sk;
+	struct wire_data	 wd;
+	struct wire_nack	 nk;
+	struct wbuf		 b;
+	struct sds		*d;
+	const struct file_rec	*f;
+	uint64_t		 g;
+	size_t			 done;
+	ssize_t			 n;
+	int			 rc, fd, newfd = 0;
+
+	rc = wire_data_decode(p, len, &wd);
+	if (rc != SL_OK) {
+		send_error(c, 0, rc, "malformed DATA: %s", sl_strerror(rc));
+		return;
+	}
+	d = sds_find(sk, wd.dsid);
+	if (d == NULL || d->rec.state != SDS_RECEIVING) {
+		send_error(c, 0, SL_EPROTO, "DATA for dataset %016llx that is not open",
+		    (unsigned long long)wd.dsid);
+		return;
+	}
+	if (wd.file >= d->nfiles || wd.chunk >= d->files[wd.file].nchunks ||
+	    wd.len != wire_chunk_len(d->files[wd.file].size, d->rec.chunk_size, wd.chunk)) {
+		send_error(c, 0, SL_EPROTO, "DATA file=%u chunk=%u len=%u does not match "
+		    "the manifest", wd.file, wd.chunk, wd.len);
+		return;
+	}
+	f = &d->files[wd.file];
+	g = f->first_chunk + wd.chunk;
+	d->recv_d++;
+	if (XXH3_64bits(wd.bytes, wd.len) != wd.xxh3) {
+		d->nack_d++;
+		log_warnx("sink", "dataset=%016llx file=%s chunk=%u checksum mismatch, "
+		    "nacked", (unsigned long long)d->rec.id, log_q(f->path), wd.chunk);
+		nk.dsid = wd.dsid;
+		nk.file = wd.file;
+		nk.chunk = wd.chunk;
+		nk.code = (uint16_t)-SL_ECORRUPT;
+		nk.reason = wire_str_c("checksum mismatch");
+		wbuf_init(&b, 0);
+		if (wire_nack_encode(&b, &nk) == SL_OK)
+			send_wbuf(c, &b);
+		wbuf_free(&b);
+		return;
+	}
+	if (d->held[g / 8] & (1u << (g % 8))) {
+		d->dup_d++;	/* already durable: ack again, write nothing */
+		if (ack_push(c, wd.dsid, wd.file, wd.chunk) != SL_OK)
+			stream_close(c->s, "out of memory");
+		return;
+	}
+	fd = batch_fd(sk, d, wd.file);
+	if (fd == -1) {
+		fd = fsx_open_beneath(d->pfd, f->path, O_WRONLY, 0);
+		if (fd == -1) {
+			send_error(c, wd.dsid, errno == ENOSPC ? SL_ENOSPC : SL_EIO,
+			    "open %s: %s", f->path, strerror(errno));
+			return;
+		}
+		newfd = 1;
+	}
+	for (done = 0; done < wd.len; done += (size_t)n) {
+		n = pwrite(fd, wd.bytes + done, wd.len - done,
+		    (off_t)wd.chunk * d->rec.chunk_size + (off_t)done);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0) {
+			int e = errno;
+			if (newfd)
+				close(fd);
+			send_error(c, wd.dsid, e == ENOSPC || e == EDQUOT ? SL_ENOSPC :
+			    SL_EIO, "write %s: %s", f->path, strerror(e));
+			return;
+		}
+	}
+	if (batch_push(sk, d, wd.file, wd.chunk, wd.len, wd.xxh3, newfd ? fd : -1) != SL_OK ||
+	    ack_push(c, wd.dsid, wd.file, wd.chunk) != SL_OK) {
+		if (newfd)
+			close(fd);
+		stream_close(c->s, "out of memory");
+	}
+}
+
+static void
+on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
+{
+	struct sink		*sk = c->sk;
+	struct wire_commit	 wc;
+	struct wire_committed	 cm;
+	struct wbuf		 b;
+	struct sds		*d;
+	char			 err[SL_MAX_MSG];
+	int			 rc;
+
+	rc = wire_commit_decode(p, len, &wc);
+	if (rc != SL_OK) {
+		send_error(c, 0, rc, "malformed COMMIT: %s", sl_strerror(rc));
+		return;
+	}
+	d = sds_find(sk, wc.dsid);
+	if (d == NULL) {
+		send_error(c, 0, SL_EPROTO, "COMMIT for dataset %016llx that is not open",
+		    (unsigned long long)wc.dsid);
+		return;
+	}
+	if (wc.nfiles != d->nfiles) {
+		send_error(c, 0, SL_EPROTO, "COMMIT has %u digests for %u files",
+		    wc.nfiles, d->nfiles);
+		return;
+	}
+	if (d->rec.state == SDS_RECEIVING) {
+		sds_flush_counts(sk, d);
+		if (d->rec.chunks_acked != d->rec.nchunks) {
+			send_error(c, wc.dsid, SL_EPROTO, "COMMIT with %llu of %llu chunks "
+			    "held", (unsigned long long)d->rec.chunks_acked,
+			    (unsigned long long)d->rec.nchunks);
+			return;
+		}
+		rc = publish_commit(sk->j, sk->rootfd, d->pfd, &d->rec, d->files,
+		    d->nfiles, wc.digests, err, sizeof(err));
+		if (rc != SL_OK) {
+			if (rc == SL_ECORRUPT || rc == SL_EEXIST) {
+				sds_set_state(sk, d, SDS_FAILED, err, NULL);
+				/* Fatal for the dataset: do not let the agent retry. */
+				send_error(c, wc.dsid, SL_EPROTO, "publish failed: %s", err);
+			} else
+				send_error(c, wc.dsid, rc, "publish failed: %s", err);
+			return;
+		}
+		close(d->pfd);
+		d->pfd = -1;
+		sds_set_state(sk, d, SDS_PUBLISHED, NULL, d->rec.name);
+	} else if (d->rec.state != SDS_PUBLISHED) {
+		send_error(c, wc.dsid, SL_EPROTO, "COMMIT for a failed dataset");
+		return;
+	}
+	cm.dsid = wc.dsid;
+	cm.path = wire_str_c(d->rec.name);
+	wbuf_init(&b, 0);
+	if (wire_committed_encode(&b, &cm) == SL_OK)
+		send_wbuf(c, &b);
+	wbuf_free(&b);
+}
+
+static void
+on_hello(struct sconn *c, const uint8_t *p, uint32_t len)
+{
+	const struct config	*cfg = c->sk->cfg;
+	struct wire_hello	 h;
+	struct wire_welcome	 w;
+	struct wbuf		 b, in;
+	uint8_t			 mac[SHA256_LEN];
+	int			 rc;
+
+	rc = wire_hello_decode(p, len, &h);
+	if (rc != SL_OK) {
+		send_error(c, 0, rc, "malformed HELLO: %s", sl_strerror(rc));
+		return;
+	}
+	if (h.version != SL_PROTO_VERSION) {
+		send_error(c, 0, SL_EPROTO, "protocol version %u not supported (1..1)",
+		    h.version);
+		return;
+	}
+	wire_str_copy(c->agent, sizeof(c->agent), h.agent_id);
+	if (!cfg->tls) {
+		wbuf_init(&in, 0);
+		rc = wire_hello_mac_input(&in, c->nonce, &h);
+		if (rc == SL_OK)
+			rc = hmac_sha256(cfg->secret, cfg->secret_len, in.p, in.len, mac);
+		wbuf_free(&in);
+		if (rc != SL_OK || h.maclen != WIRE_MAC_LEN ||
+		    !digest_equal(mac, h.mac, SHA256_LEN)) {
+			log_warnx("sink", "conn=%s agent=%s authentication failed: "
+			    "HELLO MAC does not match the shared secret", c->label,
+			    log_q(c->agent));
+			send_error(c, 0, SL_EAUTH, "authentication failed");
+			return;
+		}
+	}
+	memset(&w, 0, sizeof(w));
+	w.version = SL_PROTO_VERSION;
+	w.sink_id = wire_str_c(cfg->id);
+	wbuf_init(&b, 0);
+	if (wire_welcome_encode(&b, &w) == SL_OK)
+		send_wbuf(c, &b);
+	wbuf_free(&b);
+	log_info("sink", "conn=%s agent=%s stream=%u/%u tls=%s%s%s", c->label,
+	    log_q(c->agent), h.stream, h.nstreams, stream_is_tls(c->s) ? "on" : "off",
+	    stream_is_tls(c->s) ? " cn=" : "", stream_is_tls(c->s) ?
+	    log_q(stream_peer_cn(c->s)) : "");
+	sc_enter(c, SC_READY);
+	/* Authenticated: an idle agent is normal; TCP keepalive finds dead peers. */
+	stream_set_idle(c->s, 0);
+}
+
+static void
+sc_open(struct stream *s, void *arg)
+{
+	struct sconn		*c = arg;
+	struct wire_challenge	 ch;
+	struct wbuf		 b;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.min_version = SL_PROTO_VERSION;
+	ch.max_version = SL_PROTO_VERSION;
+	if (digest_random(c->nonce, sizeof(c->nonce)) != SL_OK) {
+		stream_close(s, "no randomness");
+		return;
+	}
+	memcpy(ch.nonce, c->nonce, sizeof(ch.nonce));
+	ch.sink_id = wire_str_c(c->sk->cfg->id);
+	wbuf_init(&b, 0);
+	if (wire_challenge_encode(&b, &ch) == SL_OK)
+		send_wbuf(c, &b);
+	wbuf_free(&b);
+	sc_enter(c, SC_CHALLENGED);
+}
+
+static void
+sc_frame(struct stream *s, const struct wire_hdr *h, const uint8_t *p, void *arg)
+{
+	struct sconn *c = arg;
+
+	(void)s;
+	if (c->state == SC_CLOSING)
+		return;
+	if (c->state == SC_CHALLENGED) {
+		if (h->type == WIRE_HELLO)
+			on_hello(c, p, h->len);
+		else
+			send_error(c, 0, SL_EPROTO, "expected HELLO, got %s",
+			    wire_type_name(h->type));
+		return;
+	}
+	switch (h->type) {
+	case WIRE_OPEN:		on_open(c, p, h->len); break;
+	case WIRE_DATA:		on_data(c, p, h->len); break;
+	case WIRE_COMMIT:	on_commit(c, p, h->len); break;
+	case WIRE_ERROR:
+		log_warnx("sink", "conn=%s agent=%s sent ERROR, closing", c->label,
+		    log_q(c->agent));
+		stream_close(c->s, "peer error");
+		break;
+	default:
+		send_error(c, 0, SL_EPROTO, "unexpected %s frame", wire_type_name(h->type));
+	}
+}
+
+static void
+sc_drain(struct stream *s, void *arg)
+{
+	struct sconn *c = arg;
+
+	if (c->state == SC_CLOSING)
+		stream_close(s, "closed after error");
+}
+
+static void
+sc_close(struct stream *s, const char *why, void *arg)
+{
+	struct sconn *c = arg;
+
+	(void)s;
+	log_info("sink", "conn=%s agent=%s closed why=%s", c->label, log_q(c->agent),
+	    log_q(why));
+	*c->prevp = c->next;
+	if (c->next)
+		c->next->prevp = c->prevp;
+	c->sk->nconns--;
+	free(c->acks);
+	free(c);
+}
+
+static const struct stream_ops sc_ops = {
+	.on_open = sc_open,
+	.on_frame = sc_frame,
+	.on_drain = sc_drain,
+	.on_close = sc_close,
+};
+
+/* ---- group commit ---------------------------------------------------------- */
+
+static void
+send_acks(struct sconn *c)
+{
+	struct wire_ack	 k;
+	struct wbuf	 b;
+	uint32_t	 i = 0, j, n;
+
+	wbuf_init(&b, 0);
+	while (i < c->nacks) {
+		/* One frame per run of the same dataset, at most SL_MAX_ACKS. */
+		for (j = i; j < c->nacks && j - i < SL_MAX_ACKS &&
+		    c->acks[j].dsid == c->acks[i].dsid; j++)
+			;
+		n = j - i;
+		k.dsid = c->acks[i].dsid;
+		k.n = n;
+		k.ents = malloc(n * sizeof(*k.ents));
+		if (k.ents == NULL)
+			break;
+		for (j = 0; j < n; j++) {
+			k.ents[j].file = c->acks[i + j].file;
+			k.ents[j].chunk = c->acks[i + j].chunk;
+		}
+		if (wire_ack_encode(&b, &k) == SL_OK)
+			send_wbuf(c, &b);
+		free(k.ents);
+		i += n;
+	}
+	wbuf_free(&b);
+	c->nacks = 0;
+}
+
+static void
+commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct sink		*sk = w->data;
+	struct sink_chunk	*sc;
+	struct sconn		*c;
+	struct sds		*d;
+	int			*fds;
+	uint32_t		 i, nfd = 0;
+	int			 rc = SL_OK;
+
+	(void)loop; (void)revents;
+	if (sk->nbatch == 0) {
+		for (c = sk->conns; c; c = c->next)
+			if (c->nacks)	/* only duplicate acks: nothing to sync */
+				send_acks(c);
+		return;
+	}
+	fds = malloc(sk->nbatch * sizeof(*fds));
+	sc = malloc(sk->nbatch * sizeof(*sc));
+	if (fds == NULL || sc == NULL)
+		rc = SL_ENOMEM;
+	for (i = 0; i < sk->nbatch; i++) {
+		struct batch_ent *e = &sk->batch[i];
+		if (fds && e->fd != -1)
+			fds[nfd++] = e->fd;
+		if (sc)
+			sc[i] = (struct sink_chunk){ e->ds->rec.id, e->file, e->chunk,
+			    e->hash, e->len };
+	}
+	if (rc == SL_OK && fsx_sync_fds(fds, nfd) == -1) {
+		log_warn("sink", "group commit: sync of %u files failed", nfd);
+		rc = SL_EIO;
+	}
+	if (rc == SL_OK) {
+		rc = journal_sink_chunks_put(sk->j, sc, sk->nbatch);
+		if (rc != SL_OK)
+			log_err("journal", "group commit of %u chunks: %s", sk->nbatch,
+			    sl_strerror(rc));
+	}
+	for (i = 0; i < sk->nbatch; i++) {
+		struct batch_ent *e = &sk->batch[i];
+		if (e->fd != -1)
+			close(e->fd);
+		if (rc == SL_OK) {
+			uint64_t g = e->ds->files[e->file].first_chunk + e->chunk;
+			if (!(e->ds->held[g / 8] & (1u << (g % 8)))) {
+				e->ds->held[g / 8] |= (uint8_t)(1u << (g % 8));
+				e->ds->rec.chunks_acked++;
+				e->ds->rec.bytes_acked += e->len;
+			}
+		}
+	}
+	log_debug("sink", "group commit chunks=%u files=%u rc=%s", sk->nbatch, nfd,
+	    sl_strerror(rc));
+	sk->nbatch = 0;
+	free(fds);
+	free(sc);
+	for (d = sk->dsets; d; d = d->next)
+		sds_flush_counts(sk, d);
+	for (c = sk->conns; c; c = c->next) {
+		if (c->nacks == 0)
+			continue;
+		if (rc == SL_OK)
+			send_acks(c);
+		else {
+			/* Not durable, so no promise: the agent resends. */
+			c->nacks = 0;
+			stream_close(c->s, "group commit failed");
+		}
+	}
+}
+
+/* ---- listener ---------------------------------------------------------------- */
+
+static void
+accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sink *sk = w->data;
+
+	(void)revents;
+	ev_io_start(loop, &sk->accept_io);
+}
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sink	*sk = w->data;
+	struct net_addr	 peer;
+	struct sconn	*c;
+	int		 fd, rc, i;
+
+	(void)revents;
+	for (i = 0; i < 16; i++) {
+		rc = net_accept(sk->lfd, &fd, &peer);
+		if (rc == SL_EAGAIN)
+			return;
+		if (rc != SL_OK) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: pause instead of spinning. */
+				log_warnx("sink", "out of file descriptors, pausing accept "
+				    "for 1s");
+				ev_io_stop(loop, &sk->accept_io);
+				ev_timer_set(&sk->accept_pause, 1.0, 0);
+				ev_timer_start(loop, &sk->accept_pause);
+			}
+			return;
+		}
+		if (sk->nconns >= sk->cfg->max_connections) {
+			log_warnx("sink", "refused %s: %d connections already (max_connections)",
+			    peer.text, sk->nconns);
+			close(fd);
+			continue;
+		}
+		net_tune(fd, 0);
+		c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			close(fd);
+			return;
+		}
+		c->sk = sk;
+		snprintf(c->label, sizeof(c->label), "%s", peer.text);
+		c->state = SC_HANDSHAKE;
+		c->s = stream_new(loop, fd, 0, sk->tls, 1, NULL, &sc_ops, c,
+		    WIRE_DATA_PREFIX + SL_MAX_CHUNK, sk->cfg->idle_timeout, c->label);
+		if (c->s == NULL) {
+			free(c);
+			return;
+		}
+		c->next = sk->conns;
+		if (c->next)
+			c->next->prevp = &c->next;
+		c->prevp = &sk->conns;
+		sk->conns = c;
+		sk->nconns++;
+		log_debug("sink", "conn=%s accepted", c->label);
+	}
+}
+
+/* ---- control ------------------------------------------------------------------ */
+
+int
+sink_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct sink	*sk = arg;
+	struct sds	*d;
+	char		 line[512];
+	size_t		 n;
+	int		 receiving = 0;
+
+	if (req->command.len != 4 || memcmp(req->command.p, "ping", 4) != 0) {
+		snprintf(line, sizeof(line), "unknown command");
+		n = strlen(line);
+		if (wbuf_reserve(out, n) == SL_OK) {
+			memcpy(out->p + out->len, line, n);
+			out->len += n;
+		}
+		return SL_EINVAL;
+	}
+	for (d = sk->dsets; d; d = d->next)
+		receiving += d->rec.state == SDS_RECEIVING;
+	snprintf(line, sizeof(line), "role=sink listen=%s connections=%d receiving=%d "
+	    "free_bytes=%lld\n", sk->addr.text, sk->nconns, receiving,
+	    fsx_free_bytes(sk->rootfd));
+	n = strlen(line);
+	if (wbuf_reserve(out, n) == SL_OK) {
+		memcpy(out->p + out->len, line, n);
+		out->len += n;
+	}
+	return SL_OK;
+}
+
+/* ---- start / stop ----------------------------------------------------------------- */
+
+int
+sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
+    struct journal *j, char *err, size_t errlen)
+{
+	struct sink	*sk;
+	int		 rc;
+
+	sk = calloc(1, sizeof(*sk));
+	if (sk == NULL)
+		return SL_ENOMEM;
+	sk->loop = loop;
+	sk->cfg = cfg;
+	sk->j = j;
+	sk->lfd = -1;
+	sk->rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sk->rootfd == -1) {
+		snprintf(err, errlen, "root %s: %s", cfg->root, strerror(errno));
+		rc = SL_EIO;
+		goto fail;
+	}
+	rc = net_resolve(cfg->listen, &sk->addr, err, errlen);
+	if (rc != SL_OK)
+		goto fail;
+	if (cfg->tls) {
+		rc = tls_ctx_new(&sk->tls, 1, cfg->ca, cfg->cert, cfg->key, err, errlen);
+		if (rc != SL_OK)
+			goto fail;
+	}
+	rc = net_listen(&sk->addr, 128, &sk->lfd, err, errlen);
+	if (rc != SL_OK)
+		goto fail;
+	ev_io_init(&sk->accept_io, accept_cb, sk->lfd, EV_READ);
+	sk->accept_io.data = sk;
+	ev_io_start(loop, &sk->accept_io);
+	ev_init(&sk->accept_pause, accept_resume_cb);
+	sk->accept_pause.data = sk;
+	ev_prepare_init(&sk->commit, commit_cb);
+	sk->commit.data = sk;
+	ev_prepare_start(loop, &sk->commit);
+	log_info("sink", "id=%s listen=%s root=%s tls=%s", log_q(cfg->id), sk->addr.text,
+	    log_q(cfg->root), cfg->tls ? "on" : "off");
+	*out = sk;
+	return SL_OK;
+fail:
+	if (sk->rootfd != -1)
+		close(sk->rootfd);
+	tls_ctx_free(sk->tls);
+	free(sk);
+	return rc;
+}
+
+void
+sink_stop(struct sink *sk)
+{
+	struct sconn	*c;
+	struct sds	*d;
+
+	if (sk == NULL)
+		return;
+	ev_io_stop(sk->loop, &sk->accept_io);
+	ev_timer_stop(sk->loop, &sk->accept_pause);
+	/* Commit what was written so far, then close everything. */
+	commit_cb(sk->loop, &sk->commit, 0);
+	ev_prepare_stop(sk->loop, &sk->commit);
+	for (c = sk->conns; c; c = c->next)
+		stream_close(c->s, "shutting down");
+	ev_run(sk->loop, EVRUN_NOWAIT);
+	while ((d = sk->dsets) != NULL) {
+		sk->dsets = d->next;
+		sds_free(d);
+	}
+	close(sk->lfd);
+	close(sk->rootfd);
+	tls_ctx_free(sk->tls);
+	free(sk->batch);
+	free(sk);
+}

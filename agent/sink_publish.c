@@ -1,0 +1,302 @@
+/*
+ * sink_publish.c: partial tree and atomic publication at the sink.
+ *
+ * Files are created at their final size when a dataset is opened, so a
+ * chunk is one pwrite at its offset and an empty file needs no chunk at
+ * all.  Publication re-reads every byte rather than trusting the journal
+ * alone: the journal says what we verified on arrival, the re-read says
+ * the disk still holds it.  Only then is the manifest written and the
+ * directory renamed into place (rename is the atomic step; a reader sees
+ * either nothing or the whole verified dataset).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "digest.h"
+#include "fsx.h"
+#include "publish.h"
+#include "wire.h"
+
+void
+publish_partial_name(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, ".%s.partial", name);
+}
+
+static int
+errno_code(int e)
+{
+	return (e == ENOSPC || e == EDQUOT) ? SL_ENOSPC : SL_EIO;
+}
+
+int
+publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files,
+    uint32_t nfiles, char *err, size_t errlen)
+{
+	char		pname[SL_MAX_NAME + 16];
+	struct stat	st;
+	uint32_t	i;
+	int		pfd, fd, created = 0;
+
+	publish_partial_name(pname, sizeof(pname), d->name);
+	if (mkdirat(rootfd, pname, 0755) == 0)
+		created = 1;
+	else if (errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", pname, strerror(errno));
+		return errno_code(errno);
+	}
+	pfd = fsx_open_beneath(rootfd, pname, O_RDONLY | O_DIRECTORY, 0);
+	if (pfd == -1) {
+		snprintf(err, errlen, "open %s: %s", pname, strerror(errno));
+		return SL_EIO;
+	}
+	for (i = 0; i < nfiles; i++) {
+		if (strchr(files[i].path, '/') &&
+		    fsx_mkparents_beneath(pfd, files[i].path) == -1) {
+			snprintf(err, errlen, "%s/%s: cannot create its directory: %s",
+			    pname, files[i].path, strerror(errno));
+			goto fail;
+		}
+		fd = fsx_open_beneath(pfd, files[i].path, O_WRONLY | O_CREAT, 0600);
+		if (fd == -1) {
+			snprintf(err, errlen, "%s/%s: %s", pname, files[i].path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (fstat(fd, &st) == -1 || ((uint64_t)st.st_size != files[i].size &&
+		    ftruncate(fd, (off_t)files[i].size) == -1)) {
+			snprintf(err, errlen, "%s/%s: size %llu: %s", pname, files[i].path,
+			    (unsigned long long)files[i].size, strerror(errno));
+			close(fd);
+			goto fail;
+		}
+		close(fd);
+	}
+	/* One syncfs makes the new entries and sizes durable. */
+	if (syncfs(pfd) == -1 || (created && fsx_fsync_dir(rootfd) == -1)) {
+		snprintf(err, errlen, "sync %s: %s", pname, strerror(errno));
+		goto fail;
+	}
+	return pfd;
+fail:
+	{
+		int e = errno;
+		close(pfd);
+		return errno_code(e);
+	}
+}
+
+int
+publish_is_published(int rootfd, const struct ds_rec *d)
+{
+	char	path[SL_MAX_NAME + 32], buf[512], want[64];
+	ssize_t	n;
+	int	fd;
+
+	snprintf(path, sizeof(path), "%s/%s", d->name, MANIFEST_NAME);
+	fd = fsx_open_beneath(rootfd, path, O_RDONLY, 0);
+	if (fd == -1) {
+		struct stat st;
+		if (fstatat(rootfd, d->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return SL_EEXIST;
+		return 0;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return SL_EEXIST;
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), " id=%016llx ", (unsigned long long)d->id);
+	return strstr(buf, want) ? 1 : SL_EEXIST;
+}
+
+struct fsum {
+	uint8_t	sha[SHA256_LEN];
+	uint8_t	xxh[16];
+};
+
+/* Re-read one file and check it against the journal and the agent. */
+static int
+verify_file(struct journal *j, int pfd, const struct ds_rec *d,
+    const struct file_rec *f, const uint8_t *agent_digest, uint8_t *buf,
+    uint64_t *hashes, struct fsum *out, char *err, size_t errlen)
+{
+	XXH3_state_t		*x128 = NULL, *lst = NULL;
+	struct sha256		*sha = NULL;
+	XXH128_canonical_t	 canon;
+	struct stat		 st;
+	uint8_t			 le[8];
+	uint32_t		 c, len;
+	size_t			 got;
+	ssize_t			 n;
+	int			 fd, rc = SL_OK;
+
+	fd = fsx_open_beneath(pfd, f->path, O_RDONLY, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", f->path, strerror(errno));
+		return SL_EIO;
+	}
+	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size != f->size) {
+		snprintf(err, errlen, "%s: size is %llu, manifest says %llu", f->path,
+		    (unsigned long long)st.st_size, (unsigned long long)f->size);
+		close(fd);
+		return SL_ECORRUPT;
+	}
+	if (f->nchunks > 0) {
+		rc = journal_sink_hashes(j, d->id, f->idx, hashes, f->nchunks);
+		if (rc != SL_OK) {
+			snprintf(err, errlen, "%s: journal lacks chunk hashes: %s",
+			    f->path, sl_strerror(rc));
+			close(fd);
+			return rc == SL_ENOTFOUND ? SL_ECORRUPT : rc;
+		}
+	}
+	x128 = XXH3_createState();
+	lst = XXH3_createState();
+	sha = sha256_new();
+	if (x128 == NULL || lst == NULL || sha == NULL) {
+		rc = SL_ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	XXH3_128bits_reset(x128);
+	XXH3_128bits_reset(lst);
+	for (c = 0; c < f->nchunks; c++) {
+		len = wire_chunk_len(f->size, d->chunk_size, c);
+		for (got = 0; got < len; got += (size_t)n) {
+			n = pread(fd, buf + got, len - got,
+			    (off_t)c * d->chunk_size + (off_t)got);
+			if (n <= 0) {
+				snprintf(err, errlen, "%s: read: %s", f->path,
+				    n == 0 ? "unexpected end of file" : strerror(errno));
+				rc = SL_EIO;
+				goto out;
+			}
+		}
+		if (XXH3_64bits(buf, len) != hashes[c]) {
+			snprintf(err, errlen, "%s: chunk %u on disk differs from the "
+			    "chunk verified on arrival", f->path, c);
+			rc = SL_ECORRUPT;
+			goto out;
+		}
+		XXH3_128bits_update(x128, buf, len);
+		sha256_update(sha, buf, len);
+		wire_put_u64(le, hashes[c]);
+		XXH3_128bits_update(lst, le, sizeof(le));
+	}
+	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(lst));
+	if (memcmp(canon.digest, agent_digest, WIRE_DIGEST_LEN) != 0) {
+		snprintf(err, errlen, "%s: digest differs from the agent's", f->path);
+		rc = SL_ECORRUPT;
+		goto out;
+	}
+	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(x128));
+	memcpy(out->xxh, canon.digest, 16);
+	sha256_final(sha, out->sha);
+	sha = NULL;
+	if (fchmod(fd, f->mode & 0777) == -1) {
+		snprintf(err, errlen, "%s: chmod: %s", f->path, strerror(errno));
+		rc = SL_EIO;
+	}
+out:
+	if (sha)
+		sha256_final(sha, out->sha);
+	XXH3_freeState(x128);
+	XXH3_freeState(lst);
+	close(fd);
+	return rc;
+}
+
+static int
+write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
+    uint32_t nfiles, const struct fsum *sums, char *err, size_t errlen)
+{
+	char	 sha[2 * SHA256_LEN + 1], xxh[33];
+	FILE	*fp;
+	uint32_t i;
+	int	 fd;
+
+	fd = fsx_open_beneath(pfd, MANIFEST_NAME, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "%s: %s", MANIFEST_NAME, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return errno_code(errno);
+	}
+	fprintf(fp, "# sluice manifest v1\n# dataset=%s id=%016llx files=%u bytes=%llu "
+	    "chunk_size=%u\n# size\tsha256\txxh3-128\tpath\n", d->name,
+	    (unsigned long long)d->id, nfiles, (unsigned long long)d->bytes,
+	    d->chunk_size);
+	for (i = 0; i < nfiles; i++) {
+		digest_hex(sums[i].sha, SHA256_LEN, sha);
+		digest_hex(sums[i].xxh, 16, xxh);
+		fprintf(fp, "%llu\t%s\t%s\t%s\n", (unsigned long long)files[i].size,
+		    sha, xxh, files[i].path);
+	}
+	if (fflush(fp) != 0 || fsync(fd) == -1) {
+		snprintf(err, errlen, "%s: %s", MANIFEST_NAME, strerror(errno));
+		fclose(fp);
+		return errno_code(errno);
+	}
+	fclose(fp);
+	return SL_OK;
+}
+
+int
+publish_commit(struct journal *j, int rootfd, int pfd, const struct ds_rec *d,
+    const struct file_rec *files, uint32_t nfiles, const uint8_t *digests,
+    char *err, size_t errlen)
+{
+	struct fsum	*sums;
+	uint64_t	*hashes = NULL;
+	uint8_t		*buf;
+	uint32_t	 i, maxc = 0;
+	char		 pname[SL_MAX_NAME + 16];
+	int		 rc = SL_OK;
+
+	for (i = 0; i < nfiles; i++)
+		if (files[i].nchunks > maxc)
+			maxc = files[i].nchunks;
+	sums = calloc(nfiles ? nfiles : 1, sizeof(*sums));
+	buf = malloc(d->chunk_size);
+	hashes = calloc(maxc ? maxc : 1, sizeof(*hashes));
+	if (sums == NULL || buf == NULL || hashes == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = SL_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nfiles && rc == SL_OK; i++)
+		rc = verify_file(j, pfd, d, &files[i], digests + (size_t)i * WIRE_DIGEST_LEN,
+		    buf, hashes, &sums[i], err, errlen);
+	if (rc != SL_OK)
+		goto out;
+	rc = write_manifest(pfd, d, files, nfiles, sums, err, errlen);
+	if (rc != SL_OK)
+		goto out;
+	if (fsx_fsync_dir(pfd) == -1) {
+		snprintf(err, errlen, "fsync: %s", strerror(errno));
+		rc = SL_EIO;
+		goto out;
+	}
+	publish_partial_name(pname, sizeof(pname), d->name);
+	if (fsx_rename_noreplace(rootfd, pname, rootfd, d->name) == -1) {
+		snprintf(err, errlen, "rename %s -> %s: %s", pname, d->name, strerror(errno));
+		rc = errno == EEXIST || errno == ENOTEMPTY ? SL_EEXIST : SL_EIO;
+		goto out;
+	}
+	if (fsx_fsync_dir(rootfd) == -1) {
+		snprintf(err, errlen, "fsync root: %s", strerror(errno));
+		rc = SL_EIO;
+	}
+out:
+	free(sums);
+	free(buf);
+	free(hashes);
+	return rc;
+}

@@ -1,0 +1,124 @@
+/*
+ * sluiced.c: the daemon.  Loads the config, opens the journal, starts the
+ * role the config names on one libev loop, and serves the control socket.
+ *
+ *	sluiced -c FILE        run (foreground; systemd or a shell supervises)
+ *	sluiced -n -c FILE     check the config, print "OK", exit
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <ev.h>
+
+#include "config.h"
+#include "control.h"
+#include "journal.h"
+#include "log.h"
+#include "roles.h"
+
+static struct config	cfg;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sluiced [-n] -c CONFIG\n"
+	    "  -c, --config FILE   configuration file (INI)\n"
+	    "  -n, --check         check the configuration and exit\n"
+	    "  -V, --version       print the version\n");
+	exit(SL_EXIT_USAGE);
+}
+
+static void
+stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	log_info("sluiced", "signal=%d stopping", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ev_loop	*loop;
+	struct journal	*j = NULL;
+	struct control	*ctl = NULL;
+	struct agent	*agent = NULL;
+	struct sink	*sink = NULL;
+	ev_signal	 sigterm, sigint;
+	const char	*path = NULL;
+	char		 err[8192];
+	int		 ch, check = 0, rc;
+
+	while ((ch = getopt_long(argc, argv, "c:nV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'n': check = 1; break;
+		case 'V': printf("sluiced %s\n", SLUICE_VERSION); return 0;
+		default: usage();
+		}
+	}
+	if (path == NULL || optind != argc)
+		usage();
+	log_init(LOG_INFO, 0);
+	if (config_load(&cfg, path, err, sizeof(err)) != SL_OK) {
+		fprintf(stderr, "%s", err);
+		if (err[0] && err[strlen(err) - 1] != '\n')
+			fputc('\n', stderr);
+		return SL_EXIT_USAGE;
+	}
+	if (check) {
+		printf("%s: OK (role %s)\n", path, cfg.role == ROLE_AGENT ? "agent" : "sink");
+		return 0;
+	}
+	log_init(cfg.log_level, 0);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = journal_open(&j, cfg.journal, cfg.role == ROLE_AGENT ? JOURNAL_AGENT :
+	    JOURNAL_SINK, 0, 0, err, sizeof(err));
+	if (rc != SL_OK) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		return SL_EXIT_FAIL;
+	}
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (cfg.role == ROLE_AGENT)
+		rc = agent_start(&agent, loop, &cfg, j, err, sizeof(err));
+	else
+		rc = sink_start(&sink, loop, &cfg, j, err, sizeof(err));
+	if (rc == SL_OK)
+		rc = control_open(&ctl, loop, cfg.control, cfg.role == ROLE_AGENT ?
+		    agent_control : sink_control, cfg.role == ROLE_AGENT ?
+		    (void *)agent : (void *)sink, err, sizeof(err));
+	if (rc != SL_OK) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		agent_stop(agent);
+		sink_stop(sink);
+		journal_close(j);
+		return SL_EXIT_FAIL;
+	}
+	ev_signal_init(&sigterm, stop_cb, SIGTERM);
+	ev_signal_start(loop, &sigterm);
+	ev_signal_init(&sigint, stop_cb, SIGINT);
+	ev_signal_start(loop, &sigint);
+	log_info("sluiced", "version=%s role=%s pid=%d config=%s control=%s",
+	    SLUICE_VERSION, cfg.role == ROLE_AGENT ? "agent" : "sink", (int)getpid(),
+	    log_q(path), log_q(cfg.control));
+
+	ev_run(loop, 0);
+
+	control_close(ctl);
+	agent_stop(agent);
+	sink_stop(sink);
+	journal_close(j);
+	log_info("sluiced", "stopped");
+	return 0;
+}

@@ -1,0 +1,510 @@
+/*
+ * stream.c: framed non-blocking connections on libev.
+ *
+ * Input: one buffer per stream.  We read as much as fits (at least the
+ * rest of the current frame, at most its end plus 64 KiB), hand every
+ * complete frame to on_frame, then move the tail to the front.  For bulk
+ * DATA frames the tail is small, so the memmove is cheap; the buffer grows
+ * only up to the largest frame allowed (WIRE_HDR_LEN + max_frame).
+ *
+ * Output: a FIFO of segments, each either a private copy (small frames) or
+ * a reference to the caller's buffer (DATA: the agent preads a chunk
+ * straight into the buffer it then sends, no copy).  A segment's done
+ * callback runs when its last byte is written or the stream dies.
+ *
+ * TLS may want to write while we read and the other way round, so the
+ * io watcher's events follow conn_want() after every SL_EAGAIN instead of
+ * assuming read means readable.
+ *
+ * Closing is deferred: stream_close stops the watchers and queues the
+ * stream on a list that an ev_check watcher drains, calling on_close and
+ * freeing there, never inside the stream's own callback (STYLE 12).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "net.h"
+#include "stream.h"
+
+#define IN_SLACK	(64u * 1024)
+
+struct seg {
+	struct seg	*next;
+	const uint8_t	*p;
+	size_t		 len, off;
+	void		(*done)(void *, int);
+	void		*arg;
+	uint8_t		 own[];		/* copied bytes when p points here */
+};
+
+struct stream {
+	struct ev_loop		*loop;
+	ev_io			 io;
+	ev_timer		 idle;
+	int			 state;
+	int			 fd;
+	struct conn		*conn;
+	struct tls_ctx		*tls;
+	int			 server;
+	char			 peer_name[256];
+	const struct stream_ops	*ops;
+	void			*arg;
+	uint32_t		 max_frame;
+	double			 idle_timeout;
+	char			 label[96];
+	char			 why[256];
+
+	uint8_t			*in;
+	size_t			 in_len, in_alloc;
+
+	struct seg		*out_head, *out_tail;
+	size_t			 out_bytes;
+
+	struct stream		*next_dead;
+	int			 in_callback;
+};
+
+/* Streams waiting for their on_close + free, drained by one ev_check per
+ * loop.  One loop per thread and one loop per process here, so a static
+ * list is enough. */
+static struct stream	*dead_list;
+static ev_check		 reaper;
+static int		 reaper_on;
+
+static void	stream_io_cb(struct ev_loop *, ev_io *, int);
+static void	stream_idle_cb(struct ev_loop *, ev_timer *, int);
+
+const char *
+stream_state_name(int state)
+{
+	switch (state) {
+	case ST_CONNECTING:	return "connecting";
+	case ST_HANDSHAKE:	return "handshake";
+	case ST_OPEN:		return "open";
+	case ST_CLOSING:	return "closing";
+	}
+	return "unknown";
+}
+
+static void
+enter_state(struct stream *s, int state)
+{
+	log_debug("stream", "stream=%s state=%s->%s", s->label,
+	    stream_state_name(s->state), stream_state_name(state));
+	s->state = state;
+}
+
+static void
+reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct stream	*s;
+	struct seg	*g;
+
+	(void)w; (void)revents;
+	while ((s = dead_list) != NULL) {
+		dead_list = s->next_dead;
+		while ((g = s->out_head) != NULL) {
+			s->out_head = g->next;
+			if (g->done)
+				g->done(g->arg, 0);
+			free(g);
+		}
+		if (s->ops->on_close)
+			s->ops->on_close(s, s->why, s->arg);
+		conn_free(s->conn);
+		if (s->conn == NULL && s->fd >= 0)
+			close(s->fd);
+		free(s->in);
+		free(s);
+	}
+	ev_check_stop(loop, &reaper);
+	reaper_on = 0;
+}
+
+void
+stream_close(struct stream *s, const char *why)
+{
+	if (s->state == ST_CLOSING)
+		return;
+	snprintf(s->why, sizeof(s->why), "%s", why ? why : "closed");
+	log_debug("stream", "stream=%s closing why=%s", s->label, log_q(s->why));
+	enter_state(s, ST_CLOSING);
+	ev_io_stop(s->loop, &s->io);
+	ev_timer_stop(s->loop, &s->idle);
+	s->next_dead = dead_list;
+	dead_list = s;
+	if (!reaper_on) {
+		ev_check_init(&reaper, reaper_cb);
+		ev_check_start(s->loop, &reaper);
+		reaper_on = 1;
+	}
+	/* Make sure the loop wakes up to run the check watcher. */
+	ev_feed_event(s->loop, &reaper, EV_CUSTOM);
+}
+
+struct stream *
+stream_new(struct ev_loop *loop, int fd, int connecting, struct tls_ctx *tls,
+    int server, const char *peer_name, const struct stream_ops *ops, void *arg,
+    uint32_t max_frame, double idle_timeout, const char *label)
+{
+	struct stream	*s;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		close(fd);
+		return NULL;
+	}
+	s->loop = loop;
+	s->fd = fd;
+	s->tls = tls;
+	s->server = server;
+	if (peer_name)
+		snprintf(s->peer_name, sizeof(s->peer_name), "%s", peer_name);
+	s->ops = ops;
+	s->arg = arg;
+	s->max_frame = max_frame;
+	s->idle_timeout = idle_timeout;
+	snprintf(s->label, sizeof(s->label), "%s", label);
+	s->state = connecting ? ST_CONNECTING : ST_HANDSHAKE;
+
+	ev_io_init(&s->io, stream_io_cb, fd, connecting ? EV_WRITE : EV_READ | EV_WRITE);
+	s->io.data = s;
+	ev_init(&s->idle, stream_idle_cb);
+	s->idle.repeat = idle_timeout;
+	s->idle.data = s;
+	ev_io_start(loop, &s->io);
+	if (idle_timeout > 0)
+		ev_timer_again(loop, &s->idle);
+	return s;
+}
+
+static void
+set_events(struct stream *s, int events)
+{
+	if (s->state == ST_CLOSING)
+		return;
+	if ((s->io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(s->loop, &s->io);
+	ev_io_set(&s->io, s->fd, events);
+	ev_io_start(s->loop, &s->io);
+}
+
+/* Events wanted when nothing blocks: always read, write while queued. */
+static void
+rearm(struct stream *s)
+{
+	set_events(s, EV_READ | (s->out_head ? EV_WRITE : 0));
+}
+
+static void
+want_to_events(struct stream *s)
+{
+	int w = conn_want(s->conn), ev = 0;
+
+	if (w & CONN_WANT_READ)
+		ev |= EV_READ;
+	if (w & CONN_WANT_WRITE)
+		ev |= EV_WRITE;
+	if (s->out_head)
+		ev |= EV_WRITE;
+	set_events(s, ev | EV_READ);
+}
+
+static int
+do_connect(struct stream *s)
+{
+	char	err[256];
+	int	rc;
+
+	rc = net_connect_result(s->fd, err, sizeof(err));
+	if (rc != SL_OK) {
+		stream_close(s, err);
+		return rc;
+	}
+	enter_state(s, ST_HANDSHAKE);
+	return SL_OK;
+}
+
+static int
+do_handshake(struct stream *s)
+{
+	int	rc;
+
+	if (s->conn == NULL) {
+		rc = conn_new(&s->conn, s->fd, s->tls, s->server,
+		    s->peer_name[0] ? s->peer_name : NULL);
+		if (rc != SL_OK) {
+			s->fd = -1;	/* conn_new closed it */
+			stream_close(s, "out of memory");
+			return rc;
+		}
+	}
+	rc = conn_handshake(s->conn);
+	if (rc == SL_EAGAIN) {
+		want_to_events(s);
+		return rc;
+	}
+	if (rc != SL_OK) {
+		stream_close(s, conn_error(s->conn));
+		return rc;
+	}
+	enter_state(s, ST_OPEN);
+	rearm(s);
+	if (s->ops->on_open)
+		s->ops->on_open(s, s->arg);
+	return SL_OK;
+}
+
+/* Hand every complete frame in the input buffer to on_frame. */
+static void
+dispatch(struct stream *s)
+{
+	struct wire_hdr	h;
+	size_t		off = 0;
+	int		rc;
+
+	while (s->state == ST_OPEN) {
+		rc = wire_hdr_decode(s->in + off, s->in_len - off, &h, s->max_frame);
+		if (rc == SL_ETRUNC)
+			break;
+		if (rc != SL_OK) {
+			log_warnx("stream", "stream=%s bad frame header: %s",
+			    s->label, sl_strerror(rc));
+			stream_close(s, "bad frame header");
+			return;
+		}
+		if (s->in_len - off < WIRE_HDR_LEN + (size_t)h.len)
+			break;
+		s->ops->on_frame(s, &h, s->in + off + WIRE_HDR_LEN, s->arg);
+		off += WIRE_HDR_LEN + h.len;
+	}
+	if (off > 0) {
+		memmove(s->in, s->in + off, s->in_len - off);
+		s->in_len -= off;
+	}
+}
+
+/* Bytes we want in the buffer before dispatching: the current frame's
+ * end, plus slack for the frames behind it. */
+static size_t
+in_target(struct stream *s)
+{
+	struct wire_hdr	h;
+	size_t		need = WIRE_HDR_LEN;
+
+	if (wire_hdr_decode(s->in, s->in_len, &h, s->max_frame) == SL_OK)
+		need = WIRE_HDR_LEN + (size_t)h.len;
+	if (need < s->in_len)
+		need = s->in_len;
+	return need + IN_SLACK;
+}
+
+static int
+do_read(struct stream *s)
+{
+	ssize_t	n;
+	size_t	want;
+	int	rounds = 0;
+
+	while (s->state == ST_OPEN && rounds++ < 64) {
+		want = in_target(s);
+		if (want > s->in_alloc) {
+			uint8_t *p = realloc(s->in, want);
+			if (p == NULL) {
+				stream_close(s, "out of memory");
+				return SL_ENOMEM;
+			}
+			s->in = p;
+			s->in_alloc = want;
+		}
+		n = conn_read(s->conn, s->in + s->in_len, s->in_alloc - s->in_len);
+		if (n == SL_EAGAIN)
+			return SL_EAGAIN;
+		if (n == 0) {
+			stream_close(s, "peer closed the connection");
+			return SL_EIO;
+		}
+		if (n < 0) {
+			stream_close(s, conn_error(s->conn));
+			return (int)n;
+		}
+		s->in_len += (size_t)n;
+		if (s->idle_timeout > 0)
+			ev_timer_again(s->loop, &s->idle);
+		dispatch(s);
+	}
+	return SL_OK;
+}
+
+static int
+do_write(struct stream *s)
+{
+	struct seg	*g;
+	ssize_t		 n;
+
+	while (s->state == ST_OPEN && (g = s->out_head) != NULL) {
+		n = conn_write(s->conn, g->p + g->off, g->len - g->off);
+		if (n == SL_EAGAIN)
+			return SL_EAGAIN;
+		if (n < 0) {
+			stream_close(s, conn_error(s->conn));
+			return (int)n;
+		}
+		g->off += (size_t)n;
+		s->out_bytes -= (size_t)n;
+		if (g->off < g->len)
+			continue;
+		s->out_head = g->next;
+		if (s->out_head == NULL)
+			s->out_tail = NULL;
+		if (g->done)
+			g->done(g->arg, 1);
+		free(g);
+		if (s->out_head == NULL && s->ops->on_drain)
+			s->ops->on_drain(s, s->arg);
+	}
+	return SL_OK;
+}
+
+static void
+stream_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct stream	*s = w->data;
+	int		 rr, wr;
+
+	(void)loop;
+	if (s->state == ST_CONNECTING) {
+		if (do_connect(s) != SL_OK)
+			return;
+	}
+	if (s->state == ST_HANDSHAKE) {
+		if (do_handshake(s) != SL_OK)
+			return;
+	}
+	/* Read first so that acks flow even while we are writing bulk, then
+	 * write; TLS may need either for either, so just try both. */
+	rr = SL_OK;
+	wr = SL_OK;
+	if (s->state == ST_OPEN && (revents & EV_READ || conn_pending(s->conn) ||
+	    conn_is_tls(s->conn)))
+		rr = do_read(s);
+	if (s->state == ST_OPEN && s->out_head)
+		wr = do_write(s);
+	if (s->state != ST_OPEN)
+		return;
+	if (rr == SL_EAGAIN || wr == SL_EAGAIN)
+		want_to_events(s);
+	else
+		rearm(s);
+	/* Stopped reading early with bytes still inside TLS: the socket will
+	 * not wake us for them. */
+	if (rr == SL_OK && conn_pending(s->conn))
+		ev_feed_event(s->loop, &s->io, EV_READ);
+}
+
+static void
+stream_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct stream *s = w->data;
+
+	(void)loop; (void)revents;
+	log_info("stream", "stream=%s idle for %.0fs, closing", s->label,
+	    s->idle_timeout);
+	stream_close(s, "idle timeout");
+}
+
+static int
+enqueue(struct stream *s, struct seg *g)
+{
+	g->next = NULL;
+	if (s->out_tail)
+		s->out_tail->next = g;
+	else
+		s->out_head = g;
+	s->out_tail = g;
+	s->out_bytes += g->len;
+	if (s->state == ST_OPEN)
+		set_events(s, (s->io.events & (EV_READ | EV_WRITE)) | EV_WRITE);
+	return SL_OK;
+}
+
+int
+stream_send(struct stream *s, const void *p, size_t len)
+{
+	struct seg *g;
+
+	if (s->state == ST_CLOSING)
+		return SL_ESTATE;
+	g = malloc(sizeof(*g) + len);
+	if (g == NULL)
+		return SL_ENOMEM;
+	memcpy(g->own, p, len);
+	g->p = g->own;
+	g->len = len;
+	g->off = 0;
+	g->done = NULL;
+	g->arg = NULL;
+	return enqueue(s, g);
+}
+
+int
+stream_send_wbuf(struct stream *s, struct wbuf *b)
+{
+	int rc;
+
+	if (b->len == 0)
+		return SL_OK;
+	rc = stream_send(s, b->p, b->len);
+	wbuf_reset(b);
+	return rc;
+}
+
+int
+stream_send_ref(struct stream *s, const uint8_t *p, size_t len,
+    void (*done)(void *, int), void *arg)
+{
+	struct seg *g;
+
+	if (s->state == ST_CLOSING)
+		return SL_ESTATE;
+	g = malloc(sizeof(*g));
+	if (g == NULL)
+		return SL_ENOMEM;
+	g->p = p;
+	g->len = len;
+	g->off = 0;
+	g->done = done;
+	g->arg = arg;
+	return enqueue(s, g);
+}
+
+size_t		stream_queued(const struct stream *s) { return s->out_bytes; }
+int		stream_state(const struct stream *s) { return s->state; }
+const char	*stream_label(const struct stream *s) { return s->label; }
+void		*stream_arg(const struct stream *s) { return s->arg; }
+int		stream_is_tls(const struct stream *s) { return s->tls != NULL; }
+
+const char *
+stream_peer_cn(const struct stream *s)
+{
+	return s->conn ? conn_peer_cn(s->conn) : "";
+}
+
+void
+stream_set_idle(struct stream *s, double seconds)
+{
+	s->idle_timeout = seconds;
+	s->idle.repeat = seconds;
+	if (s->state == ST_CLOSING)
+		return;
+	if (seconds > 0)
+		ev_timer_again(s->loop, &s->idle);
+	else
+		ev_timer_stop(s->loop, &s->idle);
+}

@@ -1,0 +1,62 @@
+/*
+ * config.h: the daemon's INI configuration (agent/config.c, parsed with
+ * inih).  Parsed once at start-up, validated fully, never changed after
+ * (STYLE 15).  Every key, its type and its default live in one table in
+ * config.c; this struct is what the rest of the program reads.
+ *
+ *	[daemon]  role, id, journal, control, log_level
+ *	[tls]     mode (on|off), ca, cert, key, secret_file
+ *	[sink]    listen, root, max_connections, idle_timeout
+ *	[agent]   destination, server_name, streams, chunk_size, window,
+ *	          reconnect_min, reconnect_max, sndbuf
+ *
+ * Sizes accept K, M, G suffixes (powers of 1024); durations s, m, h, ms.
+ * etc/sluice-agent.conf and etc/sluice-sink.conf document every key.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cfg_role { ROLE_AGENT = 1, ROLE_SINK = 2 };
+
+struct config {
+	char		path[4096];		/* the file it came from */
+	/* [daemon] */
+	int		role;			/* required */
+	char		id[65];			/* default: hostname */
+	char		journal[4096];		/* required */
+	char		control[108];		/* unix socket path; default <journal>/control.sock */
+	int		log_level;		/* default info */
+	/* [tls] */
+	int		tls;			/* 1 = on (default), 0 = off (explicit) */
+	char		ca[4096], cert[4096], key[4096];	/* required when tls on */
+	char		secret_file[4096];	/* required when tls off */
+	uint8_t		secret[256];		/* read from secret_file at load */
+	size_t		secret_len;		/* >= 16 bytes */
+	/* [sink] */
+	char		listen[256];		/* required for a sink */
+	char		root[4096];		/* required for a sink, must exist */
+	int		max_connections;	/* default 256 */
+	double		idle_timeout;		/* seconds, default 120 */
+	/* [agent] */
+	char		destination[256];	/* required for an agent: host:port */
+	char		server_name[256];	/* TLS name to verify; default: host of destination */
+	int		streams;		/* 1..SL_MAX_STREAMS, default 4 */
+	uint32_t	chunk_size;		/* default 8M */
+	int		window;			/* chunks in flight per stream, default 4 */
+	double		reconnect_min;		/* seconds, default 0.5 */
+	double		reconnect_max;		/* seconds, default 30 */
+	int		sndbuf;			/* socket buffer bytes, 0 = autotune (default) */
+};
+
+/* Load and validate path.  On failure returns SL_EINVAL and writes every
+ * problem found, one per line, as "FILE:LINE: [section] key: message"
+ * (LINE 0 when the key is missing), into err (truncated to errlen). */
+int	config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Parse "8M" style sizes and "1.5s" style durations; 0 or SL_EINVAL. */
+int	config_parse_size(const char *s, uint64_t *out);
+int	config_parse_duration(const char *s, double *out);
+
+#endif

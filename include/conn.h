@@ -1,0 +1,70 @@
+/*
+ * conn.h: one byte stream to a peer, plain TCP or TLS 1.3 (agent/conn.c).
+ *
+ * TLS behind one door (STYLE 4): this is the only module that includes
+ * OpenSSL's ssl.h.  Everything else sees read / write / handshake that
+ * return SL_EAGAIN and a conn_want() telling which readiness to wait for.
+ * Sockets are non-blocking; nothing here blocks.
+ *
+ * TLS: TLSv1.3 only, mutual authentication.  Both sides load a CA file,
+ * their certificate and key; both verify the peer chain
+ * (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT).  A client also
+ * checks the server's name (DNS SAN) or IP address (IP SAN) against
+ * `peer_name` when it is not NULL.
+ *
+ * Threads: a tls_ctx may be shared by conns of one thread; a conn belongs
+ * to one thread.
+ */
+#ifndef CONN_H
+#define CONN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "sluice.h"
+
+struct tls_ctx;
+struct conn;
+
+#define CONN_WANT_READ	0x1
+#define CONN_WANT_WRITE	0x2
+
+/* Build a TLS context.  server: 1 for the sink side, 0 for the agent.
+ * Returns SL_OK, SL_EINVAL (a file missing or not matching, the sentence
+ * in err names the file and OpenSSL's reason). */
+int	tls_ctx_new(struct tls_ctx **out, int server, const char *ca_file,
+	    const char *cert_file, const char *key_file, char *err, size_t errlen);
+void	tls_ctx_free(struct tls_ctx *t);
+
+/* Wrap a connected (or accepted) non-blocking socket.  tls NULL = plain.
+ * Takes ownership of fd (closed by conn_free, also on failure). */
+int	conn_new(struct conn **out, int fd, struct tls_ctx *tls, int server,
+	    const char *peer_name);
+/* Close the socket, free everything.  NULL is fine. */
+void	conn_free(struct conn *c);
+int	conn_fd(const struct conn *c);
+int	conn_is_tls(const struct conn *c);
+
+/* Advance the TLS handshake (plain conns return SL_OK at once).
+ * SL_OK: done.  SL_EAGAIN: wait for conn_want().  SL_EAUTH: the peer's
+ * certificate was refused.  SL_EIO / SL_EPROTO: the connection failed.
+ * On error conn_error() says why. */
+int	conn_handshake(struct conn *c);
+
+/* Read up to len bytes.  Returns the count (> 0), 0 at orderly EOF,
+ * SL_EAGAIN (wait for conn_want()), SL_EIO or SL_EPROTO (conn_error()). */
+ssize_t	conn_read(struct conn *c, void *buf, size_t len);
+/* Write up to len bytes (len > 0).  Returns the count written (> 0),
+ * SL_EAGAIN, SL_EIO.  With TLS the same buffer need not be passed again
+ * after SL_EAGAIN (moving write buffer is allowed). */
+ssize_t	conn_write(struct conn *c, const void *buf, size_t len);
+/* After SL_EAGAIN: CONN_WANT_READ and/or CONN_WANT_WRITE. */
+int	conn_want(const struct conn *c);
+/* Bytes already decrypted and buffered inside TLS (read them before
+ * waiting for the socket: it will not become readable for them). */
+size_t	conn_pending(const struct conn *c);
+/* Last error sentence, "" if none.  Valid until the next call. */
+const char *conn_error(const struct conn *c);
+/* Subject CN of the verified peer certificate, "" for plain conns. */
+const char *conn_peer_cn(const struct conn *c);
+
+#endif

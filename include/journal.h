@@ -1,0 +1,201 @@
+/*
+ * journal.h: the durable state of both roles, in LMDB (agent/journal.c).
+ *
+ * One LMDB environment per daemon (a directory holding data.mdb and
+ * lock.mdb).  Named databases:
+ *	"meta"      format version and role; refused when newer or other role
+ *	"datasets"  u64 id (big-endian key)           -> dataset record
+ *	"files"     id, u32 file index (BE)            -> file record
+ *	"chunks"    id, u32 file, u32 chunk (BE)       -> chunk record
+ *	"history"   id, u64 time_ns, u32 seq (BE)      -> state change record
+ * Keys are big-endian so that a cursor walks a dataset's files and chunks
+ * in order.  Values are encoded with wire_put_* (little-endian) plus a
+ * leading u16 record version, never raw structs.
+ *
+ * Every public function runs in its own short txn (STYLE 13), committed
+ * with LMDB's default durable sync before it returns: a successful return
+ * means the change survives a crash.  The "many" variants take a batch so
+ * that the caller can group-commit.
+ *
+ * Threads: one struct journal may be used from one thread at a time.  Any
+ * number of processes may open the same journal read-only (the CLI does).
+ * Never use a journal across fork().
+ *
+ * Errors: SL_OK; SL_ENOTFOUND (no such record); SL_EJOURNAL (an LMDB
+ * failure, a record that does not decode, a format from a newer version,
+ * the other role's journal); SL_EINVAL (argument past a limit);
+ * SL_ENOSPC (map full).  Functions that take err/errlen fill in a sentence
+ * naming the journal path and the record.
+ */
+#ifndef JOURNAL_H
+#define JOURNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "sluice.h"
+
+#define JOURNAL_FORMAT	1
+
+enum journal_role { JOURNAL_AGENT = 1, JOURNAL_SINK = 2 };
+#define JOURNAL_RDONLY	0x1
+
+struct journal;
+
+/* Open (creating when absent and not JOURNAL_RDONLY) the journal directory
+ * `path` for `role`.  map_size 0 means the default (8 GiB, sparse).
+ * A read-only open of a missing journal is SL_ENOTFOUND.  A journal whose
+ * files are truncated or unreadable, of a newer format, or of the other
+ * role is SL_EJOURNAL with a sentence in err: it is never silently
+ * recreated empty. */
+int	journal_open(struct journal **jp, const char *path, enum journal_role role,
+	    int flags, size_t map_size, char *err, size_t errlen);
+void	journal_close(struct journal *j);
+const char *journal_path(const struct journal *j);
+
+/* ---- agent datasets ---------------------------------------------------- */
+
+enum ds_state {
+	DS_QUEUED = 1,		/* journaled, sealed, waiting for a destination */
+	DS_TRANSFERRING,	/* OPEN sent, chunks moving */
+	DS_COMMITTING,		/* all chunks acked, COMMIT sent */
+	DS_TRANSFERRED,		/* sink published it durable (COMMITTED) */
+	DS_FAILED,		/* stopped with a reason; needs an operator */
+};
+const char *ds_state_name(int state);
+
+struct ds_rec {
+	uint64_t	id;
+	int		state;			/* enum ds_state */
+	uint64_t	created_ns;		/* CLOCK_REALTIME */
+	uint64_t	updated_ns;
+	uint64_t	completed_ns;		/* 0 until DS_TRANSFERRED */
+	uint32_t	chunk_size;
+	uint32_t	nfiles;
+	uint64_t	nchunks;
+	uint64_t	bytes;
+	uint64_t	chunks_acked;
+	uint64_t	bytes_acked;
+	uint64_t	chunks_sent;		/* DATA frames sent, all sessions */
+	uint64_t	chunks_resent;		/* sent again after a NACK or a lost session */
+	uint64_t	chunks_nacked;
+	char		name[SL_MAX_NAME + 1];
+	char		src[SL_MAX_PATH + 1];	/* absolute source directory */
+	char		dest[256];		/* destination it is bound to, "" = any */
+	char		published[SL_MAX_PATH + 1]; /* path at the sink, after COMMITTED */
+	char		error[SL_MAX_MSG + 1];	/* why DS_FAILED, or last retryable error */
+	uint32_t	nmeta;
+	char	      (*meta)[2][SL_MAX_META_VAL + 1]; /* owned; NULL when nmeta == 0 */
+};
+void	ds_rec_free(struct ds_rec *d);		/* frees meta only */
+
+struct file_rec {
+	uint32_t	idx;
+	uint64_t	size;
+	int64_t		mtime_ns;
+	uint64_t	ino;
+	uint64_t	dev;
+	uint32_t	mode;			/* permission bits */
+	uint32_t	nchunks;
+	uint64_t	first_chunk;		/* global index of its chunk 0 */
+	char		path[SL_MAX_PATH + 1];	/* relative to the dataset root */
+};
+
+/* Create dataset d (d->id chosen by the caller, unique) with its files and
+ * one pending chunk record per chunk, in one txn.  d->nchunks and d->bytes
+ * must agree with files.  SL_EEXIST if the id is taken. */
+int	journal_ds_create(struct journal *j, const struct ds_rec *d,
+	    const struct file_rec *files, uint32_t nfiles);
+/* Read a dataset; caller frees with ds_rec_free. */
+int	journal_ds_get(struct journal *j, uint64_t id, struct ds_rec *d);
+/* Find a dataset by name (first match in id order) or by id written as 16
+ * hex digits. */
+int	journal_ds_find(struct journal *j, const char *name_or_id, struct ds_rec *d);
+/* Call fn for every dataset in id order, in one read txn (fn must not call
+ * the journal); fn returns non-zero to stop.  d is valid during the call. */
+int	journal_ds_foreach(struct journal *j,
+	    int (*fn)(const struct ds_rec *d, void *arg), void *arg);
+/* Change state, record a history entry (from, to, reason), set error to
+ * reason when reason is not NULL, completed_ns when DS_TRANSFERRED,
+ * published when published is not NULL.  One txn. */
+int	journal_ds_set_state(struct journal *j, uint64_t id, int state,
+	    const char *reason, const char *published);
+/* Add to the sent / resent / nacked counters.  One txn. */
+int	journal_ds_count(struct journal *j, uint64_t id, uint64_t sent,
+	    uint64_t resent, uint64_t nacked);
+
+/* Load a dataset's files (array of d->nfiles, owned by caller, free()). */
+int	journal_files_load(struct journal *j, uint64_t id, struct file_rec **files,
+	    uint32_t *nfiles);
+
+/* Agent chunk record: state and, once acked, the XXH3-64 that was sent. */
+enum chunk_state { CHUNK_PENDING = 0, CHUNK_ACKED = 1 };
+struct chunk_ref {
+	uint32_t	file;
+	uint32_t	chunk;
+	uint64_t	hash;			/* 0 with has_hash = 0: unknown */
+	int		has_hash;
+};
+/* Mark chunks acked (sink holds them durable) and add to the dataset's
+ * chunks_acked / bytes_acked (chunks already acked are not counted twice).
+ * One txn for the whole batch.  Unknown file/chunk: SL_EINVAL, nothing
+ * written. */
+int	journal_chunks_ack(struct journal *j, uint64_t id,
+	    const struct chunk_ref *refs, uint32_t n);
+/* For every chunk of dataset id call fn(file, chunk, state, hash, has_hash)
+ * in order, in one read txn. */
+int	journal_chunks_foreach(struct journal *j, uint64_t id,
+	    void (*fn)(uint32_t file, uint32_t chunk, int state, uint64_t hash,
+	    int has_hash, void *arg), void *arg);
+
+/* History: every state change of a dataset, oldest first. */
+struct hist_rec {
+	uint64_t	time_ns;
+	int		from, to;
+	char		reason[SL_MAX_MSG + 1];
+};
+int	journal_history_foreach(struct journal *j, uint64_t id,
+	    void (*fn)(const struct hist_rec *h, void *arg), void *arg);
+
+/* ---- sink datasets ------------------------------------------------------
+ * The sink reuses struct ds_rec (src = agent id, dest unused) with
+ * states: */
+enum sds_state {
+	SDS_RECEIVING = 1,	/* partial directory exists, chunks arriving */
+	SDS_PUBLISHED,		/* renamed into place, manifest written */
+	SDS_FAILED,
+};
+const char *sds_state_name(int state);
+
+/* Record a dataset announced by OPEN with its files (their first_chunk
+ * and nchunks filled in by the caller), in one txn.  If the id exists with
+ * the same name, chunk size, file count, sizes and paths: SL_EEXIST and
+ * *existing filled (the OPEN is a replay).  If it exists with a different
+ * manifest: SL_EINVAL. */
+int	journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
+	    const struct file_rec *files, uint32_t nfiles, struct ds_rec *existing);
+/* One chunk the sink holds durable. */
+struct sink_chunk {
+	uint64_t	dsid;
+	uint32_t	file;
+	uint32_t	chunk;
+	uint64_t	hash;
+	uint32_t	len;
+};
+/* Record a group commit's chunks (any datasets) in one txn, adding to each
+ * dataset's chunks_acked / bytes_acked (a chunk already held is not
+ * counted twice). */
+int	journal_sink_chunks_put(struct journal *j, const struct sink_chunk *c,
+	    uint32_t n);
+/* Set bit (first_chunk + chunk) in bitmap for each held chunk of id.
+ * bitmap has room for nchunks bits and is zeroed by the caller. */
+int	journal_sink_have(struct journal *j, uint64_t id, const struct file_rec *files,
+	    uint32_t nfiles, uint8_t *bitmap, uint64_t nchunks);
+/* Fill hashes[0..n) with file's chunk hashes; SL_ENOTFOUND if one is
+ * missing. */
+int	journal_sink_hashes(struct journal *j, uint64_t id, uint32_t file,
+	    uint64_t *hashes, uint32_t n);
+/* journal_ds_get, journal_ds_foreach, journal_ds_set_state,
+ * journal_files_load and journal_history_foreach work on the sink journal
+ * too. */
+
+#endif

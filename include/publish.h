@@ -1,0 +1,47 @@
+/*
+ * publish.h: the sink's on-disk side of a dataset (agent/sink_publish.c):
+ * the partial tree chunks are written into, and the verified, atomic
+ * publication of it.  Used by role_sink.c only.
+ *
+ *	<root>/.<name>.partial/...    while receiving
+ *	<root>/<name>/...             after COMMIT verified
+ *	<root>/<name>/.sluice-manifest
+ *
+ * Blocking file I/O on the caller's thread.
+ */
+#ifndef PUBLISH_H
+#define PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "journal.h"
+
+#define MANIFEST_NAME	".sluice-manifest"
+
+/* ".<name>.partial" into out. */
+void	publish_partial_name(char *out, size_t len, const char *name);
+
+/* Create (idempotently) the partial directory, every parent directory and
+ * every file at its final size, all beneath rootfd without following a
+ * symlink; fsync what was created.  Returns an fd on the partial
+ * directory (>= 0) or an sl_err with err naming what failed (SL_ENOSPC
+ * for ENOSPC/EDQUOT). */
+int	publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files,
+	    uint32_t nfiles, char *err, size_t errlen);
+
+/* 1 if <root>/<name> exists and its manifest names dataset id d->id, 0 if
+ * it does not exist, SL_EEXIST if it exists and belongs to another one. */
+int	publish_is_published(int rootfd, const struct ds_rec *d);
+
+/* Verify and publish: for every file check size, re-read it and compare
+ * each chunk's XXH3-64 with the journal's, compare the chunk-list digest
+ * with the agent's (digests: nfiles x 16 bytes), compute XXH3-128 and
+ * SHA-256, write the manifest, set modes, fsync, rename into place
+ * (never over an existing name) and fsync the root.  SL_OK, SL_ECORRUPT
+ * (a mismatch; err names the file), SL_EEXIST (name taken), SL_EIO,
+ * SL_ENOSPC. */
+int	publish_commit(struct journal *j, int rootfd, int partialfd,
+	    const struct ds_rec *d, const struct file_rec *files, uint32_t nfiles,
+	    const uint8_t *digests, char *err, size_t errlen);
+
+#endif

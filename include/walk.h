@@ -1,0 +1,25 @@
+/*
+ * walk.h: scan a source dataset directory (agent/walk.c).
+ *
+ * Regular files and directories only: a symlink, device, FIFO or socket
+ * anywhere in the tree is an error naming it (we never ship what a link
+ * points at by accident).  Paths are checked with pathchk_rel and sorted
+ * (bytewise) so that a dataset's file order is stable.  Blocking; the
+ * daemon calls it on the loop thread for now (see README, "Limits").
+ */
+#ifndef WALK_H
+#define WALK_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "journal.h"
+
+/* Scan dir.  On success *files is a malloc'd array of *nfiles records
+ * (idx, size, mtime_ns, ino, dev, mode, path filled; nchunks and
+ * first_chunk filled for chunk_size) and *total the byte sum.  Errors:
+ * SL_EIO (cannot read: err names the path and errno), SL_EPATH (unsafe or
+ * unsupported entry, err names it), SL_ETOOBIG (more than SL_MAX_FILES). */
+int	walk_dataset(const char *dir, uint32_t chunk_size, struct file_rec **files,
+	    uint32_t *nfiles, uint64_t *total, uint64_t *nchunks, char *err, size_t errlen);
+
+#endif

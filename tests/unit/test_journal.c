@@ -1,0 +1,875 @@
+// links: agent/journal.o
+/*
+ * test_journal.c: the LMDB journal (agent/journal.c), both roles, in a
+ * fresh temporary directory per test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "journal.h"
+#include "wire.h"
+
+#define CS	(64u * 1024)		/* chunk size used by the tests */
+
+struct fx {
+	char	dir[64];		/* mkdtemp */
+	char	jpath[128];		/* dir/j */
+	char	err[512];
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/sluice-tj-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->jpath, sizeof(f->jpath), "%s/j", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static struct journal *
+open_ok(struct fx *f, enum journal_role role, int flags)
+{
+	struct journal *j = NULL;
+	int rc;
+
+	rc = journal_open(&j, f->jpath, role, flags, 0, f->err, sizeof(f->err));
+	if (rc != SL_OK)
+		print_error("journal_open: %d %s\n", rc, f->err);
+	assert_int_equal(rc, SL_OK);
+	assert_non_null(j);
+	return j;
+}
+
+/* A dataset "name" with three files: 2.5 chunks, empty, exactly 1 chunk. */
+static uint64_t fsizes[3] = { 2 * CS + CS / 2, 0, CS };
+
+static void
+make_ds(struct ds_rec *d, struct file_rec files[3], uint64_t id,
+    const char *name)
+{
+	uint32_t i;
+
+	memset(d, 0, sizeof(*d));
+	memset(files, 0, 3 * sizeof(*files));
+	d->id = id;
+	d->state = DS_QUEUED;
+	d->created_ns = 1000;
+	d->chunk_size = CS;
+	d->nfiles = 3;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->src, sizeof(d->src), "/data/%s", name);
+	snprintf(d->dest, sizeof(d->dest), "site-b");
+	for (i = 0; i < 3; i++) {
+		files[i].size = fsizes[i];
+		files[i].mtime_ns = 12345 + i;
+		files[i].ino = 100 + i;
+		files[i].dev = 7;
+		files[i].mode = 0644;
+		snprintf(files[i].path, sizeof(files[i].path), "dir/file%u", i);
+		d->bytes += fsizes[i];
+		d->nchunks += wire_nchunks(fsizes[i], CS);
+	}
+}
+
+static void
+test_create_get(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d, g;
+	struct file_rec files[3], *fl = NULL;
+	uint32_t nf = 0, i;
+
+	make_ds(&d, files, 0x1122334455667788ull, "alpha");
+	d.nmeta = 2;
+	d.meta = calloc(2, sizeof(*d.meta));
+	assert_non_null(d.meta);
+	strcpy(d.meta[0][0], "owner");
+	strcpy(d.meta[0][1], "lab 3");
+	strcpy(d.meta[1][0], "empty");
+	strcpy(d.meta[1][1], "");
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_EEXIST);
+	ds_rec_free(&d);
+
+	assert_int_equal(journal_ds_get(j, 0x1122334455667788ull, &g), SL_OK);
+	assert_int_equal(g.state, DS_QUEUED);
+	assert_string_equal(g.name, "alpha");
+	assert_string_equal(g.src, "/data/alpha");
+	assert_string_equal(g.dest, "site-b");
+	assert_int_equal(g.created_ns, 1000);
+	assert_int_equal(g.chunk_size, CS);
+	assert_int_equal(g.nfiles, 3);
+	assert_int_equal(g.nchunks, 4);
+	assert_int_equal(g.bytes, 3 * CS + CS / 2);
+	assert_int_equal(g.chunks_acked, 0);
+	assert_int_equal(g.completed_ns, 0);
+	assert_int_equal(g.nmeta, 2);
+	assert_string_equal(g.meta[0][0], "owner");
+	assert_string_equal(g.meta[0][1], "lab 3");
+	assert_string_equal(g.meta[1][0], "empty");
+	assert_string_equal(g.meta[1][1], "");
+	ds_rec_free(&g);
+	assert_null(g.meta);
+
+	assert_int_equal(journal_ds_get(j, 42, &g), SL_ENOTFOUND);
+
+	assert_int_equal(journal_files_load(j, 0x1122334455667788ull, &fl, &nf),
+	    SL_OK);
+	assert_int_equal(nf, 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(fl[i].idx, i);
+		assert_int_equal(fl[i].size, fsizes[i]);
+		assert_int_equal(fl[i].mtime_ns, 12345 + i);
+		assert_int_equal(fl[i].ino, 100 + i);
+		assert_int_equal(fl[i].dev, 7);
+		assert_int_equal(fl[i].mode, 0644);
+		assert_string_equal(fl[i].path, files[i].path);
+	}
+	assert_int_equal(fl[0].nchunks, 3);
+	assert_int_equal(fl[1].nchunks, 0);
+	assert_int_equal(fl[2].nchunks, 1);
+	assert_int_equal(fl[0].first_chunk, 0);
+	assert_int_equal(fl[1].first_chunk, 3);
+	assert_int_equal(fl[2].first_chunk, 3);
+	free(fl);
+
+	/* nchunks / bytes that disagree with the files */
+	make_ds(&d, files, 2, "beta");
+	d.bytes++;
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_EINVAL);
+	assert_int_equal(journal_ds_get(j, 2, &g), SL_ENOTFOUND);
+	journal_close(j);
+}
+
+struct hist_acc {
+	int		n;
+	struct hist_rec	h[8];
+};
+
+static void
+hist_cb(const struct hist_rec *h, void *arg)
+{
+	struct hist_acc *a = arg;
+
+	if (a->n < 8)
+		a->h[a->n] = *h;
+	a->n++;
+}
+
+static void
+test_states_history(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d, g;
+	struct file_rec files[3];
+	struct hist_acc a = { 0 };
+	int i;
+
+	make_ds(&d, files, 5, "hist");
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	assert_int_equal(journal_ds_set_state(j, 5, DS_TRANSFERRING, NULL, NULL),
+	    SL_OK);
+	assert_int_equal(journal_ds_set_state(j, 5, DS_QUEUED,
+	    "connect site-b: Connection refused", NULL), SL_OK);
+	assert_int_equal(journal_ds_get(j, 5, &g), SL_OK);
+	assert_string_equal(g.error, "connect site-b: Connection refused");
+	assert_int_equal(g.completed_ns, 0);
+	ds_rec_free(&g);
+	/* many changes in a row: time may be equal, order must hold */
+	assert_int_equal(journal_ds_set_state(j, 5, DS_TRANSFERRING, NULL, NULL),
+	    SL_OK);
+	assert_int_equal(journal_ds_set_state(j, 5, DS_COMMITTING, NULL, NULL),
+	    SL_OK);
+	assert_int_equal(journal_ds_set_state(j, 5, DS_TRANSFERRED, NULL,
+	    "in/hist"), SL_OK);
+	assert_int_equal(journal_ds_set_state(j, 5, 99, NULL, NULL), SL_EINVAL);
+	assert_int_equal(journal_ds_set_state(j, 6, DS_FAILED, "x", NULL),
+	    SL_ENOTFOUND);
+
+	assert_int_equal(journal_ds_get(j, 5, &g), SL_OK);
+	assert_int_equal(g.state, DS_TRANSFERRED);
+	assert_string_equal(g.error, "");
+	assert_string_equal(g.published, "in/hist");
+	assert_true(g.completed_ns > 0);
+	assert_int_equal(g.updated_ns, g.completed_ns);
+	ds_rec_free(&g);
+
+	assert_int_equal(journal_history_foreach(j, 5, hist_cb, &a), SL_OK);
+	assert_int_equal(a.n, 5);
+	assert_int_equal(a.h[0].from, DS_QUEUED);
+	assert_int_equal(a.h[0].to, DS_TRANSFERRING);
+	assert_int_equal(a.h[1].to, DS_QUEUED);
+	assert_string_equal(a.h[1].reason, "connect site-b: Connection refused");
+	assert_int_equal(a.h[2].to, DS_TRANSFERRING);
+	assert_int_equal(a.h[3].to, DS_COMMITTING);
+	assert_int_equal(a.h[4].from, DS_COMMITTING);
+	assert_int_equal(a.h[4].to, DS_TRANSFERRED);
+	assert_string_equal(a.h[0].reason, "");
+	for (i = 1; i < 5; i++)
+		assert_true(a.h[i].time_ns >= a.h[i - 1].time_ns);
+
+	/* counters */
+	assert_int_equal(journal_ds_count(j, 5, 10, 2, 1), SL_OK);
+	assert_int_equal(journal_ds_count(j, 5, 1, 0, 0), SL_OK);
+	assert_int_equal(journal_ds_get(j, 5, &g), SL_OK);
+	assert_int_equal(g.chunks_sent, 11);
+	assert_int_equal(g.chunks_resent, 2);
+	assert_int_equal(g.chunks_nacked, 1);
+	ds_rec_free(&g);
+	assert_int_equal(journal_ds_count(j, 77, 1, 0, 0), SL_ENOTFOUND);
+
+	/* failure keeps its reason */
+	assert_int_equal(journal_ds_set_state(j, 5, DS_FAILED, "source changed",
+	    NULL), SL_OK);
+	assert_int_equal(journal_ds_get(j, 5, &g), SL_OK);
+	assert_string_equal(g.error, "source changed");
+	ds_rec_free(&g);
+	journal_close(j);
+}
+
+struct chunk_acc {
+	int		n;
+	uint32_t	file[8], chunk[8];
+	int		st[8], hh[8];
+	uint64_t	hash[8];
+};
+
+static void
+chunk_cb(uint32_t file, uint32_t chunk, int st, uint64_t hash, int has_hash,
+    void *arg)
+{
+	struct chunk_acc *a = arg;
+
+	if (a->n < 8) {
+		a->file[a->n] = file;
+		a->chunk[a->n] = chunk;
+		a->st[a->n] = st;
+		a->hash[a->n] = hash;
+		a->hh[a->n] = has_hash;
+	}
+	a->n++;
+}
+
+static void
+test_chunks_ack(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d, g;
+	struct file_rec files[3];
+	struct chunk_acc a = { 0 };
+	struct chunk_ref r[3] = {
+		{ .file = 0, .chunk = 2, .hash = 0xabc, .has_hash = 1 },  /* partial */
+		{ .file = 2, .chunk = 0, .hash = 0, .has_hash = 0 },
+		{ .file = 0, .chunk = 0, .hash = 0xdef, .has_hash = 1 },
+	};
+	struct chunk_ref bad = { .file = 0, .chunk = 3 };
+	struct chunk_ref badf = { .file = 9, .chunk = 0 };
+	struct chunk_ref mixed[2] = { { .file = 0, .chunk = 1 }, { .file = 1 } };
+
+	make_ds(&d, files, 9, "acks");
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	/* a neighbour dataset, so that prefix walks must stop */
+	make_ds(&d, files, 10, "next");
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+
+	assert_int_equal(journal_chunks_foreach(j, 9, chunk_cb, &a), SL_OK);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(a.file[0], 0);
+	assert_int_equal(a.chunk[0], 0);
+	assert_int_equal(a.chunk[2], 2);
+	assert_int_equal(a.file[3], 2);
+	assert_int_equal(a.chunk[3], 0);
+	assert_int_equal(a.st[0], CHUNK_PENDING);
+	assert_int_equal(a.hh[0], 0);
+
+	assert_int_equal(journal_chunks_ack(j, 9, r, 2), SL_OK);
+	assert_int_equal(journal_ds_get(j, 9, &g), SL_OK);
+	assert_int_equal(g.chunks_acked, 2);
+	assert_int_equal(g.bytes_acked, CS / 2 + CS);
+	ds_rec_free(&g);
+
+	/* repeat is idempotent; a third chunk counts once */
+	assert_int_equal(journal_chunks_ack(j, 9, r, 3), SL_OK);
+	assert_int_equal(journal_chunks_ack(j, 9, r, 3), SL_OK);
+	assert_int_equal(journal_ds_get(j, 9, &g), SL_OK);
+	assert_int_equal(g.chunks_acked, 3);
+	assert_int_equal(g.bytes_acked, CS / 2 + 2 * CS);
+	ds_rec_free(&g);
+
+	/* unknown chunk / file: nothing written, even the valid part */
+	assert_int_equal(journal_chunks_ack(j, 9, &bad, 1), SL_EINVAL);
+	assert_int_equal(journal_chunks_ack(j, 9, &badf, 1), SL_EINVAL);
+	assert_int_equal(journal_chunks_ack(j, 9, mixed, 2), SL_EINVAL);
+	assert_int_equal(journal_chunks_ack(j, 99, r, 1), SL_ENOTFOUND);
+	assert_int_equal(journal_ds_get(j, 9, &g), SL_OK);
+	assert_int_equal(g.chunks_acked, 3);
+	ds_rec_free(&g);
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(journal_chunks_foreach(j, 9, chunk_cb, &a), SL_OK);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(a.st[0], CHUNK_ACKED);
+	assert_int_equal(a.hh[0], 1);
+	assert_int_equal(a.hash[0], 0xdef);
+	assert_int_equal(a.st[1], CHUNK_PENDING);
+	assert_int_equal(a.st[2], CHUNK_ACKED);
+	assert_int_equal(a.hash[2], 0xabc);
+	assert_int_equal(a.st[3], CHUNK_ACKED);
+	assert_int_equal(a.hh[3], 0);
+
+	/* the neighbour is untouched */
+	assert_int_equal(journal_ds_get(j, 10, &g), SL_OK);
+	assert_int_equal(g.chunks_acked, 0);
+	ds_rec_free(&g);
+	journal_close(j);
+}
+
+struct ids_acc {
+	int		n;
+	uint64_t	id[8];
+	int		stop_after;
+};
+
+static int
+ids_cb(const struct ds_rec *d, void *arg)
+{
+	struct ids_acc *a = arg;
+
+	if (a->n < 8)
+		a->id[a->n] = d->id;
+	a->n++;
+	return a->stop_after && a->n >= a->stop_after;
+}
+
+static void
+test_foreach_find(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d, g;
+	struct file_rec files[3];
+	struct ids_acc a = { 0 };
+	/* out of order, and one above 2^63 to check unsigned BE ordering */
+	uint64_t ids[4] = { 0x300, 0x8000000000000001ull, 0x2, 0x10000 };
+	const char *names[4] = { "c", "d", "a", "b" };
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		make_ds(&d, files, ids[i], names[i]);
+		assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	}
+	/* a duplicate name: first in id order wins */
+	make_ds(&d, files, 0x400, "a");
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+
+	assert_int_equal(journal_ds_foreach(j, ids_cb, &a), SL_OK);
+	assert_int_equal(a.n, 5);
+	assert_int_equal(a.id[0], 0x2);
+	assert_int_equal(a.id[1], 0x300);
+	assert_int_equal(a.id[2], 0x400);
+	assert_int_equal(a.id[3], 0x10000);
+	assert_int_equal(a.id[4], 0x8000000000000001ull);
+
+	memset(&a, 0, sizeof(a));
+	a.stop_after = 2;
+	assert_int_equal(journal_ds_foreach(j, ids_cb, &a), SL_OK);
+	assert_int_equal(a.n, 2);
+
+	assert_int_equal(journal_ds_find(j, "b", &g), SL_OK);
+	assert_int_equal(g.id, 0x10000);
+	ds_rec_free(&g);
+	assert_int_equal(journal_ds_find(j, "a", &g), SL_OK);
+	assert_int_equal(g.id, 0x2);
+	ds_rec_free(&g);
+	assert_int_equal(journal_ds_find(j, "8000000000000001", &g), SL_OK);
+	assert_string_equal(g.name, "d");
+	ds_rec_free(&g);
+	assert_int_equal(journal_ds_find(j, "000000000001000A", &g), SL_ENOTFOUND);
+	assert_int_equal(journal_ds_find(j, "0000000000010000", &g), SL_OK);
+	assert_string_equal(g.name, "b");
+	ds_rec_free(&g);
+	assert_int_equal(journal_ds_find(j, "nosuch", &g), SL_ENOTFOUND);
+	journal_close(j);
+}
+
+static void
+test_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d, g;
+	struct file_rec files[3], *fl = NULL;
+	struct chunk_ref r = { .file = 0, .chunk = 1, .hash = 77, .has_hash = 1 };
+	struct hist_acc a = { 0 };
+	struct chunk_acc c = { 0 };
+	uint32_t nf;
+
+	make_ds(&d, files, 0xabcdef, "persist");
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	assert_int_equal(journal_chunks_ack(j, 0xabcdef, &r, 1), SL_OK);
+	assert_int_equal(journal_ds_set_state(j, 0xabcdef, DS_FAILED, "boom",
+	    NULL), SL_OK);
+	assert_string_equal(journal_path(j), f->jpath);
+	journal_close(j);
+
+	j = open_ok(f, JOURNAL_AGENT, 0);
+	assert_int_equal(journal_ds_get(j, 0xabcdef, &g), SL_OK);
+	assert_string_equal(g.name, "persist");
+	assert_int_equal(g.state, DS_FAILED);
+	assert_string_equal(g.error, "boom");
+	assert_int_equal(g.chunks_acked, 1);
+	assert_int_equal(g.bytes_acked, CS);
+	ds_rec_free(&g);
+	assert_int_equal(journal_files_load(j, 0xabcdef, &fl, &nf), SL_OK);
+	assert_int_equal(nf, 3);
+	assert_string_equal(fl[2].path, "dir/file2");
+	free(fl);
+	assert_int_equal(journal_history_foreach(j, 0xabcdef, hist_cb, &a), SL_OK);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(journal_chunks_foreach(j, 0xabcdef, chunk_cb, &c), SL_OK);
+	assert_int_equal(c.n, 4);
+	assert_int_equal(c.st[1], CHUNK_ACKED);
+	assert_int_equal(c.hash[1], 77);
+	journal_close(j);
+
+	/* and read-only */
+	j = open_ok(f, JOURNAL_AGENT, JOURNAL_RDONLY);
+	assert_int_equal(journal_ds_get(j, 0xabcdef, &g), SL_OK);
+	assert_string_equal(g.error, "boom");
+	ds_rec_free(&g);
+	assert_int_not_equal(journal_ds_set_state(j, 0xabcdef, DS_QUEUED, NULL,
+	    NULL), SL_OK);
+	journal_close(j);
+}
+
+static void
+test_open_errors(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = NULL;
+	char p[256];
+	int fd;
+
+	/* read-only open of a journal that does not exist */
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, JOURNAL_RDONLY,
+	    0, f->err, sizeof(f->err)), SL_ENOTFOUND);
+	assert_null(j);
+	/* directory exists, no data.mdb */
+	assert_int_equal(mkdir(f->jpath, 0700), 0);
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, JOURNAL_RDONLY,
+	    0, f->err, sizeof(f->err)), SL_ENOTFOUND);
+
+	/* the other role */
+	j = open_ok(f, JOURNAL_AGENT, 0);
+	journal_close(j);
+	j = NULL;
+	f->err[0] = '\0';
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_SINK, 0, 0, f->err,
+	    sizeof(f->err)), SL_EJOURNAL);
+	assert_null(j);
+	assert_non_null(strstr(f->err, f->jpath));
+	assert_non_null(strstr(f->err, "agent"));
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_SINK, JOURNAL_RDONLY,
+	    0, f->err, sizeof(f->err)), SL_EJOURNAL);
+
+	/* not a directory */
+	snprintf(p, sizeof(p), "%s/plain", f->dir);
+	fd = creat(p, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(journal_open(&j, p, JOURNAL_AGENT, 0, 0, f->err,
+	    sizeof(f->err)), SL_EJOURNAL);
+}
+
+static void
+test_newer_format(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_SINK, 0);
+	MDB_env *env;
+	MDB_txn *t;
+	MDB_dbi dbi;
+	uint8_t b[4];
+	MDB_val k = { 6, "format" }, v = { 4, b };
+
+	journal_close(j);
+	j = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, "meta", 0, &dbi), 0);
+	wire_put_u32(b, 99);
+	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_SINK, 0, 0, f->err,
+	    sizeof(f->err)), SL_EJOURNAL);
+	assert_null(j);
+	assert_non_null(strstr(f->err, "format 99"));
+	assert_non_null(strstr(f->err, f->jpath));
+}
+
+static void
+test_not_a_journal(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = NULL;
+	MDB_env *env;
+	MDB_txn *t;
+	MDB_dbi dbi;
+	MDB_val k = { 3, "foo" }, v = { 3, "bar" };
+
+	/* an LMDB environment with data but no meta */
+	assert_int_equal(mkdir(f->jpath, 0700), 0);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, NULL, 0, &dbi), 0);
+	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 0, f->err,
+	    sizeof(f->err)), SL_EJOURNAL);
+	assert_non_null(strstr(f->err, "meta"));
+}
+
+static void
+corrupt_and_expect(struct fx *f, off_t len)
+{
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d;
+	struct file_rec files[3];
+	char p[256];
+	uint64_t i;
+
+	/* enough data to need more than the two meta pages */
+	for (i = 1; i <= 50; i++) {
+		make_ds(&d, files, i, "fill");
+		assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	}
+	journal_close(j);
+	j = NULL;
+	snprintf(p, sizeof(p), "%s/data.mdb", f->jpath);
+	assert_int_equal(truncate(p, len), 0);
+	f->err[0] = '\0';
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 0, f->err,
+	    sizeof(f->err)), SL_EJOURNAL);
+	assert_null(j);
+	assert_non_null(strstr(f->err, f->jpath));
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, JOURNAL_RDONLY,
+	    0, f->err, sizeof(f->err)), SL_EJOURNAL);
+	/* never silently recreated */
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 0, f->err,
+	    sizeof(f->err)), SL_EJOURNAL);
+}
+
+static void
+test_truncated_100(void **state)
+{
+	struct fx *f = *state;
+
+	corrupt_and_expect(f, 100);
+	/* LMDB's own sentence is in the message */
+	assert_non_null(strstr(f->err, mdb_strerror(MDB_INVALID)));
+}
+
+static void
+test_truncated_0(void **state)
+{
+	corrupt_and_expect(*state, 0);
+}
+
+static void
+test_truncated_pages(void **state)
+{
+	corrupt_and_expect(*state, 3 * sysconf(_SC_PAGESIZE));
+}
+
+static void
+sink_ds(struct ds_rec *d, struct file_rec files[3], uint64_t id)
+{
+	uint32_t i;
+	uint64_t fc = 0;
+
+	make_ds(d, files, id, "incoming");
+	d->state = SDS_RECEIVING;
+	snprintf(d->src, sizeof(d->src), "agent-1");
+	d->dest[0] = '\0';
+	for (i = 0; i < 3; i++) {
+		files[i].nchunks = wire_nchunks(files[i].size, CS);
+		files[i].first_chunk = fc;
+		fc += files[i].nchunks;
+	}
+}
+
+static void
+test_sink(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_SINK, 0);
+	struct ds_rec d, g, ex;
+	struct file_rec files[3];
+	struct sink_chunk c[4] = {
+		{ .dsid = 0x51, .file = 0, .chunk = 2, .hash = 0x1002, .len = CS / 2 },
+		{ .dsid = 0x51, .file = 2, .chunk = 0, .hash = 0x3000, .len = CS },
+		{ .dsid = 0x52, .file = 0, .chunk = 0, .hash = 0x9000, .len = CS },
+		{ .dsid = 0x51, .file = 0, .chunk = 0, .hash = 0x1000, .len = CS },
+	};
+	struct sink_chunk badlen = { .dsid = 0x51, .file = 0, .chunk = 1,
+	    .hash = 1, .len = 5 };
+	struct sink_chunk c1 = { .dsid = 0x51, .file = 0, .chunk = 1,
+	    .hash = 0x1001, .len = CS };
+	struct chunk_acc a = { 0 };
+	uint8_t bm[1];
+	uint64_t h[3];
+
+	sink_ds(&d, files, 0x51);
+	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_OK);
+	sink_ds(&d, files, 0x52);
+	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_OK);
+
+	/* replay with the same manifest */
+	sink_ds(&d, files, 0x51);
+	memset(&ex, 0, sizeof(ex));
+	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EEXIST);
+	assert_int_equal(ex.id, 0x51);
+	assert_int_equal(ex.state, SDS_RECEIVING);
+	assert_string_equal(ex.name, "incoming");
+	ds_rec_free(&ex);
+	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, NULL), SL_EEXIST);
+	/* a different manifest under the same id */
+	files[2].size++;
+	d.bytes++;
+	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EINVAL);
+	sink_ds(&d, files, 0x51);
+	strcpy(files[1].path, "other");
+	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EINVAL);
+	sink_ds(&d, files, 0x51);
+	strcpy(d.name, "renamed");
+	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EINVAL);
+
+	/* agent-only calls are refused */
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_EINVAL);
+
+	sink_ds(&d, files, 0x51);
+	assert_int_equal(journal_sink_chunks_put(j, c, 4), SL_OK);
+	assert_int_equal(journal_sink_chunks_put(j, c, 4), SL_OK);	/* replay */
+	assert_int_equal(journal_sink_chunks_put(j, &badlen, 1), SL_EINVAL);
+	assert_int_equal(journal_ds_get(j, 0x51, &g), SL_OK);
+	assert_int_equal(g.chunks_acked, 3);
+	assert_int_equal(g.bytes_acked, CS / 2 + 2 * CS);
+	assert_int_equal(g.nchunks, 4);
+	ds_rec_free(&g);
+	assert_int_equal(journal_ds_get(j, 0x52, &g), SL_OK);
+	assert_int_equal(g.chunks_acked, 1);
+	assert_int_equal(g.bytes_acked, CS);
+	ds_rec_free(&g);
+
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(journal_sink_have(j, 0x51, files, 3, bm, 4), SL_OK);
+	assert_int_equal(bm[0], 0x1 | 0x4 | 0x8);
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(journal_sink_have(j, 0x52, files, 3, bm, 4), SL_OK);
+	assert_int_equal(bm[0], 0x1);
+
+	assert_int_equal(journal_sink_hashes(j, 0x51, 0, h, 3), SL_ENOTFOUND);
+	assert_int_equal(journal_sink_chunks_put(j, &c1, 1), SL_OK);
+	assert_int_equal(journal_sink_hashes(j, 0x51, 0, h, 3), SL_OK);
+	assert_int_equal(h[0], 0x1000);
+	assert_int_equal(h[1], 0x1001);
+	assert_int_equal(h[2], 0x1002);
+	assert_int_equal(journal_sink_hashes(j, 0x51, 2, h, 1), SL_OK);
+	assert_int_equal(h[0], 0x3000);
+	assert_int_equal(journal_sink_hashes(j, 0x51, 1, h, 0), SL_OK);
+
+	assert_int_equal(journal_chunks_foreach(j, 0x51, chunk_cb, &a), SL_OK);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(a.st[0], CHUNK_ACKED);
+	assert_int_equal(a.hash[3], 0x3000);
+
+	assert_int_equal(journal_ds_set_state(j, 0x51, SDS_PUBLISHED, NULL,
+	    "incoming"), SL_OK);
+	assert_int_equal(journal_ds_get(j, 0x51, &g), SL_OK);
+	assert_int_equal(g.state, SDS_PUBLISHED);
+	assert_true(g.completed_ns > 0);
+	assert_string_equal(g.published, "incoming");
+	ds_rec_free(&g);
+	assert_int_equal(journal_ds_set_state(j, 0x51, DS_FAILED, NULL, NULL),
+	    SL_EINVAL);	/* 5 is not a sink state */
+	journal_close(j);
+
+	/* and the agent cannot open it */
+	j = NULL;
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 0, f->err,
+	    sizeof(f->err)), SL_EJOURNAL);
+}
+
+/* The reader runs in another process, as the CLI does: LMDB forbids
+ * opening one environment twice in a process (closing the second handle
+ * would drop the first one's fcntl locks), and an LMDB handle must not
+ * cross fork(), so the child execs this binary again in reader mode. */
+static const char *self_path;	/* argv[0] */
+
+static int
+reader_main(const char *path, int rfd, int wfd)
+{
+	struct journal *c = NULL;
+	struct ds_rec cg;
+	struct ids_acc a = { 0 };
+	char ch;
+	int ok;
+
+	ok = journal_open(&c, path, JOURNAL_AGENT, JOURNAL_RDONLY, 0, NULL,
+	    0) == SL_OK && journal_ds_get(c, 1, &cg) == SL_OK;
+	if (ok)
+		ds_rec_free(&cg);
+	if (write(wfd, "x", 1) != 1 || read(rfd, &ch, 1) != 1)
+		ok = 0;
+	/* the writer committed meanwhile: the reader sees it */
+	ok = ok && journal_ds_foreach(c, ids_cb, &a) == SL_OK && a.n == 2 &&
+	    journal_ds_find(c, "two", &cg) == SL_OK && cg.id == 2;
+	if (ok)
+		ds_rec_free(&cg);
+	journal_close(c);
+	return ok ? 0 : 1;
+}
+
+static void
+test_rdonly_while_writer(void **state)
+{
+	struct fx *f = *state;
+	struct journal *w = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d;
+	struct file_rec files[3];
+	int tochild[2], toparent[2], status;
+	char ch = 0, rfd[16], wfd[16];
+	pid_t pid;
+
+	make_ds(&d, files, 1, "one");
+	assert_int_equal(journal_ds_create(w, &d, files, 3), SL_OK);
+	assert_int_equal(pipe(tochild), 0);
+	assert_int_equal(pipe(toparent), 0);
+	snprintf(rfd, sizeof(rfd), "%d", tochild[0]);
+	snprintf(wfd, sizeof(wfd), "%d", toparent[1]);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(self_path, self_path, "--reader", f->jpath,
+		    rfd, wfd, (char *)NULL);
+		_exit(127);
+	}
+	close(toparent[1]);	/* so that a dead child reads as EOF */
+	close(tochild[0]);
+	assert_int_equal(read(toparent[0], &ch, 1), 1);
+	make_ds(&d, files, 2, "two");
+	assert_int_equal(journal_ds_create(w, &d, files, 3), SL_OK);
+	assert_int_equal(write(tochild[1], "x", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(tochild[1]);
+	close(toparent[0]);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	journal_close(w);
+}
+
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(ds_state_name(DS_QUEUED), "queued");
+	assert_string_equal(ds_state_name(DS_TRANSFERRING), "transferring");
+	assert_string_equal(ds_state_name(DS_COMMITTING), "committing");
+	assert_string_equal(ds_state_name(DS_TRANSFERRED), "transferred");
+	assert_string_equal(ds_state_name(DS_FAILED), "failed");
+	assert_string_equal(ds_state_name(0), "unknown");
+	assert_string_equal(sds_state_name(SDS_RECEIVING), "receiving");
+	assert_string_equal(sds_state_name(SDS_PUBLISHED), "published");
+	assert_string_equal(sds_state_name(SDS_FAILED), "failed");
+	assert_string_equal(sds_state_name(9), "unknown");
+}
+
+static void
+test_map_full(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = NULL;
+	struct ds_rec d;
+	struct file_rec files[3];
+	uint64_t i;
+	int rc = SL_OK;
+
+	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 64 * 1024,
+	    f->err, sizeof(f->err)), SL_OK);
+	for (i = 1; i < 10000 && rc == SL_OK; i++) {
+		make_ds(&d, files, i, "fill");
+		rc = journal_ds_create(j, &d, files, 3);
+	}
+	assert_int_equal(rc, SL_ENOSPC);
+	journal_close(j);
+}
+
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_create_get),
+		T(test_states_history),
+		T(test_chunks_ack),
+		T(test_foreach_find),
+		T(test_reopen),
+		T(test_open_errors),
+		T(test_newer_format),
+		T(test_not_a_journal),
+		T(test_truncated_100),
+		T(test_truncated_0),
+		T(test_truncated_pages),
+		T(test_sink),
+		T(test_rdonly_while_writer),
+		T(test_names),
+		T(test_map_full),
+	};
+
+	self_path = argv[0];
+	if (argc == 5 && strcmp(argv[1], "--reader") == 0)
+		return reader_main(argv[2], atoi(argv[3]), atoi(argv[4]));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
