@@ -72,7 +72,8 @@ struct batch_ent {
 	struct sds	*ds;
 	uint32_t	 file, chunk, len;
 	uint64_t	 hash;
-	int		 fd;		/* -1: shares the previous entry's fd */
+	int		 fd;
+	int		 owns_fd;	/* 0: an earlier entry of the file owns fd */
 };
 
 struct sink {
@@ -400,7 +401,7 @@ ack_push(struct sconn *c, uint64_t dsid, uint32_t file, uint32_t chunk)
 
 static int
 batch_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
-    uint32_t len, uint64_t hash, int fd)
+    uint32_t len, uint64_t hash, int fd, int owns_fd)
 {
 	if (sk->nbatch == sk->abatch) {
 		uint32_t na = sk->abatch ? sk->abatch * 2 : 64;
@@ -410,7 +411,8 @@ batch_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
 		sk->batch = p;
 		sk->abatch = na;
 	}
-	sk->batch[sk->nbatch++] = (struct batch_ent){ d, file, chunk, len, hash, fd };
+	sk->batch[sk->nbatch++] = (struct batch_ent){ d, file, chunk, len, hash, fd,
+	    owns_fd };
 	return SL_OK;
 }
 
@@ -422,11 +424,8 @@ batch_fd(struct sink *sk, struct sds *d, uint32_t file)
 
 	for (i = sk->nbatch; i > 0 && sk->nbatch - i < 8; i--) {
 		struct batch_ent *e = &sk->batch[i - 1];
-		if (e->ds == d && e->file == file) {
-			while (e->fd == -1)
-				e--;
+		if (e->ds == d && e->file == file)
 			return e->fd;
-		}
 	}
 	return -1;
 }
@@ -512,7 +511,7 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 			return;
 		}
 	}
-	if (batch_push(sk, d, wd.file, wd.chunk, wd.len, wd.xxh3, newfd ? fd : -1) != SL_OK ||
+	if (batch_push(sk, d, wd.file, wd.chunk, wd.len, wd.xxh3, fd, newfd) != SL_OK ||
 	    ack_push(c, wd.dsid, wd.file, wd.chunk) != SL_OK) {
 		if (newfd)
 			close(fd);
@@ -776,7 +775,7 @@ commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		rc = SL_ENOMEM;
 	for (i = 0; i < sk->nbatch; i++) {
 		struct batch_ent *e = &sk->batch[i];
-		if (fds && e->fd != -1)
+		if (fds && e->owns_fd)
 			fds[nfd++] = e->fd;
 		if (sc)
 			sc[i] = (struct sink_chunk){ e->ds->rec.id, e->file, e->chunk,
@@ -794,7 +793,7 @@ commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	}
 	for (i = 0; i < sk->nbatch; i++) {
 		struct batch_ent *e = &sk->batch[i];
-		if (e->fd != -1)
+		if (e->owns_fd)
 			close(e->fd);
 		if (rc == SL_OK) {
 			uint64_t g = e->ds->files[e->file].first_chunk + e->chunk;

@@ -1,0 +1,147 @@
+# lib.sh: helpers for integration tests that run real sluiced processes on
+# 127.0.0.1.  Source it, then call sl_setup.  Every process started here is
+# recorded and killed (by PID) on exit; the temp dir is removed unless the
+# test failed and SLUICE_KEEP=1.
+#
+#   sl_setup                     temp dir $T, certs in $T/certs, builds nothing
+#   sl_port                      print a free TCP port on 127.0.0.1
+#   sl_sink_conf NAME PORT [tls=on|off] [KEY=VALUE...]   write $T/NAME.conf
+#   sl_agent_conf NAME PORT [tls=on|off] [KEY=VALUE...]  (KEY goes in [agent])
+#   sl_start NAME                start sluiced -c $T/NAME.conf, log $T/NAME.log
+#   sl_kill9 NAME / sl_stop NAME
+#   sl_submit NAME DIR [ARGS]    sluice submit through agent NAME
+#   sl_wait NAME DATASET [SECS]  wait for transferred (agent) / published (sink)
+#   sl_same SRC PUBLISHED        byte-identical trees (manifest excluded)
+#   sl_manifest_ok DIR           every file's sha256 matches .sluice-manifest
+#   sl_show NAME DATASET FIELD   print a counter from `sluice show`
+#   ok MSG / fail MSG
+
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SLUICED=${SLUICED:-$ROOT/sluiced}
+SLUICE=${SLUICE:-$ROOT/sluice}
+declare -A SL_PID=()
+SL_FAILED=0
+
+sl_cleanup() {
+	local n
+	for n in "${!SL_PID[@]}"; do
+		kill -9 "${SL_PID[$n]}" 2>/dev/null
+		wait "${SL_PID[$n]}" 2>/dev/null
+	done
+	if [ "$SL_FAILED" != 0 ] || [ "${SLUICE_KEEP:-0}" = 1 ]; then
+		echo "   (logs kept in $T)" >&2
+	else
+		rm -rf "$T"
+	fi
+}
+
+sl_setup() {
+	T=$(mktemp -d /tmp/sluice-test.XXXXXX)
+	trap sl_cleanup EXIT
+	bash "$ROOT/scripts/mkcerts.sh" "$T/certs" >/dev/null
+	head -c 32 /dev/urandom | base64 > "$T/secret"
+	chmod 600 "$T/secret"
+}
+
+sl_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# sl_tls_block ROLE on|off
+sl_tls_block() {
+	if [ "$2" = off ]; then
+		printf '[tls]\nmode = off\nsecret_file = %s\n' "$T/secret"
+	else
+		printf '[tls]\nmode = on\nca = %s\ncert = %s\nkey = %s\n' \
+		    "$T/certs/ca.pem" "$T/certs/$1.pem" "$T/certs/$1.key"
+	fi
+}
+
+sl_sink_conf() {
+	local name=$1 port=$2 tls=on kv
+	shift 2
+	mkdir -p "$T/$name.root"
+	{
+		printf '[daemon]\nrole = sink\nid = %s\njournal = %s\n' "$name" "$T/$name.journal"
+		for kv in "$@"; do [ "${kv%%=*}" = tls ] && tls=${kv#tls=}; done
+		sl_tls_block sink "$tls"
+		printf '[sink]\nlisten = 127.0.0.1:%s\nroot = %s\n' "$port" "$T/$name.root"
+		for kv in "$@"; do [ "${kv%%=*}" = tls ] || printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
+	} > "$T/$name.conf"
+}
+
+sl_agent_conf() {
+	local name=$1 port=$2 tls=on kv
+	shift 2
+	{
+		printf '[daemon]\nrole = agent\nid = %s\njournal = %s\n' "$name" "$T/$name.journal"
+		for kv in "$@"; do [ "${kv%%=*}" = tls ] && tls=${kv#tls=}; done
+		sl_tls_block agent "$tls"
+		printf '[agent]\ndestination = 127.0.0.1:%s\nreconnect_min = 0.1s\nreconnect_max = 1s\n' "$port"
+		for kv in "$@"; do [ "${kv%%=*}" = tls ] || printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
+	} > "$T/$name.conf"
+}
+
+sl_start() {
+	local name=$1 i
+	"$SLUICED" -c "$T/$name.conf" >>"$T/$name.log" 2>&1 &
+	SL_PID[$name]=$!
+	for i in $(seq 1 100); do
+		[ -S "$T/$name.journal/control.sock" ] && "$SLUICE" -c "$T/$name.conf" status >/dev/null 2>&1
+		[ $? -ne 3 ] && [ -S "$T/$name.journal/control.sock" ] && return 0
+		kill -0 "${SL_PID[$name]}" 2>/dev/null || { echo "sluiced $name exited:" >&2; tail -5 "$T/$name.log" >&2; return 1; }
+		sleep 0.05
+	done
+	echo "sluiced $name did not come up" >&2
+	return 1
+}
+
+sl_kill9() {
+	kill -9 "${SL_PID[$1]}" 2>/dev/null
+	wait "${SL_PID[$1]}" 2>/dev/null
+	unset "SL_PID[$1]"
+}
+
+sl_stop() {
+	kill "${SL_PID[$1]}" 2>/dev/null
+	wait "${SL_PID[$1]}" 2>/dev/null
+	unset "SL_PID[$1]"
+}
+
+sl_submit() {
+	local name=$1
+	shift
+	"$SLUICE" -c "$T/$name.conf" submit "$@"
+}
+
+sl_wait() {
+	"$SLUICE" -c "$T/$1.conf" wait "$2" --timeout "${3:-60}"
+}
+
+sl_same() {
+	diff -r --exclude=.sluice-manifest "$1" "$2" >/dev/null
+}
+
+sl_manifest_ok() {
+	local dir=$1
+	local sums
+	[ -f "$dir/.sluice-manifest" ] || return 1
+	sums=$(grep -v '^#' "$dir/.sluice-manifest" | awk -F'\t' '{print $2"  "$4}')
+	[ -z "$sums" ] && return 0
+	(cd "$dir" && echo "$sums" | sha256sum -c --quiet -)
+}
+
+# sl_show NAME DATASET resent|sent|nacked
+sl_show() {
+	"$SLUICE" -c "$T/$1.conf" ls --json | python3 -c '
+import json,sys
+name, field = sys.argv[1], sys.argv[2]
+for d in json.load(sys.stdin):
+    if d["name"] == name: print(d["chunks_" + field]); break
+' "$2" "$3"
+}
+
+ok() { echo "   ok   $*"; }
+fail() { echo "   FAIL $*"; SL_FAILED=1; }
+sl_done() { exit "$SL_FAILED"; }
