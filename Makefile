@@ -75,7 +75,13 @@ tests/unit/%: tests/unit/%.c libsluiceproto.a $$(shell head -1 tests/unit/$$*.c 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do ./$$t || fail=1; done; exit $$fail
 
-test: all $(UNIT_BINS)
+# make test installs what it needs first (a fresh Debian 12 has none of
+# the -dev packages), then re-enters make so pkg-config sees them.
+test:
+	@bash scripts/deps.sh
+	@$(MAKE) --no-print-directory check
+
+check: all $(UNIT_BINS)
 	@bash tests/run.sh
 
 demo:
@@ -91,5 +97,5 @@ clean:
 	rm -f sluiced sluice *.a agent/*.o proto/*.o agent/*.d proto/*.d \
 	    $(UNIT_BINS) tests/unit/*.d
 
-.PHONY: all test unit demo install clean
+.PHONY: all test check unit demo install clean
 -include $(wildcard agent/*.d proto/*.d tests/unit/*.d)
