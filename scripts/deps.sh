@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential pkg-config clang
       liblmdb-dev lmdb-utils libev-dev libxxhash-dev libssl-dev openssl
       libssh2-1-dev libinih-dev libcmocka-dev libjansson-dev
-      python3 iproute2 rsync iperf3 xxhash)
+      python3 iproute2 rsync iperf3 xxhash bc)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

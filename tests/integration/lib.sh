@@ -145,3 +145,11 @@ for d in json.load(sys.stdin):
 ok() { echo "   ok   $*"; }
 fail() { echo "   FAIL $*"; SL_FAILED=1; }
 sl_done() { exit "$SL_FAILED"; }
+
+# sl_ls_field NAME DATASET FIELD: a numeric field of `sluice ls --json`
+# without python (fast enough to poll a transfer in progress).
+sl_ls_field() {
+	"$SLUICE" -c "$T/$1.conf" ls --json 2>/dev/null | awk -v ds="$2" -v f="$3" '
+	    /"name": / { cur = $2; gsub(/[",]/, "", cur) }
+	    cur == ds && $1 == "\"" f "\":" { v = $2; sub(/,$/, "", v); print v; exit }'
+}

@@ -70,9 +70,11 @@ sed "s|^secret_file = .*|secret_file = $T/secret-loose|" "$c" > "$T/bad-secret-m
 check bad-secret-mode 2 "bad-secret-mode.conf:[0-9]+: .*secret_file"
 
 # three mistakes in one file: all three are reported
-sed -e "s/^role = sink/role = sinc/" -e "s/^listen = .*/listen = 127.0.0.1:99999/" \
+# (the role stays valid: with a bad role the role-specific checks such as
+# listen's host:port cannot apply)
+sed -e "${n_role}a frobnicate = 1" -e "s/^listen = .*/listen = 127.0.0.1:99999/" \
     -e "s/^idle_timeout = .*/idle_timeout = 0s/" "$c" > "$T/bad-three.conf"
-check bad-three 2 "bad-three.conf:$n_role: .*role" "bad-three.conf:$n_listen: .*listen" \
+check bad-three 2 "bad-three.conf:$((n_role + 1)): .*frobnicate" "bad-three.conf:$((n_listen + 1)): .*listen" \
     "bad-three.conf:[0-9]+: .*idle_timeout"
 nerr=$("$SLUICED" -n -c "$T/bad-three.conf" 2>&1 | grep -c "bad-three.conf:[0-9]*:")
 [ "$nerr" -ge 3 ] && ok "bad-three: $nerr errors reported" || fail "bad-three: only $nerr errors reported"

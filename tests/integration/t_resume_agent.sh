@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 sl_setup
 
-NFILES=${NFILES:-8} MIB=${MIB:-24} STREAMS=4 WINDOW=1 KILLS=3
+NFILES=${NFILES:-8} MIB=${MIB:-24} STREAMS=${STREAMS:-4} WINDOW=${WINDOW:-1} KILLS=${KILLS:-3} TLS=${TLS:-on}
 mkdir -p "$T/src/ds"
 for i in $(seq 1 "$NFILES"); do
 	head -c $((MIB * 1048576)) /dev/urandom > "$T/src/ds/f$i.bin"
@@ -14,19 +14,19 @@ nchunks=$((NFILES * MIB))
 
 # wait_done NAME DS N SECS: until the journal of NAME says chunks_done >= N
 wait_done() {
-	local i v
-	for i in $(seq 1 $(($4 * 50))); do
-		v=$(sl_show "$1" "$2" done 2>/dev/null)
+	local v end=$((SECONDS + $4))
+	while [ $SECONDS -lt $end ]; do
+		v=$(sl_ls_field "$1" "$2" chunks_done)
 		[ -n "$v" ] && [ "$v" -ge "$3" ] && { echo "$v"; return 0; }
-		sleep 0.02
+		sleep 0.01
 	done
 	echo "${v:-?}"
 	return 1
 }
 
 port=$(sl_port)
-sl_sink_conf sink "$port"
-sl_agent_conf agent "$port" chunk_size=1M streams=$STREAMS window=$WINDOW
+sl_sink_conf sink "$port" tls=$TLS
+sl_agent_conf agent "$port" tls=$TLS chunk_size=1M streams=$STREAMS window=$WINDOW
 sl_start sink && sl_start agent || { fail "start"; sl_done; }
 t0=$(date +%s.%N)
 out=$(sl_submit agent "$T/src/ds" --name ds 2>&1) || { fail "submit: $out"; sl_done; }
@@ -37,7 +37,7 @@ for k in $(seq 1 $KILLS); do
 	if got=$(wait_done agent ds "$thr" 30); then
 		sl_kill9 agent
 		kills=$((kills + 1))
-		left=$(sl_show agent ds done)
+		left=$(sl_ls_field agent ds chunks_done)
 		if [ "$left" -ge "$nchunks" ]; then
 			fail "kill $k landed after the last ack ($left/$nchunks): slow the transfer"
 		else
@@ -57,8 +57,8 @@ else
 	fail "dataset not transferred intact after $kills kills"
 fi
 
-sent=$(sl_show agent ds sent) resent=$(sl_show agent ds resent)
-rcvd=$(sl_show sink ds sent) dups=$(sl_show sink ds resent)
+sent=$(sl_ls_field agent ds chunks_sent) resent=$(sl_ls_field agent ds chunks_resent)
+rcvd=$(sl_ls_field sink ds chunks_sent) dups=$(sl_ls_field sink ds chunks_resent)
 bound=$((nchunks + kills * STREAMS * WINDOW))
 if [ "$dups" = 0 ]; then
 	ok "sink got no duplicate of a chunk it held: chunks=$nchunks sink_received=$rcvd duplicates=$dups"
