@@ -64,7 +64,8 @@ struct astream {
 	struct stream	*s;
 	uint8_t		*buf;
 	int		 buf_busy;
-	uint32_t	 inflight;
+	uint32_t	 inflight;	/* chunks sent, not yet acked */
+	uint64_t	 inflight_bytes;
 	char		 label[48];
 };
 
@@ -345,6 +346,23 @@ flush_counts(struct agent *a, struct ads *d)
 	d->sent_d = d->resent_d = d->nacked_d = 0;
 }
 
+static uint32_t chunk_file(const struct ads *, uint64_t);
+
+/* Chunk g of d is no longer in flight on its stream (acked or to resend). */
+static void
+unflight(struct agent *a, struct ads *d, uint64_t g)
+{
+	struct astream	*as = &a->st[d->owner[g]];
+	uint32_t	 f = chunk_file(d, g);
+	uint32_t	 len = wire_chunk_len(d->files[f].size, d->rec.chunk_size,
+			    (uint32_t)(g - d->files[f].first_chunk));
+
+	if (as->inflight > 0)
+		as->inflight--;
+	as->inflight_bytes -= len < as->inflight_bytes ? len : as->inflight_bytes;
+	d->ninflight--;
+}
+
 /* In-flight chunks of d go back to pending; their streams' windows open. */
 static void
 release_inflight(struct agent *a, struct ads *d)
@@ -353,10 +371,8 @@ release_inflight(struct agent *a, struct ads *d)
 
 	for (g = 0; g < d->rec.nchunks && d->ninflight > 0; g++)
 		if ((d->cst[g] & CS_STATE) == CS_INFLIGHT) {
+			unflight(a, d, g);
 			d->cst[g] = (uint8_t)(d->cst[g] & ~CS_STATE);
-			if (a->st[d->owner[g]].inflight > 0)
-				a->st[d->owner[g]].inflight--;
-			d->ninflight--;
 		}
 	d->ninflight = 0;
 	d->cursor = 0;
@@ -550,11 +566,24 @@ send_chunk(struct agent *a, struct astream *as, struct ads *d, uint64_t g)
 	d->cst[g] = CS_INFLIGHT | CS_HASHED | CS_SENT;
 	d->owner[g] = (uint8_t)as->idx;
 	as->inflight++;
+	as->inflight_bytes += len;
 	d->ninflight++;
 	return SL_OK;
 }
 
 static void send_commit(struct agent *, struct ads *);
+
+/* A stream may have `window` chunks' worth of bytes sent and not acked.
+ * Counting bytes rather than chunks lets small files pipeline deeply (a
+ * 64 KiB file is not worth a whole 8 MiB slot), capped in count so that
+ * one ACK batch stays small. */
+#define WINDOW_MAX_CHUNKS	4096
+static int
+window_open(const struct agent *a, const struct astream *as)
+{
+	return as->inflight < WINDOW_MAX_CHUNKS &&
+	    as->inflight_bytes < (uint64_t)a->cfg->window * a->cfg->chunk_size;
+}
 
 static void
 pump(struct agent *a)
@@ -571,7 +600,7 @@ pump(struct agent *a)
 		for (i = 0; i < n; i++) {
 			as = &a->st[(a->rr + i) % n];
 			if (as->state != AS_READY || as->buf_busy ||
-			    as->inflight >= (uint32_t)a->cfg->window)
+			    !window_open(a, as))
 				continue;
 			if (!next_pending(d, &g))
 				goto done;
@@ -896,10 +925,8 @@ on_ack(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
 		g = d->files[f].first_chunk + c;
 		if ((d->cst[g] & CS_STATE) == CS_ACKED)
 			continue;
-		if ((d->cst[g] & CS_STATE) == CS_INFLIGHT) {
-			a->st[d->owner[g]].inflight--;
-			d->ninflight--;
-		}
+		if ((d->cst[g] & CS_STATE) == CS_INFLIGHT)
+			unflight(a, d, g);
 		d->cst[g] = (uint8_t)((d->cst[g] & ~CS_STATE) | CS_ACKED);
 		d->nacked++;
 		refs[n].file = f;
@@ -940,8 +967,7 @@ on_nack(struct agent *a, const uint8_t *p, uint32_t len)
 	    (unsigned long long)d->rec.id, log_q(d->files[k.file].path), k.chunk,
 	    (int)k.reason.len, k.reason.p);
 	if ((d->cst[g] & CS_STATE) == CS_INFLIGHT) {
-		a->st[d->owner[g]].inflight--;
-		d->ninflight--;
+		unflight(a, d, g);
 		d->cst[g] = (uint8_t)(d->cst[g] & ~CS_STATE);
 		if (g < d->cursor)
 			d->cursor = g;
@@ -1127,6 +1153,7 @@ connect_all(struct agent *a)
 		snprintf(as->label, sizeof(as->label), "%s#%d", a->dest.text, i);
 		as->state = AS_CONNECTING;
 		as->inflight = 0;
+		as->inflight_bytes = 0;
 		as->s = stream_new(a->loop, fd, 1, a->tls, 0,
 		    a->cfg->server_name[0] ? a->cfg->server_name : NULL, &as_ops, as,
 		    SL_MAX_FRAME, 0, as->label);
@@ -1174,6 +1201,7 @@ link_down(struct agent *a, const char *why)
 		a->st[i].s = NULL;
 		a->st[i].state = AS_NONE;
 		a->st[i].inflight = 0;
+		a->st[i].inflight_bytes = 0;
 		if (s)
 			stream_close(s, why);
 	}

@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ struct pending_ack {
 struct sconn {
 	struct sconn		*next, **prevp;
 	struct sink		*sk;
+	uint64_t		 serial;	/* names it in a batch that outlives it */
 	struct stream		*s;
 	int			 state;
 	uint8_t			 nonce[WIRE_NONCE_LEN];
@@ -74,6 +76,14 @@ struct batch_ent {
 	uint64_t	 hash;
 	int		 fd;
 	int		 owns_fd;	/* 0: an earlier entry of the file owns fd */
+	uint64_t	 conn;		/* serial of the sconn to ACK on */
+};
+
+/* A batch on its way through the committer thread. */
+struct cbatch {
+	struct batch_ent	*ents;
+	uint32_t		 n;
+	int			 rc;
 };
 
 struct sink {
@@ -90,8 +100,21 @@ struct sink {
 	struct sconn		*conns;
 	int			 nconns;
 	struct sds		*dsets;
-	struct batch_ent	*batch;
+	struct batch_ent	*batch;		/* written, not yet handed to the committer */
 	uint32_t		 nbatch, abatch;
+	uint64_t		 serials;
+
+	/* Committer thread: fsync + LMDB txn off the loop, so that the
+	 * loop keeps reading sockets while the disk flushes; whatever
+	 * arrives meanwhile forms the next batch (natural group commit). */
+	pthread_t		 cthread;
+	pthread_mutex_t		 cmu;
+	pthread_cond_t		 ccv;
+	struct cbatch		*ctodo;		/* handed over, guarded by cmu */
+	struct cbatch		*cdone;		/* finished, guarded by cmu */
+	struct cbatch		*cbusy;		/* the one in flight (loop's view) */
+	int			 cstop;
+	ev_async		 cwake;
 };
 
 static const char *
@@ -401,7 +424,7 @@ ack_push(struct sconn *c, uint64_t dsid, uint32_t file, uint32_t chunk)
 
 static int
 batch_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
-    uint32_t len, uint64_t hash, int fd, int owns_fd)
+    uint32_t len, uint64_t hash, int fd, int owns_fd, uint64_t conn)
 {
 	if (sk->nbatch == sk->abatch) {
 		uint32_t na = sk->abatch ? sk->abatch * 2 : 64;
@@ -412,7 +435,7 @@ batch_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
 		sk->abatch = na;
 	}
 	sk->batch[sk->nbatch++] = (struct batch_ent){ d, file, chunk, len, hash, fd,
-	    owns_fd };
+	    owns_fd, conn };
 	return SL_OK;
 }
 
@@ -511,8 +534,8 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 			return;
 		}
 	}
-	if (batch_push(sk, d, wd.file, wd.chunk, wd.len, wd.xxh3, fd, newfd) != SL_OK ||
-	    ack_push(c, wd.dsid, wd.file, wd.chunk) != SL_OK) {
+	if (batch_push(sk, d, wd.file, wd.chunk, wd.len, wd.xxh3, fd, newfd,
+	    c->serial) != SL_OK) {
 		if (newfd)
 			close(fd);
 		stream_close(c->s, "out of memory");
@@ -751,76 +774,182 @@ send_acks(struct sconn *c)
 	c->nacks = 0;
 }
 
+/* Committer thread: make each batch durable, then wake the loop. */
+static void *
+committer_main(void *arg)
+{
+	struct sink		*sk = arg;
+	struct cbatch		*b;
+	struct sink_chunk	*sc;
+	int			*fds;
+	uint32_t		 i, nfd;
+
+	for (;;) {
+		pthread_mutex_lock(&sk->cmu);
+		while (sk->ctodo == NULL && !sk->cstop)
+			pthread_cond_wait(&sk->ccv, &sk->cmu);
+		b = sk->ctodo;
+		sk->ctodo = NULL;
+		pthread_mutex_unlock(&sk->cmu);
+		if (b == NULL)
+			return NULL;	/* stopping, nothing left */
+
+		fds = malloc(b->n * sizeof(*fds));
+		sc = malloc(b->n * sizeof(*sc));
+		b->rc = (fds && sc) ? SL_OK : SL_ENOMEM;
+		nfd = 0;
+		for (i = 0; b->rc == SL_OK && i < b->n; i++) {
+			struct batch_ent *e = &b->ents[i];
+			if (e->owns_fd)
+				fds[nfd++] = e->fd;
+			sc[i] = (struct sink_chunk){ e->ds->rec.id, e->file, e->chunk,
+			    e->hash, e->len };
+		}
+		if (b->rc == SL_OK && fsx_sync_fds(fds, nfd) == -1) {
+			log_warn("sink", "group commit: sync of %u files failed", nfd);
+			b->rc = SL_EIO;
+		}
+		if (b->rc == SL_OK) {
+			b->rc = journal_sink_chunks_put(sk->j, sc, b->n);
+			if (b->rc != SL_OK)
+				log_err("journal", "group commit of %u chunks: %s", b->n,
+				    sl_strerror(b->rc));
+		}
+		for (i = 0; i < b->n; i++)
+			if (b->ents[i].owns_fd)
+				close(b->ents[i].fd);
+		log_debug("sink", "group commit chunks=%u files=%u rc=%s", b->n, nfd,
+		    sl_strerror(b->rc));
+		free(fds);
+		free(sc);
+
+		pthread_mutex_lock(&sk->cmu);
+		sk->cdone = b;
+		pthread_cond_broadcast(&sk->ccv);	/* commit_drain waits here */
+		pthread_mutex_unlock(&sk->cmu);
+		ev_async_send(sk->loop, &sk->cwake);
+	}
+}
+
+/* Hand the batch written so far to the committer, if it is idle. */
+static void
+commit_start(struct sink *sk)
+{
+	struct cbatch *b;
+
+	if (sk->cbusy != NULL || sk->nbatch == 0)
+		return;
+	b = malloc(sizeof(*b));
+	if (b == NULL)
+		return;		/* try again next pass */
+	b->ents = sk->batch;
+	b->n = sk->nbatch;
+	b->rc = SL_OK;
+	sk->batch = NULL;
+	sk->nbatch = sk->abatch = 0;
+	sk->cbusy = b;
+	pthread_mutex_lock(&sk->cmu);
+	sk->ctodo = b;
+	pthread_cond_signal(&sk->ccv);
+	pthread_mutex_unlock(&sk->cmu);
+}
+
+static struct sconn *
+conn_by_serial(struct sink *sk, uint64_t serial)
+{
+	struct sconn *c;
+
+	for (c = sk->conns; c; c = c->next)
+		if (c->serial == serial)
+			return c;
+	return NULL;
+}
+
+/* A batch is durable (or failed): record it and send the promises. */
+static void
+commit_done(struct sink *sk, struct cbatch *b)
+{
+	struct sconn	*c = NULL;
+	struct sds	*d;
+	uint32_t	 i;
+
+	for (i = 0; i < b->n; i++) {
+		struct batch_ent *e = &b->ents[i];
+
+		if (c == NULL || c->serial != e->conn)
+			c = conn_by_serial(sk, e->conn);
+		if (b->rc != SL_OK) {
+			/* Not durable, so no promise: the agent resends. */
+			if (c && stream_state(c->s) != ST_CLOSING)
+				stream_close(c->s, "group commit failed");
+			continue;
+		}
+		uint64_t g = e->ds->files[e->file].first_chunk + e->chunk;
+		if (!(e->ds->held[g / 8] & (1u << (g % 8)))) {
+			e->ds->held[g / 8] |= (uint8_t)(1u << (g % 8));
+			e->ds->rec.chunks_acked++;
+			e->ds->rec.bytes_acked += e->len;
+		}
+		if (c && ack_push(c, e->ds->rec.id, e->file, e->chunk) != SL_OK)
+			stream_close(c->s, "out of memory");
+	}
+	free(b->ents);
+	free(b);
+	for (d = sk->dsets; d; d = d->next)
+		sds_flush_counts(sk, d);
+	for (c = sk->conns; c; c = c->next)
+		if (c->nacks && stream_state(c->s) != ST_CLOSING)
+			send_acks(c);
+}
+
+static void
+cwake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct sink	*sk = w->data;
+	struct cbatch	*b;
+
+	(void)loop; (void)revents;
+	pthread_mutex_lock(&sk->cmu);
+	b = sk->cdone;
+	sk->cdone = NULL;
+	pthread_mutex_unlock(&sk->cmu);
+	if (b == NULL)
+		return;
+	sk->cbusy = NULL;
+	commit_done(sk, b);
+	commit_start(sk);
+}
+
+/* Once per loop pass, after every ready socket was read. */
 static void
 commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	struct sink		*sk = w->data;
-	struct sink_chunk	*sc;
-	struct sconn		*c;
-	struct sds		*d;
-	int			*fds;
-	uint32_t		 i, nfd = 0;
-	int			 rc = SL_OK;
+	struct sink	*sk = w->data;
+	struct sconn	*c;
 
 	(void)loop; (void)revents;
-	if (sk->nbatch == 0) {
-		for (c = sk->conns; c; c = c->next)
-			if (c->nacks)	/* only duplicate acks: nothing to sync */
-				send_acks(c);
-		return;
-	}
-	fds = malloc(sk->nbatch * sizeof(*fds));
-	sc = malloc(sk->nbatch * sizeof(*sc));
-	if (fds == NULL || sc == NULL)
-		rc = SL_ENOMEM;
-	for (i = 0; i < sk->nbatch; i++) {
-		struct batch_ent *e = &sk->batch[i];
-		if (fds && e->owns_fd)
-			fds[nfd++] = e->fd;
-		if (sc)
-			sc[i] = (struct sink_chunk){ e->ds->rec.id, e->file, e->chunk,
-			    e->hash, e->len };
-	}
-	if (rc == SL_OK && fsx_sync_fds(fds, nfd) == -1) {
-		log_warn("sink", "group commit: sync of %u files failed", nfd);
-		rc = SL_EIO;
-	}
-	if (rc == SL_OK) {
-		rc = journal_sink_chunks_put(sk->j, sc, sk->nbatch);
-		if (rc != SL_OK)
-			log_err("journal", "group commit of %u chunks: %s", sk->nbatch,
-			    sl_strerror(rc));
-	}
-	for (i = 0; i < sk->nbatch; i++) {
-		struct batch_ent *e = &sk->batch[i];
-		if (e->owns_fd)
-			close(e->fd);
-		if (rc == SL_OK) {
-			uint64_t g = e->ds->files[e->file].first_chunk + e->chunk;
-			if (!(e->ds->held[g / 8] & (1u << (g % 8)))) {
-				e->ds->held[g / 8] |= (uint8_t)(1u << (g % 8));
-				e->ds->rec.chunks_acked++;
-				e->ds->rec.bytes_acked += e->len;
-			}
-		}
-	}
-	log_debug("sink", "group commit chunks=%u files=%u rc=%s", sk->nbatch, nfd,
-	    sl_strerror(rc));
-	sk->nbatch = 0;
-	free(fds);
-	free(sc);
-	for (d = sk->dsets; d; d = d->next)
-		sds_flush_counts(sk, d);
-	for (c = sk->conns; c; c = c->next) {
-		if (c->nacks == 0)
-			continue;
-		if (rc == SL_OK)
+	for (c = sk->conns; c; c = c->next)
+		if (c->nacks)	/* duplicates: already durable, ack at once */
 			send_acks(c);
-		else {
-			/* Not durable, so no promise: the agent resends. */
-			c->nacks = 0;
-			stream_close(c->s, "group commit failed");
-		}
+	commit_start(sk);
+}
+
+/* Wait for the committer to finish whatever it has (shutdown). */
+static void
+commit_drain(struct sink *sk)
+{
+	struct cbatch *b;
+
+	while (sk->cbusy != NULL || sk->nbatch > 0) {
+		commit_start(sk);
+		pthread_mutex_lock(&sk->cmu);
+		while (sk->cdone == NULL)
+			pthread_cond_wait(&sk->ccv, &sk->cmu);
+		b = sk->cdone;
+		sk->cdone = NULL;
+		pthread_mutex_unlock(&sk->cmu);
+		sk->cbusy = NULL;
+		commit_done(sk, b);
 	}
 }
 
@@ -872,6 +1001,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		c->sk = sk;
+		c->serial = ++sk->serials;
 		snprintf(c->label, sizeof(c->label), "%s", peer.text);
 		c->state = SC_HANDSHAKE;
 		c->s = stream_new(loop, fd, 0, sk->tls, 1, NULL, &sc_ops, c,
@@ -964,11 +1094,27 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 	ev_prepare_init(&sk->commit, commit_cb);
 	sk->commit.data = sk;
 	ev_prepare_start(loop, &sk->commit);
+	ev_async_init(&sk->cwake, cwake_cb);
+	sk->cwake.data = sk;
+	ev_async_start(loop, &sk->cwake);
+	pthread_mutex_init(&sk->cmu, NULL);
+	pthread_cond_init(&sk->ccv, NULL);
+	if (pthread_create(&sk->cthread, NULL, committer_main, sk) != 0) {
+		snprintf(err, errlen, "cannot start the committer thread");
+		rc = SL_ENOMEM;
+		goto fail;
+	}
 	log_info("sink", "id=%s listen=%s root=%s tls=%s", log_q(cfg->id), sk->addr.text,
 	    log_q(cfg->root), cfg->tls ? "on" : "off");
 	*out = sk;
 	return SL_OK;
 fail:
+	if (sk->lfd != -1) {
+		ev_io_stop(loop, &sk->accept_io);
+		ev_prepare_stop(loop, &sk->commit);
+		ev_async_stop(loop, &sk->cwake);
+		close(sk->lfd);
+	}
 	if (sk->rootfd != -1)
 		close(sk->rootfd);
 	tls_ctx_free(sk->tls);
@@ -987,8 +1133,14 @@ sink_stop(struct sink *sk)
 	ev_io_stop(sk->loop, &sk->accept_io);
 	ev_timer_stop(sk->loop, &sk->accept_pause);
 	/* Commit what was written so far, then close everything. */
-	commit_cb(sk->loop, &sk->commit, 0);
 	ev_prepare_stop(sk->loop, &sk->commit);
+	commit_drain(sk);
+	pthread_mutex_lock(&sk->cmu);
+	sk->cstop = 1;
+	pthread_cond_broadcast(&sk->ccv);
+	pthread_mutex_unlock(&sk->cmu);
+	pthread_join(sk->cthread, NULL);
+	ev_async_stop(sk->loop, &sk->cwake);
 	for (c = sk->conns; c; c = c->next)
 		stream_close(c->s, "shutting down");
 	ev_run(sk->loop, EVRUN_NOWAIT);

@@ -10,7 +10,7 @@ sl_setup
 # ~6 MB are whole 1 MiB DATA frames (8-byte header + 28-byte prefix + 1 MiB)
 mkdir -p "$T/src/ds"
 head -c $((8 << 20)) /dev/urandom > "$T/src/ds/big.bin"
-head -c $((3 << 20 + 12345)) /dev/urandom > "$T/src/ds/second.bin"
+head -c $(((3 << 20) + 12345)) /dev/urandom > "$T/src/ds/second.bin"
 echo small > "$T/src/ds/small.txt"
 
 sport=$(sl_port)

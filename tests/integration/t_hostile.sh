@@ -72,10 +72,9 @@ grep -q "idle for" "$T/sink.log" && ok "log: $(grep -m1 'idle for' "$T/sink.log"
 alive && ok "sink alive after all hostile peers" || fail "sink died"
 
 # nothing outside the root, nothing published
-for p in "$T/escape" "$T/b" "/abs" "$T/sink.root/../escape" "$T/sink.journal/../b"; do
-	[ -e "$p" ] && [ "$p" != /abs -o ! -e /abs.preexisting ] && fail "created outside root: $p"
+for p in "$T/escape" "$T/b" /abs /escape; do
+	[ -e "$p" ] && fail "created outside root: $p"
 done
-[ -e /abs ] && fail "/abs exists" || true
 extra=$(find "$T" -mindepth 1 -maxdepth 1 | grep -vE "/(certs|secret|sink\.(conf|log|journal|root)|outside2?)$")
 [ -z "$extra" ] && ok "nothing new in the test dir outside the sink root" || fail "unexpected: $extra"
 published=$(ls -A "$root" | grep -v '^\.' || true)

@@ -52,7 +52,7 @@ done
 
 if sl_wait agent ds 60 >/dev/null && sl_same "$T/src/ds" "$T/sink.root/ds" &&
     sl_manifest_ok "$T/sink.root/ds"; then
-	ok "transferred after $kills kills: byte-identical, manifest verifies ($(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s)"
+	ok "transferred after $kills kills: byte-identical, manifest verifies ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s)"
 else
 	fail "dataset not transferred intact after $kills kills"
 fi
