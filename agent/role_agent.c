@@ -1299,9 +1299,11 @@ cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 		size_t klen = eq ? (size_t)(eq - kv.p) : 0;
 
 		if (eq == NULL || klen == 0 || klen > SL_MAX_META_KEY ||
-		    kv.len - klen - 1 > SL_MAX_META_VAL) {
+		    kv.len - klen - 1 > SL_MAX_META_VAL ||
+		    strspn(kv.p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789._-") < klen) {
 			snprintf(msg, sizeof(msg), "metadata \"%.*s\": want KEY=VALUE "
-			    "(key 1..%d bytes, value up to %d)", (int)(kv.len > 64 ? 64 :
+			    "(key 1..%d of A-Z a-z 0-9 . _ -, value up to %d bytes)", (int)(kv.len > 64 ? 64 :
 			    kv.len), kv.p, SL_MAX_META_KEY, SL_MAX_META_VAL);
 			rc = SL_EINVAL;
 			goto reply;

@@ -192,6 +192,7 @@ sds_free(struct sds *d)
 {
 	if (d->pfd >= 0)
 		close(d->pfd);
+	ds_rec_free(&d->rec);
 	free(d->files);
 	free(d->held);
 	free(d);
@@ -259,6 +260,50 @@ send_have(struct sconn *c, struct sds *d)
 	free(ones);
 }
 
+static int
+cmp_pathp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A manifest may not name a path twice, nor use a file as a directory
+ * ("a" and "a/b"): either would make two entries share bytes on disk.
+ * Returns the offending path or NULL. */
+static const char *
+manifest_conflict(const struct file_rec *files, uint32_t n)
+{
+	const char	**v, *bad = NULL;
+	char		 pre[SL_MAX_PATH + 1];
+	uint32_t	 i;
+	char		*sl;
+
+	if (n < 2)
+		return NULL;
+	v = malloc(n * sizeof(*v));
+	if (v == NULL)
+		return "(out of memory)";
+	for (i = 0; i < n; i++)
+		v[i] = files[i].path;
+	qsort(v, n, sizeof(*v), cmp_pathp);
+	for (i = 0; i < n && bad == NULL; i++) {
+		if (i > 0 && strcmp(v[i - 1], v[i]) == 0) {
+			bad = v[i];
+			break;
+		}
+		snprintf(pre, sizeof(pre), "%s", v[i]);
+		while ((sl = strrchr(pre, '/')) != NULL) {
+			const char *key = pre;
+			*sl = '\0';
+			if (bsearch(&key, v, n, sizeof(*v), cmp_pathp)) {
+				bad = v[i];
+				break;
+			}
+		}
+	}
+	free(v);
+	return bad;
+}
+
 static void
 on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 {
@@ -269,11 +314,13 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 	struct sds		*d, *other;
 	struct timespec		 ts;
 	char			 err[SL_MAX_MSG];
+	const char		*bad;
 	uint64_t		 g = 0;
 	uint32_t		 i;
 	int			 rc, pub;
 
 	memset(&o, 0, sizeof(o));
+	memset(&rec, 0, sizeof(rec));
 	rc = wire_open_decode(p, len, &o);
 	if (rc != SL_OK) {
 		send_error(c, 0, rc, "malformed OPEN: %s", sl_strerror(rc));
@@ -292,7 +339,6 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 		goto out;
 	}
 
-	memset(&rec, 0, sizeof(rec));
 	rec.id = o.dsid;
 	rec.state = SDS_RECEIVING;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -317,6 +363,24 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 		wire_str_copy(files[i].path, sizeof(files[i].path), o.files[i].path);
 	}
 	rec.nchunks = g;
+	if ((bad = manifest_conflict(files, o.nfiles)) != NULL) {
+		send_error(c, o.dsid, SL_EPATH, "manifest names \"%s\" twice or uses "
+		    "a file as a directory", bad);
+		goto out;
+	}
+
+	if (o.nmeta > 0) {
+		rec.meta = calloc(o.nmeta, sizeof(*rec.meta));
+		if (rec.meta == NULL) {
+			send_error(c, 0, SL_ENOMEM, "out of memory");
+			goto out;
+		}
+		rec.nmeta = o.nmeta;
+		for (i = 0; i < o.nmeta; i++) {
+			wire_str_copy(rec.meta[i][0], sizeof(rec.meta[i][0]), o.meta[i].key);
+			wire_str_copy(rec.meta[i][1], sizeof(rec.meta[i][1]), o.meta[i].val);
+		}
+	}
 
 	memset(&existing, 0, sizeof(existing));
 	rc = journal_sink_ds_create(sk->j, &rec, files, o.nfiles, &existing);
@@ -325,6 +389,10 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 		rec.chunks_acked = existing.chunks_acked;
 		rec.bytes_acked = existing.bytes_acked;
 		rec.created_ns = existing.created_ns;
+		rec.nmeta = existing.nmeta;	/* keep the journal's copy */
+		rec.meta = existing.meta;
+		existing.meta = NULL;
+		existing.nmeta = 0;
 		ds_rec_free(&existing);
 	} else if (rc == SL_OK) {
 		/* New: its name must be free at the sink. */
@@ -358,6 +426,8 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 		goto out;
 	}
 	d->rec = rec;
+	rec.meta = NULL;	/* d owns it now */
+	rec.nmeta = 0;
 	d->files = files;
 	files = NULL;
 	d->nfiles = o.nfiles;
@@ -377,6 +447,8 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 			rc = publish_prepare(sk->rootfd, &d->rec, d->files, d->nfiles,
 			    err, sizeof(err));
 			if (rc < 0) {
+				if (!sl_err_retryable(rc))
+					sds_set_state(sk, d, SDS_FAILED, err, NULL);
 				sds_free(d);
 				send_error(c, o.dsid, rc, "%s", err);
 				goto out;
@@ -400,6 +472,7 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 	    (unsigned long long)d->rec.nchunks);
 	send_have(c, d);
 out:
+	ds_rec_free(&rec);
 	free(files);
 	wire_open_free(&o);
 }

@@ -29,10 +29,24 @@ publish_partial_name(char *out, size_t len, const char *name)
 	snprintf(out, len, ".%s.partial", name);
 }
 
+/* ENOSPC is worth retrying once space is freed; a symlink or a file
+ * where a directory should be (planted in the root: ELOOP, EXDEV,
+ * ENOTDIR, EISDIR) will not go away by itself, so it is fatal for the
+ * dataset rather than an endless retry. */
 static int
 errno_code(int e)
 {
-	return (e == ENOSPC || e == EDQUOT) ? SL_ENOSPC : SL_EIO;
+	switch (e) {
+	case ENOSPC:
+	case EDQUOT:
+		return SL_ENOSPC;
+	case ELOOP:
+	case EXDEV:
+	case ENOTDIR:
+	case EISDIR:
+		return SL_EPATH;
+	}
+	return SL_EIO;
 }
 
 int
@@ -54,7 +68,7 @@ publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files
 	pfd = fsx_open_beneath(rootfd, pname, O_RDONLY | O_DIRECTORY, 0);
 	if (pfd == -1) {
 		snprintf(err, errlen, "open %s: %s", pname, strerror(errno));
-		return SL_EIO;
+		return errno_code(errno);
 	}
 	for (i = 0; i < nfiles; i++) {
 		if (strchr(files[i].path, '/') &&
@@ -213,6 +227,23 @@ out:
 	return rc;
 }
 
+/* Write s with \\, tab, newline and '=' escaped, so that one metadata
+ * pair stays one line and the first '=' splits key from value. */
+static void
+put_escaped(FILE *fp, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '\\':	fputs("\\\\", fp); break;
+		case '\t':	fputs("\\t", fp); break;
+		case '\n':	fputs("\\n", fp); break;
+		case '\r':	fputs("\\r", fp); break;
+		case '=':	fputs("\\=", fp); break;
+		default:	fputc(*s, fp);
+		}
+	}
+}
+
 static int
 write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
     uint32_t nfiles, const struct fsum *sums, char *err, size_t errlen)
@@ -233,6 +264,14 @@ write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
 	    "chunk_size=%u\n# size\tsha256\txxh3-128\tpath\n", d->name,
 	    (unsigned long long)d->id, nfiles, (unsigned long long)d->bytes,
 	    d->chunk_size);
+	/* Metadata, one "# meta KEY=VALUE" line each. */
+	for (i = 0; i < d->nmeta; i++) {
+		fputs("# meta ", fp);
+		put_escaped(fp, d->meta[i][0]);
+		fputc('=', fp);
+		put_escaped(fp, d->meta[i][1]);
+		fputc('\n', fp);
+	}
 	for (i = 0; i < nfiles; i++) {
 		digest_hex(sums[i].sha, SHA256_LEN, sha);
 		digest_hex(sums[i].xxh, 16, xxh);

@@ -202,6 +202,12 @@ def main():
     elif case == "open-sub":
         # OPEN dataset ARG with one file "sub/g": the directory symlink case
         peer.send(frame(OPEN, open_payload(arg.encode(), [(b"sub/g", 10)])))
+    elif case == "dup-path":
+        # the same path twice: two entries would share bytes on disk
+        peer.send(frame(OPEN, open_payload(b"dup", [(b"f", 10), (b"f", 10)])))
+    elif case == "file-as-dir":
+        # "a" is a file and also the directory of "a/b"
+        peer.send(frame(OPEN, open_payload(b"fad", [(b"a", 10), (b"a-x", 1), (b"a/b", 10)])))
     elif case == "truncated":
         # a header promising 100 bytes, 10 of them, then EOF
         peer.send(frame(OPEN, b"x" * 10, length=100))

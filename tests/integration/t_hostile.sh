@@ -39,7 +39,7 @@ hostile() {
 
 for c in path-dotdot path-abs path-dotdot-mid path-nul path-long path-utf8 \
     name-dotdot name-slash truncated too-long unknown-type data-before-hello \
-    bad-flags bad-magic data-unopened commit-unopened; do
+    bad-flags bad-magic data-unopened commit-unopened dup-path file-as-dir; do
 	hostile "$c"
 done
 

@@ -45,8 +45,9 @@ for tls in on off; do
 	done
 	for ds in empty-ds edge nested utf8 small; do
 		if sl_wait agent$tls "$ds" 120 >/dev/null && sl_same "$T/src/$ds" "$T/sink$tls.root/$ds" &&
-		    sl_manifest_ok "$T/sink$tls.root/$ds"; then
-			ok "tls=$tls $ds byte-identical, manifest verifies"
+		    sl_manifest_ok "$T/sink$tls.root/$ds" &&
+		    grep -qx "# meta shape=$ds" "$T/sink$tls.root/$ds/.sluice-manifest"; then
+			ok "tls=$tls $ds byte-identical, manifest verifies, metadata shipped"
 		else
 			fail "tls=$tls $ds"
 		fi
