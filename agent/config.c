@@ -70,6 +70,8 @@ static const struct enumval levels[] = {
 	{ "debug", LOG_DEBUG }, { NULL, 0 } };
 static const struct enumval modes[] = {
 	{ "on", 1 }, { "off", 0 }, { NULL, 0 } };
+static const struct enumval hookkinds[] = {
+	{ "none", HOOK_NONE }, { "ssh", HOOK_SSH }, { "exec", HOOK_EXEC }, { NULL, 0 } };
 
 #define F(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define MiB	(1024.0 * 1024)
@@ -102,6 +104,25 @@ static const struct keydef keys[] = {
 	{ "agent", "reconnect_min",	KT_DUR,  RQ_NO,     "0.5s", F(reconnect_min), 0.01, 3600, NULL },
 	{ "agent", "reconnect_max",	KT_DUR,  RQ_NO,     "30s",  F(reconnect_max), 0.01, 86400, NULL },
 	{ "agent", "sndbuf",		KT_SIZE, RQ_NO,     "0",    F(sndbuf),	0, 256 * MiB, NULL },
+	{ "daemon", "metrics",		KT_STR,  RQ_NO,     NULL,   F(metrics),	0, 0, NULL },
+	{ "ingest", "spool",		KT_STR,  RQ_NO,     NULL,   F(spool),	0, 0, NULL },
+	{ "ingest", "seal_marker",	KT_STR,  RQ_NO,     ".sealed", F(seal_marker), 0, 0, NULL },
+	{ "ingest", "quiet",		KT_DUR,  RQ_NO,     "0s",   F(quiet),	0, 86400, NULL },
+	{ "ingest", "sidecar",		KT_STR,  RQ_NO,     "metadata.json", F(sidecar), 0, 0, NULL },
+	{ "hook", "kind",		KT_ENUM, RQ_NO,     "none", F(hook_kind), 0, 0, hookkinds },
+	{ "hook", "host",		KT_STR,  RQ_NO,     NULL,   F(hook_host), 0, 0, NULL },
+	{ "hook", "port",		KT_INT,  RQ_NO,     "22",   F(hook_port), 1, 65535, NULL },
+	{ "hook", "user",		KT_STR,  RQ_NO,     NULL,   F(hook_user), 0, 0, NULL },
+	{ "hook", "key",		KT_STR,  RQ_NO,     NULL,   F(hook_key), 0, 0, NULL },
+	{ "hook", "known_hosts",	KT_STR,  RQ_NO,     NULL,   F(hook_known_hosts), 0, 0, NULL },
+	{ "hook", "command",		KT_STR,  RQ_NO,     NULL,   F(hook_command), 0, 0, NULL },
+	{ "hook", "query",		KT_STR,  RQ_NO,     NULL,   F(hook_query), 0, 0, NULL },
+	{ "hook", "connect_timeout",	KT_DUR,  RQ_NO,     "10s",  F(hook_connect_timeout), 0.1, 600, NULL },
+	{ "hook", "timeout",		KT_DUR,  RQ_NO,     "120s", F(hook_timeout), 0.1, 86400, NULL },
+	{ "hook", "attempts",		KT_INT,  RQ_NO,     "5",    F(hook_attempts), 1, 1000, NULL },
+	{ "hook", "retry_min",		KT_DUR,  RQ_NO,     "5s",   F(hook_retry_min), 0.01, 86400, NULL },
+	{ "hook", "retry_max",		KT_DUR,  RQ_NO,     "10m",  F(hook_retry_max), 0.01, 86400, NULL },
+	{ "hook", "remote_root",	KT_STR,  RQ_NO,     NULL,   F(hook_remote_root), 0, 0, NULL },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -111,6 +132,7 @@ static const struct {
 	int		 role;
 } sects[] = {
 	{ "daemon", 0 }, { "tls", 0 }, { "sink", ROLE_SINK }, { "agent", ROLE_AGENT },
+	{ "ingest", ROLE_AGENT }, { "hook", ROLE_AGENT },
 };
 #define NSECTS	(sizeof(sects) / sizeof(sects[0]))
 
@@ -601,17 +623,18 @@ keyline(struct pctx *p, const char *sect, const char *key)
 
 /* A readable regular file; fills st. */
 static int
-check_file(struct pctx *p, const char *key, const char *path, struct stat *st)
+check_file(struct pctx *p, const char *sect, const char *key, const char *path,
+    struct stat *st)
 {
-	int	 fd, line = keyline(p, "tls", key);
+	int	 fd, line = keyline(p, sect, key);
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {
-		errf(p, line, "tls", key, "%s: %s", path, strerror(errno));
+		errf(p, line, sect, key, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode)) {
-		errf(p, line, "tls", key, "%s: not a regular file", path);
+		errf(p, line, sect, key, "%s: not a regular file", path);
 		close(fd);
 		return -1;
 	}
@@ -629,7 +652,7 @@ load_secret(struct pctx *p)
 	size_t		 len = 0;
 	int		 fd, line = keyline(p, "tls", "secret_file");
 
-	fd = check_file(p, "secret_file", c->secret_file, &st);
+	fd = check_file(p, "tls", "secret_file", c->secret_file, &st);
 	if (fd == -1)
 		return;
 	if ((st.st_mode & 077) != 0) {
@@ -695,6 +718,35 @@ req_text(enum kreq r)
 }
 
 /* After the whole file: required keys, computed defaults, cross checks. */
+/* [hook]: what each kind needs, and the files it reads. */
+static void
+validate_hook(struct pctx *p)
+{
+	struct config	*c = p->c;
+	struct stat	 st;
+	int		 fd;
+
+	if (c->hook_kind == HOOK_NONE)
+		return;
+	if (c->hook_command[0] == '\0')
+		errf(p, 0, "hook", "command", "missing (required when kind is not none)");
+	if (c->hook_kind != HOOK_SSH)
+		return;
+	if (c->hook_host[0] == '\0')
+		errf(p, 0, "hook", "host", "missing (required for kind ssh)");
+	if (c->hook_user[0] == '\0')
+		errf(p, 0, "hook", "user", "missing (required for kind ssh)");
+	if (c->hook_key[0] == '\0')
+		errf(p, 0, "hook", "key", "missing (required for kind ssh)");
+	else if ((fd = check_file(p, "hook", "key", c->hook_key, &st)) != -1)
+		close(fd);
+	if (c->hook_known_hosts[0] == '\0')
+		errf(p, 0, "hook", "known_hosts", "missing (required for kind ssh: "
+		    "host keys are always verified)");
+	else if ((fd = check_file(p, "hook", "known_hosts", c->hook_known_hosts, &st)) != -1)
+		close(fd);
+}
+
 static void
 validate(struct pctx *p)
 {
@@ -760,12 +812,12 @@ validate(struct pctx *p)
 
 	/* [tls] */
 	if (c->tls == 1) {
-		if (c->ca[0] != '\0' && (fd = check_file(p, "ca", c->ca, &st)) != -1)
+		if (c->ca[0] != '\0' && (fd = check_file(p, "tls", "ca", c->ca, &st)) != -1)
 			close(fd);
 		if (c->cert[0] != '\0' &&
-		    (fd = check_file(p, "cert", c->cert, &st)) != -1)
+		    (fd = check_file(p, "tls", "cert", c->cert, &st)) != -1)
 			close(fd);
-		if (c->key[0] != '\0' && (fd = check_file(p, "key", c->key, &st)) != -1)
+		if (c->key[0] != '\0' && (fd = check_file(p, "tls", "key", c->key, &st)) != -1)
 			close(fd);
 	} else if (c->secret_file[0] != '\0')
 		load_secret(p);
@@ -803,7 +855,12 @@ validate(struct pctx *p)
 			    "than reconnect_min %gs", c->reconnect_max,
 			    c->reconnect_min);
 		}
+		validate_hook(p);
 	}
+	line = keyline(p, "daemon", "metrics");
+	if (line != 0 && c->metrics[0] != '\0' &&
+	    check_hostport(c->metrics, NULL, 0, msg, sizeof(msg)) != 0)
+		errf(p, line, "daemon", "metrics", "%s", msg);
 }
 
 int

@@ -9,6 +9,11 @@
  *	[sink]    listen, root, max_connections, idle_timeout
  *	[agent]   destination, server_name, streams, chunk_size, window,
  *	          reconnect_min, reconnect_max, sndbuf
+ *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
+ *	[hook]    kind, host, port, user, key, known_hosts, command, query,
+ *	          connect_timeout, timeout, attempts, retry_min, retry_max,
+ *	          remote_root                                   (agent)
+ *	[daemon]  metrics
  *
  * Sizes accept K, M, G suffixes (powers of 1024); durations s, m, h, ms.
  * etc/sluice-agent.conf and etc/sluice-sink.conf document every key.
@@ -49,7 +54,31 @@ struct config {
 	double		reconnect_min;		/* seconds, default 0.5 */
 	double		reconnect_max;		/* seconds, default 30 */
 	int		sndbuf;			/* socket buffer bytes, 0 = autotune (default) */
+	/* [daemon] metrics: Prometheus text on http://ADDR/metrics, "" = off */
+	char		metrics[256];
+	/* [ingest] (agent): unattended pick-up of sealed datasets */
+	char		spool[4096];		/* comma-separated directories, "" = off */
+	char		seal_marker[256];	/* default ".sealed" */
+	double		quiet;			/* seconds of no change that seal a dataset, 0 = off */
+	char		sidecar[256];		/* metadata file shipped and parsed, default metadata.json */
+	/* [hook] (agent): the completion hook */
+	int		hook_kind;		/* HOOK_NONE (default), HOOK_SSH, HOOK_EXEC */
+	char		hook_host[256];
+	int		hook_port;		/* default 22 */
+	char		hook_user[64];
+	char		hook_key[4096];		/* private key file (ed25519 or RSA) */
+	char		hook_known_hosts[4096];	/* OpenSSH known_hosts; required for ssh */
+	char		hook_command[4096];	/* template: {dataset} {dataset_path} {id} {bytes} {files} {meta.KEY} */
+	char		hook_query[4096];	/* optional template: after a crash, exit 0 = already submitted */
+	double		hook_connect_timeout;	/* default 10s */
+	double		hook_timeout;		/* command timeout, default 120s */
+	int		hook_attempts;		/* default 5 */
+	double		hook_retry_min;		/* default 5s */
+	double		hook_retry_max;		/* default 10m */
+	char		hook_remote_root[4096];	/* {dataset_path} = this + "/" + name; default: sink root as given */
 };
+
+enum hook_kind { HOOK_NONE = 0, HOOK_SSH = 1, HOOK_EXEC = 2 };
 
 /* Load and validate path.  On failure returns SL_EINVAL and writes every
  * problem found, one per line, as "FILE:LINE: [section] key: message"
