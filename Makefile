@@ -5,6 +5,13 @@ BINDIR	 = $(PREFIX)/bin
 SBINDIR	 = $(PREFIX)/sbin
 MANDIR	 = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# systemd units: /lib/systemd/system for PREFIX=/usr (Debian's place),
+# else under PREFIX.
+UNITDIR	?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+MAN1	 = agent/sluice.1
+MAN5	 = agent/sluice.conf.5
+MAN8	 = agent/sluiced.8
+UNITS	 = etc/sluice-agent.service etc/sluice-sink.service
 
 CC	?= cc
 PKG_CONFIG ?= pkg-config
@@ -35,8 +42,10 @@ CORE_SRCS  = agent/config.c agent/log.c agent/journal.c agent/digest.c \
 	     agent/fsx.c agent/net.c agent/walk.c agent/ctlclient.c
 # the daemon only
 DAEMON_SRCS = agent/conn.c agent/stream.c agent/control.c \
-	     agent/role_agent.c agent/role_sink.c agent/sink_publish.c agent/sluiced.c
-CLI_SRCS   = agent/sluice.c
+	     agent/role_agent.c agent/role_sink.c agent/sink_publish.c agent/sluiced.c \
+	     agent/hook.c \
+	     agent/metrics.c
+CLI_SRCS   = agent/sluice.c agent/sluice_watch.c agent/sluice_verify.c
 
 PROTO_OBJS = $(PROTO_SRCS:.c=.o)
 CORE_OBJS  = $(CORE_SRCS:.c=.o)
@@ -58,7 +67,7 @@ libsluicecore.a: $(CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 sluiced: $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a
-	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) -lpthread -lm
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(JANSSON_LIBS) -lpthread -lm
 
 sluice: $(CLI_OBJS) libsluicecore.a libsluiceproto.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) libsluicecore.a libsluiceproto.a $(PKG_LIBS) $(JANSSON_LIBS)
@@ -72,6 +81,11 @@ tests/unit/%: tests/unit/%.c libsluiceproto.a $$(shell head -1 tests/unit/$$*.c 
 	    $(shell head -1 $< | sed -n 's,^// links: ,,p') \
 	    libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS) -lpthread
 
+# tests/hookrun: runs one completion hook from an agent config (t_hook_ssh.sh)
+tests/hookrun: tests/hookrun.c agent/hook.o agent/config.o agent/log.o libsluiceproto.a
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ tests/hookrun.c agent/hook.o \
+	    agent/config.o agent/log.o libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) -lpthread -lm
+
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do ./$$t || fail=1; done; exit $$fail
 
@@ -81,21 +95,41 @@ test:
 	@bash scripts/deps.sh
 	@$(MAKE) --no-print-directory check
 
-check: all $(UNIT_BINS)
+check: all $(UNIT_BINS) tests/hookrun
 	@bash tests/run.sh
 
 demo:
 	@bash scripts/demo.sh
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/sluice
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/sluice \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(UNITDIR)
 	install -m 0755 sluiced $(DESTDIR)$(SBINDIR)/sluiced
 	install -m 0755 sluice $(DESTDIR)$(BINDIR)/sluice
-	install -m 0644 etc/sluice-agent.conf etc/sluice-sink.conf $(DESTDIR)$(SYSCONFDIR)/sluice/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	sed 's,/usr/sbin/sluiced,$(SBINDIR)/sluiced,; s,/etc/sluice/,$(SYSCONFDIR)/sluice/,g' \
+	    etc/sluice-agent.service > $(DESTDIR)$(UNITDIR)/sluice-agent.service
+	sed 's,/usr/sbin/sluiced,$(SBINDIR)/sluiced,; s,/etc/sluice/,$(SYSCONFDIR)/sluice/,g' \
+	    etc/sluice-sink.service > $(DESTDIR)$(UNITDIR)/sluice-sink.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sluice-agent.service $(DESTDIR)$(UNITDIR)/sluice-sink.service
+	@# never overwrite an operator's edited config
+	for f in etc/sluice-agent.conf etc/sluice-sink.conf; do \
+	    t=$(DESTDIR)$(SYSCONFDIR)/sluice/$$(basename $$f); \
+	    [ -e $$t ] || install -m 0644 $$f $$t; done
+
+# Man pages must render without a single groff warning.
+man-check:
+	@fail=0; for m in $(MAN1) $(MAN5) $(MAN8); do \
+	    out=$$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l $$m 2>&1 >/dev/null); \
+	    if [ -n "$$out" ]; then echo "$$m:"; echo "$$out"; fail=1; else echo "$$m: ok"; fi; \
+	done; exit $$fail
 
 clean:
 	rm -f sluiced sluice *.a agent/*.o proto/*.o agent/*.d proto/*.d \
-	    $(UNIT_BINS) tests/unit/*.d
+	    $(UNIT_BINS) tests/unit/*.d tests/hookrun tests/*.d
 
-.PHONY: all test check unit demo install clean
--include $(wildcard agent/*.d proto/*.d tests/unit/*.d)
+.PHONY: all test check unit demo install man-check clean
+-include $(wildcard agent/*.d proto/*.d tests/unit/*.d tests/*.d)

@@ -70,6 +70,8 @@ static const struct enumval levels[] = {
 	{ "debug", LOG_DEBUG }, { NULL, 0 } };
 static const struct enumval modes[] = {
 	{ "on", 1 }, { "off", 0 }, { NULL, 0 } };
+static const struct enumval retentions[] = {
+	{ "keep", RET_KEEP }, { "delete", RET_DELETE }, { "move", RET_MOVE }, { NULL, 0 } };
 static const struct enumval hookkinds[] = {
 	{ "none", HOOK_NONE }, { "ssh", HOOK_SSH }, { "exec", HOOK_EXEC }, { NULL, 0 } };
 
@@ -104,6 +106,13 @@ static const struct keydef keys[] = {
 	{ "agent", "reconnect_min",	KT_DUR,  RQ_NO,     "0.5s", F(reconnect_min), 0.01, 3600, NULL },
 	{ "agent", "reconnect_max",	KT_DUR,  RQ_NO,     "30s",  F(reconnect_max), 0.01, 86400, NULL },
 	{ "agent", "sndbuf",		KT_SIZE, RQ_NO,     "0",    F(sndbuf),	0, 256 * MiB, NULL },
+	{ "agent", "failover_after",	KT_DUR,  RQ_NO,     "5m",   F(failover_after), 0, 30 * 86400.0, NULL },
+	{ "agent", "maintenance",	KT_STR,  RQ_NO,     NULL,   F(maintenance), 0, 0, NULL },
+	{ "agent", "retention",		KT_ENUM, RQ_NO,     "keep", F(retention), 0, 0, retentions },
+	{ "agent", "retention_dir",	KT_STR,  RQ_NO,     NULL,   F(retention_dir), 0, 0, NULL },
+	{ "agent", "retention_after",	KT_DUR,  RQ_NO,     "24h",  F(retention_after), 0, 3650 * 86400.0, NULL },
+	{ "agent", "spool_warn",	KT_INT,  RQ_NO,     "80",   F(spool_warn), 1, 100, NULL },
+	{ "agent", "spool_high",	KT_INT,  RQ_NO,     "90",   F(spool_high), 1, 100, NULL },
 	{ "daemon", "metrics",		KT_STR,  RQ_NO,     NULL,   F(metrics),	0, 0, NULL },
 	{ "ingest", "spool",		KT_STR,  RQ_NO,     NULL,   F(spool),	0, 0, NULL },
 	{ "ingest", "seal_marker",	KT_STR,  RQ_NO,     ".sealed", F(seal_marker), 0, 0, NULL },
@@ -718,6 +727,35 @@ req_text(enum kreq r)
 }
 
 /* After the whole file: required keys, computed defaults, cross checks. */
+/* [agent] destination: a comma-separated list of host:port, primary
+ * first; at most CFG_MAX_DESTS. */
+static void
+validate_destinations(struct pctx *p, int line)
+{
+	struct config	*c = p->c;
+	char		 list[sizeof(c->destination)], *tok, *save = NULL;
+	char		 host[256], msg[512];
+	int		 n = 0;
+
+	snprintf(list, sizeof(list), "%s", c->destination);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		tok[strcspn(tok, " \t")] = '\0';
+		if (++n > CFG_MAX_DESTS) {
+			errf(p, line, "agent", "destination", "more than %d destinations",
+			    CFG_MAX_DESTS);
+			return;
+		}
+		if (check_hostport(tok, host, sizeof(host), msg, sizeof(msg)) != 0)
+			errf(p, line, "agent", "destination", "%s", msg);
+		else if (n == 1 && keyline(p, "agent", "server_name") == 0)
+			snprintf(c->server_name, sizeof(c->server_name), "%s", host);
+	}
+	if (n == 0)
+		errf(p, line, "agent", "destination", "empty list");
+}
+
 /* [hook]: what each kind needs, and the files it reads. */
 static void
 validate_hook(struct pctx *p)
@@ -839,14 +877,14 @@ validate(struct pctx *p)
 	}
 	if (c->role == ROLE_AGENT) {
 		line = keyline(p, "agent", "destination");
-		if (line != 0 && c->destination[0] != '\0') {
-			if (check_hostport(c->destination, host, sizeof(host),
-			    msg, sizeof(msg)) != 0)
-				errf(p, line, "agent", "destination", "%s", msg);
-			else if (keyline(p, "agent", "server_name") == 0)
-				snprintf(c->server_name, sizeof(c->server_name),
-				    "%s", host);
-		}
+		if (line != 0 && c->destination[0] != '\0')
+			validate_destinations(p, line);
+		if (c->retention == RET_MOVE && c->retention_dir[0] == '\0')
+			errf(p, keyline(p, "agent", "retention"), "agent", "retention_dir",
+			    "missing (required when retention = move)");
+		if (c->spool_high < c->spool_warn)
+			errf(p, keyline(p, "agent", "spool_high"), "agent", "spool_high",
+			    "%d%% is below spool_warn %d%%", c->spool_high, c->spool_warn);
 		if (c->reconnect_max < c->reconnect_min) {
 			line = keyline(p, "agent", "reconnect_max");
 			if (line == 0)

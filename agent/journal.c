@@ -1305,6 +1305,42 @@ fail:
 }
 
 int
+journal_ds_note(struct journal *j, uint64_t id, const char *note, const char *dest)
+{
+	struct ds_rec d = { 0 };
+	MDB_txn *t = NULL;
+	uint64_t when;
+	int rc;
+
+	if (dest != NULL && strlen(dest) >= sizeof(d.dest))
+		return SL_EINVAL;
+	rc = txn_begin(j, 0, &t);
+	if (rc)
+		return rc;
+	rc = ds_load(j, t, id, &d);
+	if (rc)
+		goto fail;
+	if (note != NULL) {
+		rc = hist_append(j, t, id, d.state, d.state, note, &when);
+		if (rc)
+			goto fail;
+		d.updated_ns = when;
+	}
+	if (dest != NULL)
+		strlcpy0(d.dest, dest, sizeof(d.dest));
+	rc = ds_store(j, t, &d, 0);
+	if (rc)
+		goto fail;
+	rc = commit(t);
+	t = NULL;
+fail:
+	if (t)
+		mdb_txn_abort(t);
+	ds_rec_free(&d);
+	return rc;
+}
+
+int
 journal_ds_count(struct journal *j, uint64_t id, uint64_t sent,
     uint64_t resent, uint64_t nacked)
 {

@@ -45,7 +45,7 @@
 #include "stream.h"
 #include "walk.h"
 
-enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_BACKOFF };
+enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_BACKOFF, LINK_WAIT };
 enum as_state { AS_NONE, AS_CONNECTING, AS_HELLO, AS_READY };
 enum phase { PH_IDLE, PH_OPENING, PH_SENDING, PH_COMMITTING };
 
@@ -88,12 +88,35 @@ struct ads {
 	uint64_t	 bytes_at_start;
 };
 
+/* A destination: one sink, in the configured priority order. */
+struct dest {
+	char			 text[256];	/* as configured, "host:port" */
+	char			 peer[256];	/* name its certificate must carry */
+	struct net_addr		 addr;
+	double			 down_since;	/* first failure of this outage, 0 = not down */
+	double			 last_try;
+	double			 paused_until;	/* sluice pause DEST; 0 = not paused */
+};
+
+#define MAX_WINDOWS	32
+struct mwindow {
+	int			 dest;
+	double			 start, end;
+};
+
 struct agent {
 	struct ev_loop		*loop;
 	const struct config	*cfg;
 	struct journal		*j;
 	struct tls_ctx		*tls;
-	struct net_addr		 dest;
+	struct dest		 dests[CFG_MAX_DESTS];
+	int			 ndest;
+	int			 cur_dest;	/* the session's destination */
+	struct mwindow		 windows[MAX_WINDOWS];
+	int			 nwindows;
+	double			 paused_until;	/* sluice pause (all): 0 = not paused */
+	int			 probe;		/* 1 + destination to try once, or 0 */
+	ev_timer		 tick;		/* housekeeping, once a second */
 	int			 link;
 	double			 link_since;
 	char			 link_why[256];
@@ -120,6 +143,7 @@ link_name(int l)
 	case LINK_CONNECTING:	return "connecting";
 	case LINK_UP:		return "up";
 	case LINK_BACKOFF:	return "backoff";
+	case LINK_WAIT:		return "waiting";	/* paused or maintenance */
 	}
 	return "unknown";
 }
@@ -149,7 +173,7 @@ static void
 link_enter(struct agent *a, int state, const char *why)
 {
 	if (a->link != state)
-		log_info("link", "dest=%s state=%s->%s%s%s", a->dest.text,
+		log_info("link", "dest=%s state=%s->%s%s%s", a->dests[a->cur_dest].text,
 		    link_name(a->link), link_name(state), why ? " why=" : "",
 		    why ? log_q(why) : "");
 	a->link = state;
@@ -680,15 +704,31 @@ out:
 	}
 }
 
+static int	want_failback(struct agent *);
+static void	link_switch(struct agent *, const char *);
+
+/* Pick the oldest dataset this destination may take and OPEN it. */
 static void
 start_next(struct agent *a)
 {
-	struct ads	*d;
+	struct ads	*d, *next;
+	const char	*here;
+	char		 note[600];
 	int		 rc;
 
 	if (a->link != LINK_UP || a->cur != NULL)
 		return;
-	while ((d = a->queue) != NULL) {
+	if (want_failback(a)) {
+		link_switch(a, "trying a preferred destination again");
+		return;
+	}
+	here = a->dests[a->cur_dest].text;
+	for (d = a->queue; d != NULL; d = next) {
+		next = d->next;
+		/* COMMIT went to another destination: only it may answer. */
+		if (d->rec.state == DS_COMMITTING && d->rec.dest[0] &&
+		    strcmp(d->rec.dest, here) != 0)
+			continue;
 		if (!d->loaded) {
 			rc = ads_load(a, d);
 			if (rc != SL_OK) {
@@ -700,6 +740,22 @@ start_next(struct agent *a)
 				ads_free(d);
 				continue;
 			}
+		}
+		if (strcmp(d->rec.dest, here) != 0) {
+			if (d->rec.dest[0]) {
+				snprintf(note, sizeof(note), "moved from %s to %s (%s "
+				    "unavailable); resent from the start there; the "
+				    "partial copy at %s is never committed", d->rec.dest,
+				    here, d->rec.dest, d->rec.dest);
+				log_warnx("dataset", "dataset=%016llx name=%s %s",
+				    (unsigned long long)d->rec.id, log_q(d->rec.name), note);
+			}
+			rc = journal_ds_note(a->j, d->rec.id, d->rec.dest[0] ? note : NULL,
+			    here);
+			if (rc != SL_OK)
+				log_err("journal", "dataset=%016llx bind: %s",
+				    (unsigned long long)d->rec.id, sl_strerror(rc));
+			snprintf(d->rec.dest, sizeof(d->rec.dest), "%s", here);
 		}
 		a->cur = d;
 		if (d->rec.state == DS_QUEUED)
@@ -1019,7 +1075,7 @@ on_error(struct agent *a, const uint8_t *p, uint32_t len)
 	code = -(int)e.code;
 	snprintf(msg, sizeof(msg), "sink: %.*s", (int)e.message.len, e.message.p);
 	if (e.dsid == 0 || d == NULL || e.dsid != d->rec.id || sl_err_retryable(code)) {
-		log_err("agent", "dest=%s error=%s %s", a->dest.text, sl_strerror(code),
+		log_err("agent", "dest=%s error=%s %s", a->dests[a->cur_dest].text, sl_strerror(code),
 		    log_q(msg));
 		link_down(a, msg);
 		return;
@@ -1072,8 +1128,14 @@ send_hello(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
 static void
 link_up(struct agent *a)
 {
+	struct dest *dd = &a->dests[a->cur_dest];
+
 	ev_timer_stop(a->loop, &a->connect_to);
 	a->backoff = 0;
+	if (dd->down_since != 0)
+		log_info("link", "dest=%s back after %.0fs down", dd->text,
+		    now_wall() - dd->down_since);
+	dd->down_since = 0;
 	link_enter(a, LINK_UP, NULL);
 	start_next(a);
 }
@@ -1133,29 +1195,128 @@ static const struct stream_ops as_ops = {
 	.on_close = as_close,
 };
 
+/* ---- destinations ----------------------------------------------------
+ *
+ * Policy (README, "Destinations"): the agent keeps one session, to the
+ * first destination in priority order that is neither paused nor in a
+ * maintenance window and has not been down longer than failover_after.
+ * While it works from a lower one it tries the better ones again at
+ * dataset boundaries, at most once per probe interval, and goes back as
+ * soon as one answers.  A dataset that sent COMMIT to a destination is
+ * bound to it and waits for it: it can never be published twice.  One
+ * still moving may be resent from the start to another destination; the
+ * old partial copy is never committed, and the move is in its history.
+ */
+static int
+dest_blocked(const struct agent *a, int i, double now, const char **why)
+{
+	int w;
+
+	if (a->paused_until > now) {
+		*why = "paused";
+		return 1;
+	}
+	if (a->dests[i].paused_until > now) {
+		*why = "paused";
+		return 1;
+	}
+	for (w = 0; w < a->nwindows; w++)
+		if (a->windows[w].dest == i && a->windows[w].start <= now &&
+		    now < a->windows[w].end) {
+			*why = "maintenance";
+			return 1;
+		}
+	return 0;
+}
+
+/* The destination to work with now, or -1 when all are blocked. */
+static int
+choose_dest(struct agent *a, double now)
+{
+	const char	*why;
+	int		 i, fallback = -1;
+
+	for (i = 0; i < a->ndest; i++) {
+		if (dest_blocked(a, i, now, &why))
+			continue;
+		if (a->dests[i].down_since == 0 ||
+		    now - a->dests[i].down_since < a->cfg->failover_after)
+			return i;
+		if (fallback == -1)
+			fallback = i;
+	}
+	/* Every open one is down past the threshold: keep trying the best. */
+	return fallback;
+}
+
+/* Seconds until the blocking of every destination may change. */
+static double
+next_unblock(const struct agent *a, double now)
+{
+	double	t = 3600;
+	int	i, w;
+
+	if (a->paused_until > now)
+		t = fmin(t, a->paused_until - now);
+	for (i = 0; i < a->ndest; i++)
+		if (a->dests[i].paused_until > now)
+			t = fmin(t, a->dests[i].paused_until - now);
+	for (w = 0; w < a->nwindows; w++) {
+		if (a->windows[w].start > now)
+			t = fmin(t, a->windows[w].start - now);
+		if (a->windows[w].end > now)
+			t = fmin(t, a->windows[w].end - now);
+	}
+	return fmax(t, 0.05);
+}
+
 static void
 connect_all(struct agent *a)
 {
-	char	err[256];
-	int	i, fd, rc;
+	struct dest	*dd;
+	char		 err[256];
+	double		 now = now_wall();
+	int		 i, fd, rc, next;
 
+	next = choose_dest(a, now);
+	if (a->probe > 0) {
+		/* want_failback asked for one attempt at a better destination,
+		 * even if it is past its failover threshold. */
+		next = a->probe - 1;
+		a->probe = 0;
+	}
+	if (next < 0) {
+		double t = next_unblock(a, now);
+		link_enter(a, LINK_WAIT, a->paused_until > now ? "paused" :
+		    "every destination paused or in maintenance");
+		log_info("link", "no destination open, checking again in %.0fs", t);
+		ev_timer_set(&a->retry, t, 0);
+		ev_timer_start(a->loop, &a->retry);
+		return;
+	}
+	if (next != a->cur_dest)
+		log_warnx("link", "dest=%s -> dest=%s (%s)", a->dests[a->cur_dest].text,
+		    a->dests[next].text, next > a->cur_dest ? "failing over" :
+		    "back to a preferred destination");
+	a->cur_dest = next;
+	dd = &a->dests[next];
+	dd->last_try = now;
 	link_enter(a, LINK_CONNECTING, NULL);
 	a->nready = 0;
 	for (i = 0; i < a->cfg->streams; i++) {
 		struct astream *as = &a->st[i];
 
-		rc = net_connect(&a->dest, &fd, err, sizeof(err));
+		rc = net_connect(&dd->addr, &fd, err, sizeof(err));
 		if (rc != SL_OK) {
 			link_down(a, err);
 			return;
 		}
 		net_tune(fd, a->cfg->sndbuf);
-		snprintf(as->label, sizeof(as->label), "%s#%d", a->dest.text, i);
+		snprintf(as->label, sizeof(as->label), "%s#%d", a->dests[a->cur_dest].text, i);
 		as->state = AS_CONNECTING;
 		as->inflight = 0;
 		as->inflight_bytes = 0;
-		as->s = stream_new(a->loop, fd, 1, a->tls, 0,
-		    a->cfg->server_name[0] ? a->cfg->server_name : NULL, &as_ops, as,
+		as->s = stream_new(a->loop, fd, 1, a->tls, 0, dd->peer, &as_ops, as,
 		    SL_MAX_FRAME, 0, as->label);
 		if (as->s == NULL) {
 			as->state = AS_NONE;
@@ -1185,15 +1346,17 @@ connect_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * from reconnect_min to reconnect_max, times a random factor in
  * [0.5, 1.0) so that many agents do not reconnect in lockstep. */
 static void
-link_down(struct agent *a, const char *why)
+link_close(struct agent *a, const char *why, int failed)
 {
 	struct ads	*d = a->cur;
 	uint32_t	 r;
 	double		 delay;
 	int		 i;
 
-	if (a->link == LINK_BACKOFF || a->link == LINK_DOWN)
+	if (a->link == LINK_BACKOFF || a->link == LINK_DOWN || a->link == LINK_WAIT)
 		return;
+	if (failed && a->dests[a->cur_dest].down_since == 0)
+		a->dests[a->cur_dest].down_since = now_wall();
 	ev_timer_stop(a->loop, &a->connect_to);
 	for (i = 0; i < a->cfg->streams; i++) {
 		struct stream *s = a->st[i].s;
@@ -1212,14 +1375,53 @@ link_down(struct agent *a, const char *why)
 		phase_enter(a, d, PH_IDLE);
 		a->cur = NULL;	/* start_next picks it again: oldest first */
 	}
-	a->backoff = a->backoff == 0 ? a->cfg->reconnect_min :
-	    fmin(a->backoff * 2, a->cfg->reconnect_max);
-	digest_random(&r, sizeof(r));
-	delay = a->backoff * (0.5 + 0.5 * (r / 4294967296.0));
+	if (failed) {
+		a->backoff = a->backoff == 0 ? a->cfg->reconnect_min :
+		    fmin(a->backoff * 2, a->cfg->reconnect_max);
+		digest_random(&r, sizeof(r));
+		delay = a->backoff * (0.5 + 0.5 * (r / 4294967296.0));
+	} else
+		delay = 0.01;	/* a deliberate switch: go now */
 	link_enter(a, LINK_BACKOFF, why);
-	log_info("link", "dest=%s retry_in=%.2fs", a->dest.text, delay);
+	log_info("link", "dest=%s retry_in=%.2fs", a->dests[a->cur_dest].text, delay);
 	ev_timer_set(&a->retry, delay, 0);
 	ev_timer_start(a->loop, &a->retry);
+}
+
+/* The session failed: back off, and count the outage against the
+ * destination (failover_after). */
+static void
+link_down(struct agent *a, const char *why)
+{
+	link_close(a, why, 1);
+}
+
+/* Close a working session on purpose (pause, failing back). */
+static void
+link_switch(struct agent *a, const char *why)
+{
+	link_close(a, why, 0);
+}
+
+/* Working from a lower destination, and a better one may be back: it
+ * never failed (a maintenance window ended), or we have not tried it for
+ * a probe interval. */
+static int
+want_failback(struct agent *a)
+{
+	double		 now = now_wall(), probe = fmax(a->cfg->reconnect_max, 1.0);
+	const char	*why;
+	int		 i;
+
+	for (i = 0; i < a->cur_dest; i++) {
+		if (dest_blocked(a, i, now, &why))
+			continue;
+		if (a->dests[i].down_since == 0 || now - a->dests[i].last_try >= probe) {
+			a->probe = i + 1;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* ---- control ------------------------------------------------------------ */
@@ -1329,7 +1531,7 @@ cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 	d.bytes = total;
 	snprintf(d.name, sizeof(d.name), "%s", name);
 	snprintf(d.src, sizeof(d.src), "%s", dir);
-	snprintf(d.dest, sizeof(d.dest), "%s", a->cfg->destination);
+	d.dest[0] = '\0';	/* bound when first opened at a destination */
 	rc = journal_ds_create(a->j, &d, files, nfiles);
 	free(files);
 	if (rc != SL_OK) {
@@ -1378,24 +1580,274 @@ cmd_ping(struct agent *a, struct wbuf *out)
 	char	line[512];
 
 	snprintf(line, sizeof(line), "role=agent dest=%s link=%s since=%.0f why=%s "
-	    "current=%016llx streams=%d\n", a->dest.text, link_name(a->link),
+	    "current=%016llx streams=%d\n", a->dests[a->cur_dest].text, link_name(a->link),
 	    a->link_since, a->link_why[0] ? log_q(a->link_why) : "-",
 	    a->cur ? (unsigned long long)a->cur->rec.id : 0ULL, a->cfg->streams);
 	text_append(out, line);
 	return SL_OK;
 }
 
+/* "2026-12-01T08:00:00Z", "2026-12-01T08:00Z" or seconds since the
+ * epoch; -1 if neither. */
+static double
+parse_time(const char *s)
+{
+	struct tm	 tm;
+	char		*e;
+	double		 v;
+
+	memset(&tm, 0, sizeof(tm));
+	e = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (e == NULL || *e != '\0') {
+		memset(&tm, 0, sizeof(tm));
+		e = strptime(s, "%Y-%m-%dT%H:%MZ", &tm);
+	}
+	if (e != NULL && *e == '\0')
+		return (double)timegm(&tm);
+	v = strtod(s, &e);
+	return (e != s && *e == '\0' && v >= 0) ? v : -1;
+}
+
+static int
+dest_index(const struct agent *a, const char *text)
+{
+	int i;
+
+	for (i = 0; i < a->ndest; i++)
+		if (strcmp(a->dests[i].text, text) == 0)
+			return i;
+	return -1;
+}
+
+/* "pause [DEST] [UNTIL]", "resume [DEST]". */
+static int
+cmd_pause(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out, int pause)
+{
+	char		 dest[256] = "", until[64] = "", msg[512];
+	double		 t = 1e18, now = now_wall();
+	int		 i = -1;
+
+	if (req->argc > 0)
+		wire_str_copy(dest, sizeof(dest), req->argv[0]);
+	if (req->argc > 1)
+		wire_str_copy(until, sizeof(until), req->argv[1]);
+	if (dest[0] && strcmp(dest, "all") != 0 && (i = dest_index(a, dest)) < 0) {
+		snprintf(msg, sizeof(msg), "no destination \"%s\" (have: %s)", dest,
+		    a->cfg->destination);
+		text_append(out, msg);
+		return SL_ENOTFOUND;
+	}
+	if (pause && until[0] && (t = parse_time(until)) < 0) {
+		snprintf(msg, sizeof(msg), "bad time \"%s\": use 2026-12-01T08:00:00Z "
+		    "or seconds since the epoch", until);
+		text_append(out, msg);
+		return SL_EINVAL;
+	}
+	if (i < 0)
+		a->paused_until = pause ? t : 0;
+	else
+		a->dests[i].paused_until = pause ? t : 0;
+	snprintf(msg, sizeof(msg), "%s %s%s%s\n", pause ? "paused" : "resumed",
+	    i < 0 ? "all destinations" : a->dests[i].text, pause && until[0] ?
+	    " until " : "", pause && until[0] ? until : "");
+	log_info("agent", "operator %s", msg);
+	text_append(out, msg);
+	if (pause && (i < 0 || i == a->cur_dest) && a->link != LINK_WAIT)
+		link_switch(a, i < 0 ? "paused by operator" : "destination paused");
+	else if (!pause && (a->link == LINK_WAIT || (i >= 0 && i < a->cur_dest))) {
+		if (a->link == LINK_WAIT) {
+			ev_timer_stop(a->loop, &a->retry);
+			connect_all(a);
+		}
+	}
+	(void)now;
+	return SL_OK;
+}
+
+/* "retry DATASET": a failed dataset goes back to the queue. */
+static int
+cmd_retry(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct ds_rec	 d;
+	struct ads	*ad;
+	char		 key[64], msg[512];
+	int		 rc;
+
+	memset(&d, 0, sizeof(d));
+	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
+		text_append(out, "usage: retry DATASET");
+		return SL_EINVAL;
+	}
+	rc = journal_ds_find(a->j, key, &d);
+	if (rc != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
+		text_append(out, msg);
+		return rc;
+	}
+	if (d.state != DS_FAILED) {
+		snprintf(msg, sizeof(msg), "%s is %s, not failed: nothing to retry",
+		    d.name, ds_state_name(d.state));
+		ds_rec_free(&d);
+		text_append(out, msg);
+		return SL_ESTATE;
+	}
+	rc = journal_ds_set_state(a->j, d.id, DS_QUEUED, "retried by operator", NULL);
+	if (rc == SL_OK && (ad = ads_new(&d)) != NULL) {
+		ad->rec.state = DS_QUEUED;
+		queue_add(a, ad);
+		start_next(a);
+	}
+	snprintf(msg, sizeof(msg), "%s queued again\n", d.name);
+	ds_rec_free(&d);
+	text_append(out, rc == SL_OK ? msg : sl_strerror(rc));
+	return rc;
+}
+
+/* "cancel DATASET": stop sending it (the source is kept). */
+static int
+cmd_cancel(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct ads	*d;
+	struct ds_rec	 r;
+	char		 key[64], msg[512];
+
+	memset(&r, 0, sizeof(r));
+	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
+		text_append(out, "usage: cancel DATASET");
+		return SL_EINVAL;
+	}
+	if (journal_ds_find(a->j, key, &r) != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
+		text_append(out, msg);
+		return SL_ENOTFOUND;
+	}
+	for (d = a->queue; d && d->rec.id != r.id; d = d->next)
+		;
+	if (d == NULL || d->rec.state == DS_COMMITTING) {
+		snprintf(msg, sizeof(msg), "%s is %s: %s", r.name, ds_state_name(r.state),
+		    d ? "already committing, it cannot be taken back" : "not queued");
+		ds_rec_free(&r);
+		text_append(out, msg);
+		return SL_ESTATE;
+	}
+	ds_rec_free(&r);
+	snprintf(msg, sizeof(msg), "%s cancelled (source kept)\n", d->rec.name);
+	if (a->cur == d)
+		phase_enter(a, d, PH_IDLE);
+	fail_dataset(a, d, "cancelled by operator");
+	text_append(out, msg);
+	return SL_OK;
+}
+
 int
 agent_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 {
-	struct agent *a = arg;
+	struct agent	*a = arg;
+	char		 cmd[32];
 
-	if (req->command.len == 6 && memcmp(req->command.p, "submit", 6) == 0)
+	if (wire_str_copy(cmd, sizeof(cmd), req->command) != SL_OK)
+		cmd[0] = '\0';
+	if (strcmp(cmd, "submit") == 0)
 		return cmd_submit(a, req, out);
-	if (req->command.len == 4 && memcmp(req->command.p, "ping", 4) == 0)
+	if (strcmp(cmd, "ping") == 0)
 		return cmd_ping(a, out);
+	if (strcmp(cmd, "pause") == 0)
+		return cmd_pause(a, req, out, 1);
+	if (strcmp(cmd, "resume") == 0)
+		return cmd_pause(a, req, out, 0);
+	if (strcmp(cmd, "retry") == 0)
+		return cmd_retry(a, req, out);
+	if (strcmp(cmd, "cancel") == 0)
+		return cmd_cancel(a, req, out);
 	text_append(out, "unknown command");
 	return SL_EINVAL;
+}
+
+/* Housekeeping once a second: a destination that became blocked (pause,
+ * maintenance) is left; an idle session checks for a better destination. */
+static void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct agent	*a = w->data;
+	const char	*why;
+	double		 now = now_wall();
+
+	(void)loop; (void)revents;
+	if (a->link == LINK_UP || a->link == LINK_CONNECTING) {
+		if (dest_blocked(a, a->cur_dest, now, &why)) {
+			/* COMMIT in flight: let it finish, it is short. */
+			if (a->cur == NULL || a->cur->phase != PH_COMMITTING)
+				link_switch(a, why);
+			return;
+		}
+		if (a->link == LINK_UP && a->cur == NULL)
+			start_next(a);
+	}
+}
+
+static int
+parse_destinations(struct agent *a, char *err, size_t errlen)
+{
+	char	list[sizeof(a->cfg->destination)], *tok, *save = NULL, *colon;
+	int	rc, explicit_name;
+
+	snprintf(list, sizeof(list), "%s", a->cfg->destination);
+	for (tok = strtok_r(list, ",", &save); tok && a->ndest < CFG_MAX_DESTS;
+	    tok = strtok_r(NULL, ",", &save)) {
+		struct dest *dd = &a->dests[a->ndest];
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		tok[strcspn(tok, " \t")] = '\0';
+		snprintf(dd->text, sizeof(dd->text), "%s", tok);
+		rc = net_resolve(tok, &dd->addr, err, errlen);
+		if (rc != SL_OK)
+			return rc;
+		/* Certificate name: the host part, unless server_name was set. */
+		snprintf(dd->peer, sizeof(dd->peer), "%s", tok[0] == '[' ? tok + 1 : tok);
+		colon = strrchr(dd->peer, tok[0] == '[' ? ']' : ':');
+		if (colon)
+			*colon = '\0';
+		a->ndest++;
+	}
+	explicit_name = strcmp(a->cfg->server_name, a->dests[0].peer) != 0;
+	if (explicit_name)
+		for (rc = 0; rc < a->ndest; rc++)
+			snprintf(a->dests[rc].peer, sizeof(a->dests[rc].peer), "%s",
+			    a->cfg->server_name);
+	return SL_OK;
+}
+
+/* maintenance = DEST START END[; DEST START END ...] */
+static int
+parse_maintenance(struct agent *a, char *err, size_t errlen)
+{
+	char	list[sizeof(a->cfg->maintenance)], *ent, *save = NULL;
+	char	dest[256], start[64], end[64];
+
+	snprintf(list, sizeof(list), "%s", a->cfg->maintenance);
+	for (ent = strtok_r(list, ";", &save); ent; ent = strtok_r(NULL, ";", &save)) {
+		struct mwindow *w = &a->windows[a->nwindows];
+
+		if (strspn(ent, " \t") == strlen(ent))
+			continue;
+		if (a->nwindows == MAX_WINDOWS) {
+			snprintf(err, errlen, "%s: [agent] maintenance: more than %d windows",
+			    a->cfg->path, MAX_WINDOWS);
+			return SL_EINVAL;
+		}
+		if (sscanf(ent, " %255s %63s %63s", dest, start, end) != 3 ||
+		    (w->dest = dest_index(a, dest)) < 0 ||
+		    (w->start = parse_time(start)) < 0 || (w->end = parse_time(end)) < 0 ||
+		    w->end <= w->start) {
+			snprintf(err, errlen, "%s: [agent] maintenance: \"%s\": want DEST "
+			    "START END with DEST one of the destinations and times like "
+			    "2026-12-01T08:00:00Z, END after START", a->cfg->path, ent);
+			return SL_EINVAL;
+		}
+		a->nwindows++;
+	}
+	return SL_OK;
 }
 
 /* ---- start / stop --------------------------------------------------------- */
@@ -1413,7 +1865,9 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	a->loop = loop;
 	a->cfg = cfg;
 	a->j = j;
-	rc = net_resolve(cfg->destination, &a->dest, err, errlen);
+	rc = parse_destinations(a, err, errlen);
+	if (rc == SL_OK)
+		rc = parse_maintenance(a, err, errlen);
 	if (rc != SL_OK)
 		goto fail;
 	if (cfg->tls) {
@@ -1434,10 +1888,14 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	a->retry.data = a;
 	ev_init(&a->connect_to, connect_timeout_cb);
 	a->connect_to.data = a;
+	ev_timer_init(&a->tick, tick_cb, 1.0, 1.0);
+	a->tick.data = a;
+	ev_timer_start(loop, &a->tick);
 	a->link = LINK_DOWN;
-	log_info("agent", "id=%s dest=%s streams=%d chunk_size=%u window=%d tls=%s",
-	    log_q(cfg->id), a->dest.text, cfg->streams, cfg->chunk_size, cfg->window,
-	    cfg->tls ? "on" : "off");
+	log_info("agent", "id=%s dest=%s streams=%d chunk_size=%u window=%d tls=%s "
+	    "maintenance_windows=%d", log_q(cfg->id), log_q(cfg->destination),
+	    cfg->streams, cfg->chunk_size, cfg->window, cfg->tls ? "on" : "off",
+	    a->nwindows);
 	connect_all(a);
 	*out = a;
 	return SL_OK;
@@ -1457,6 +1915,7 @@ agent_stop(struct agent *a)
 		return;
 	ev_timer_stop(a->loop, &a->retry);
 	ev_timer_stop(a->loop, &a->connect_to);
+	ev_timer_stop(a->loop, &a->tick);
 	if (a->cur)
 		flush_counts(a, a->cur);
 	for (i = 0; i < a->cfg->streams; i++)

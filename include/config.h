@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 enum cfg_role { ROLE_AGENT = 1, ROLE_SINK = 2 };
+#define CFG_MAX_DESTS	8
 
 struct config {
 	char		path[4096];		/* the file it came from */
@@ -46,7 +47,8 @@ struct config {
 	int		max_connections;	/* default 256 */
 	double		idle_timeout;		/* seconds, default 120 */
 	/* [agent] */
-	char		destination[256];	/* required for an agent: host:port */
+	char		destination[1024];	/* required for an agent: host:port[, host:port...]
+						 * in priority order (primary first) */
 	char		server_name[256];	/* TLS name to verify; default: host of destination */
 	int		streams;		/* 1..SL_MAX_STREAMS, default 4 */
 	uint32_t	chunk_size;		/* default 8M */
@@ -54,6 +56,13 @@ struct config {
 	double		reconnect_min;		/* seconds, default 0.5 */
 	double		reconnect_max;		/* seconds, default 30 */
 	int		sndbuf;			/* socket buffer bytes, 0 = autotune (default) */
+	double		failover_after;		/* primary down this long: use the next, default 5m */
+	char		maintenance[1024];	/* "DEST START END[; ...]", times ISO 8601 UTC or epoch */
+	int		retention;		/* RET_KEEP (default), RET_DELETE, RET_MOVE */
+	char		retention_dir[4096];	/* where RET_MOVE puts confirmed datasets */
+	double		retention_after;	/* seconds after confirmation, default 24h */
+	int		spool_warn;		/* percent of the spool file system, default 80 */
+	int		spool_high;		/* percent: over it, retention runs early; default 90 */
 	/* [daemon] metrics: Prometheus text on http://ADDR/metrics, "" = off */
 	char		metrics[256];
 	/* [ingest] (agent): unattended pick-up of sealed datasets */
@@ -79,6 +88,7 @@ struct config {
 };
 
 enum hook_kind { HOOK_NONE = 0, HOOK_SSH = 1, HOOK_EXEC = 2 };
+enum retention { RET_KEEP = 0, RET_DELETE = 1, RET_MOVE = 2 };
 
 /* Load and validate path.  On failure returns SL_EINVAL and writes every
  * problem found, one per line, as "FILE:LINE: [section] key: message"

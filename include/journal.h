@@ -17,7 +17,9 @@
  * means the change survives a crash.  The "many" variants take a batch so
  * that the caller can group-commit.
  *
- * Threads: one struct journal may be used from one thread at a time.  Any
+ * Threads: struct journal holds no mutable state after open and the env
+ * is opened MDB_NOTLS, so two threads may call these functions at once
+ * (the sink's committer thread does); LMDB serialises write txns.  Any
  * number of processes may open the same journal read-only (the CLI does).
  * Never use a journal across fork().
  *
@@ -119,6 +121,11 @@ int	journal_ds_foreach(struct journal *j,
  * published when published is not NULL.  One txn. */
 int	journal_ds_set_state(struct journal *j, uint64_t id, int state,
 	    const char *reason, const char *published);
+/* Record an event in the dataset's history without changing its state
+ * (note may be NULL), and bind it to destination dest (NULL: keep).
+ * One txn. */
+int	journal_ds_note(struct journal *j, uint64_t id, const char *note,
+	    const char *dest);
 /* Add to the sent / resent / nacked counters.  One txn. */
 int	journal_ds_count(struct journal *j, uint64_t id, uint64_t sent,
 	    uint64_t resent, uint64_t nacked);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# testbed-down.sh [DIR]: stop what testbed-up.sh started in DIR (default
+# /tmp/sluice-testbed), by the PIDs in DIR/env only, then remove DIR and
+# the test user's authorized key.  Running jobs are cancelled first so no
+# slurmstepd is left behind.  Safe to run twice.
+set -u
+DIR=${1:-/tmp/sluice-testbed}
+ENV=$DIR/env
+[ -d "$DIR" ] || exit 0
+
+pids=
+if [ -f "$ENV" ]; then
+	if [ -f "$DIR/etc/slurm.conf" ] && command -v scancel >/dev/null; then
+		SLURM_CONF=$DIR/etc/slurm.conf timeout 5 scancel --quiet --full \
+		    --user=sluicehook 2>/dev/null || true
+	fi
+	while IFS='=' read -r k v; do
+		case "$k" in *_PID) [[ "$v" =~ ^[0-9]+$ ]] && pids="$pids $v";; esac
+	done < "$ENV"
+fi
+# only processes that are still what we started (command line names DIR or
+# is one of our daemons), never by name
+mine=
+for p in $pids; do
+	[ -r "/proc/$p/cmdline" ] || continue
+	cmd=$(tr '\0' ' ' < "/proc/$p/cmdline")
+	case "$cmd" in
+	*"$DIR"*|/usr/sbin/slurmctld*|/usr/sbin/slurmd*) mine="$mine $p";;
+	esac
+done
+[ -n "$mine" ] && kill -TERM $mine 2>/dev/null
+for _ in $(seq 100); do
+	alive=
+	for p in $mine; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+	[ -z "$alive" ] && break
+	sleep 0.1
+done
+[ -n "${alive:-}" ] && kill -KILL $alive 2>/dev/null
+rm -rf "$DIR"
+home=$(getent passwd sluicehook | cut -d: -f6)
+[ -n "$home" ] && rm -f "$home/.ssh/authorized_keys"
+exit 0

@@ -1,0 +1,330 @@
+// links: agent/metrics.o agent/net.o agent/log.o
+/*
+ * test_metrics.c: the /metrics HTTP server on a real loop.  The loop runs
+ * in a thread; the test is a plain blocking client on 127.0.0.1.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <ev.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "sluice.h"
+
+struct fixture {
+	struct ev_loop	*loop;
+	struct metrics	*m;
+	ev_async	 stop;
+	pthread_t	 th;
+	int		 port;
+	int		 renders;
+};
+
+static void
+render(void *arg, struct wbuf *b)
+{
+	struct fixture *f = arg;
+
+	f->renders++;
+	metrics_help(b, "sluice_bytes_sent_total", "counter", "Bytes sent.");
+	metrics_line(b, "sluice_bytes_sent_total", NULL, 123456789);
+	metrics_help(b, "sluice_datasets", "gauge", "Datasets by state.");
+	metrics_line(b, "sluice_datasets", "state=\"queued\"", 3);
+	metrics_line(b, "sluice_datasets", "state=\"failed\"", 0);
+	metrics_line(b, "sluice_ratio", "", 0.25);
+}
+
+static void
+stop_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)w; (void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct fixture *f = arg;
+
+	ev_run(f->loop, 0);
+	return NULL;
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in	sa;
+	socklen_t		len = sizeof(sa);
+	int			fd, port;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		return -1;
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f = calloc(1, sizeof(*f));
+	char		 addr[64], err[256];
+
+	signal(SIGPIPE, SIG_IGN);
+	f->loop = ev_loop_new(EVFLAG_AUTO);
+	f->port = free_port();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->port);
+	if (metrics_start(&f->m, f->loop, addr, render, f, err, sizeof(err)) != SL_OK) {
+		fprintf(stderr, "metrics_start: %s\n", err);
+		return -1;
+	}
+	ev_async_init(&f->stop, stop_cb);
+	ev_async_start(f->loop, &f->stop);
+	pthread_create(&f->th, NULL, loop_main, f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ev_async_send(f->loop, &f->stop);
+	pthread_join(f->th, NULL);
+	metrics_stop(f->m);
+	ev_loop_destroy(f->loop);
+	free(f);
+	return 0;
+}
+
+static int
+connect_to(int port)
+{
+	struct sockaddr_in	sa;
+	struct timeval		tv = { 5, 0 };
+	int			fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Send req (len bytes), read the whole reply into a malloc'd string. */
+static char *
+http(int port, const char *req, size_t len)
+{
+	char	*buf = malloc(1 << 20);
+	size_t	 n = 0;
+	ssize_t	 r;
+	int	 fd = connect_to(port);
+
+	while (len > 0) {
+		r = send(fd, req, len, MSG_NOSIGNAL);
+		if (r <= 0)
+			break;		/* the server may stop reading */
+		req += r;
+		len -= (size_t)r;
+	}
+	while (n < (1 << 20) - 1 && (r = read(fd, buf + n, (1 << 20) - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+static int
+status_of(const char *reply)
+{
+	int code = -1;
+
+	if (sscanf(reply, "HTTP/1.%*d %d", &code) != 1)
+		return -1;
+	return code;
+}
+
+static void
+test_scrape(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*req = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
+	char		*rep = http(f->port, req, strlen(req)), *body, *line, *save;
+	char		 name[128], value[64];
+	int		 samples = 0, helps = 0, types = 0;
+	size_t		 clen = 0;
+	const char	*cl;
+
+	assert_int_equal(status_of(rep), 200);
+	assert_non_null(strstr(rep, "Content-Type: text/plain; version=0.0.4"));
+	cl = strstr(rep, "Content-Length: ");
+	assert_non_null(cl);
+	clen = strtoul(cl + 16, NULL, 10);
+	body = strstr(rep, "\r\n\r\n");
+	assert_non_null(body);
+	body += 4;
+	assert_int_equal(strlen(body), clen);
+	/* every line is a comment (# HELP / # TYPE) or "name[{labels}] value" */
+	for (line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			helps++;
+			continue;
+		}
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			types++;
+			continue;
+		}
+		assert_int_equal(sscanf(line, "%127[a-zA-Z0-9_:{}=\",] %63s", name, value), 2);
+		assert_true(strtod(value, NULL) >= 0);
+		samples++;
+		if (strcmp(name, "sluice_bytes_sent_total") == 0)
+			assert_string_equal(value, "123456789");
+		if (strcmp(name, "sluice_datasets{state=\"queued\"}") == 0)
+			assert_string_equal(value, "3");
+		if (strcmp(name, "sluice_ratio") == 0)
+			assert_string_equal(value, "0.25");
+	}
+	assert_int_equal(samples, 4);
+	assert_int_equal(helps, 2);
+	assert_int_equal(types, 2);
+	free(rep);
+	/* a second scrape renders again; the query string is ignored */
+	req = "GET /metrics?x=1 HTTP/1.1\nHost: x\n\n";
+	rep = http(f->port, req, strlen(req));
+	assert_int_equal(status_of(rep), 200);
+	free(rep);
+	assert_int_equal(f->renders, 2);
+}
+
+static void
+test_not_found(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*req = "GET /other HTTP/1.0\r\n\r\n";
+	char		*rep = http(f->port, req, strlen(req));
+
+	assert_int_equal(status_of(rep), 404);
+	free(rep);
+	req = "POST /metrics HTTP/1.0\r\n\r\n";
+	rep = http(f->port, req, strlen(req));
+	assert_int_equal(status_of(rep), 405);
+	free(rep);
+	req = "garbage\r\n\r\n";
+	rep = http(f->port, req, strlen(req));
+	assert_int_equal(status_of(rep), 400);
+	free(rep);
+	assert_int_equal(f->renders, 0);
+}
+
+static void
+test_oversized(void **state)
+{
+	struct fixture	*f = *state;
+	size_t		 len = 3 * METRICS_MAX_REQUEST;
+	char		*req = malloc(len), *rep;
+
+	memset(req, 'a', len);
+	memcpy(req, "GET /metrics HTTP/1.0\r\nX-Pad: ", 30);
+	rep = http(f->port, req, len);
+	assert_int_equal(status_of(rep), 431);
+	free(rep);
+	free(req);
+	assert_int_equal(f->renders, 0);
+	/* the server is still there */
+	rep = http(f->port, "GET /metrics HTTP/1.0\r\n\r\n", 25);
+	assert_int_equal(status_of(rep), 200);
+	free(rep);
+}
+
+/* More clients than slots, all idle: the extra ones wait in the backlog
+ * and are served once a slot frees; nobody blocks the loop. */
+static void
+test_many_clients(void **state)
+{
+	struct fixture	*f = *state;
+	int		 fds[METRICS_MAX_CLIENTS + 2], i;
+	char		*rep;
+
+	for (i = 0; i < METRICS_MAX_CLIENTS + 2; i++)
+		fds[i] = connect_to(f->port);
+	/* slots are full with silent clients; close them, then scrape */
+	for (i = 0; i < METRICS_MAX_CLIENTS + 2; i++)
+		close(fds[i]);
+	rep = http(f->port, "GET /metrics HTTP/1.0\r\n\r\n", 25);
+	assert_int_equal(status_of(rep), 200);
+	free(rep);
+}
+
+static void
+test_helpers(void **state)
+{
+	struct wbuf	b;
+
+	(void)state;
+	wbuf_init(&b, 0);
+	metrics_line(&b, "a", NULL, 1.5);
+	metrics_line(&b, "b", "x=\"y\"", -2);
+	metrics_line(&b, "c", NULL, 1e20);
+	metrics_help(&b, "d", "gauge", "Help text.");
+	assert_int_equal(b.len, strlen("a 1.5\nb{x=\"y\"} -2\nc 1e+20\n"
+	    "# HELP d Help text.\n# TYPE d gauge\n"));
+	assert_memory_equal(b.p, "a 1.5\nb{x=\"y\"} -2\nc 1e+20\n# HELP d Help text.\n"
+	    "# TYPE d gauge\n", b.len);
+	wbuf_free(&b);
+}
+
+static void
+test_off(void **state)
+{
+	struct metrics	*m = (struct metrics *)1;
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	char		 err[128];
+
+	(void)state;
+	assert_int_equal(metrics_start(&m, loop, "", render, NULL, err, sizeof(err)), SL_OK);
+	assert_null(m);
+	assert_int_not_equal(metrics_start(&m, loop, "not an address", render, NULL,
+	    err, sizeof(err)), SL_OK);
+	ev_loop_destroy(loop);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_scrape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
+		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_off),
+	};
+
+	log_init(LOG_ERR, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
