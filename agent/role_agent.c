@@ -44,6 +44,8 @@
 #include "roles.h"
 #include "stream.h"
 #include "walk.h"
+#include "ingest.h"
+#include "retention.h"
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_BACKOFF, LINK_WAIT };
 enum as_state { AS_NONE, AS_CONNECTING, AS_HELLO, AS_READY };
@@ -115,6 +117,10 @@ struct agent {
 	struct mwindow		 windows[MAX_WINDOWS];
 	int			 nwindows;
 	double			 paused_until;	/* sluice pause (all): 0 = not paused */
+	struct ingest		*ingest;
+	struct spool_use	 spool;		/* last measured; pct -1 = no spool */
+	double			 spool_warned;	/* last loud warning */
+	unsigned		 ticks;
 	int			 probe;		/* 1 + destination to try once, or 0 */
 	ev_timer		 tick;		/* housekeeping, once a second */
 	int			 link;
@@ -1438,18 +1444,102 @@ name_taken(const struct ds_rec *r, void *arg)
 	return 0;
 }
 
+static void
+text_append(struct wbuf *out, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (wbuf_reserve(out, n) == SL_OK) {
+		memcpy(out->p + out->len, s, n);
+		out->len += n;
+	}
+}
+
+/* Journal the dataset in directory dir (absolute) under name ("" = the
+ * directory's base name) with metadata d->meta, and queue it.  msg gets
+ * the answer for the operator.  d is the caller's (meta owned by it). */
+static int
+submit_dataset(struct agent *a, const char *dir, const char *name_in,
+    struct ds_rec *d, char *msg, size_t msglen)
+{
+	struct file_rec	*files = NULL;
+	struct ads	*ad;
+	char		 name[SL_MAX_NAME + 1], err[SL_MAX_MSG];
+	const char	*why, *np;
+	uint32_t	 nfiles;
+	uint64_t	 total, nchunks;
+	struct timespec	 ts;
+	int		 rc;
+
+	if (dir[0] != '/') {
+		snprintf(msg, msglen, "%s: source directory must be an absolute path", dir);
+		return SL_EINVAL;
+	}
+	snprintf(name, sizeof(name), "%s", name_in);
+	if (name[0] == '\0') {
+		const char *base = strrchr(dir, '/');
+		snprintf(name, sizeof(name), "%s", base[1] ? base + 1 : "dataset");
+	}
+	if (pathchk_name(name, strlen(name), &why) != SL_OK) {
+		snprintf(msg, msglen, "dataset name \"%s\": %s", name, why);
+		return SL_EINVAL;
+	}
+	np = name;
+	journal_ds_foreach(a->j, name_taken, &np);
+	if (np == NULL) {
+		snprintf(msg, msglen, "dataset name \"%s\" is already in the journal "
+		    "(names are unique at the sink); use --name", name);
+		return SL_EEXIST;
+	}
+	rc = walk_dataset(dir, a->cfg->chunk_size, &files, &nfiles, &total, &nchunks,
+	    err, sizeof(err));
+	if (rc != SL_OK) {
+		snprintf(msg, msglen, "%s", err);
+		return rc;
+	}
+	do {
+		rc = digest_random(&d->id, sizeof(d->id));
+	} while (rc == SL_OK && d->id == 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d->state = DS_QUEUED;
+	d->created_ns = d->updated_ns = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	d->chunk_size = a->cfg->chunk_size;
+	d->nfiles = nfiles;
+	d->nchunks = nchunks;
+	d->bytes = total;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->src, sizeof(d->src), "%s", dir);
+	d->dest[0] = '\0';	/* bound when first opened at a destination */
+	rc = journal_ds_create(a->j, d, files, nfiles);
+	free(files);
+	if (rc != SL_OK) {
+		snprintf(msg, msglen, "journal: %s", sl_strerror(rc));
+		return rc;
+	}
+	ad = ads_new(d);
+	if (ad == NULL) {
+		snprintf(msg, msglen, "out of memory (dataset is journaled and will be "
+		    "sent after a restart)");
+		return SL_ENOMEM;
+	}
+	queue_add(a, ad);
+	log_info("dataset", "dataset=%016llx name=%s state=queued src=%s files=%u "
+	    "bytes=%llu chunks=%llu", (unsigned long long)d->id, log_q(name), log_q(dir),
+	    nfiles, (unsigned long long)total, (unsigned long long)nchunks);
+	snprintf(msg, msglen, "%016llx %s files=%u bytes=%llu chunks=%llu",
+	    (unsigned long long)d->id, name, nfiles, (unsigned long long)total,
+	    (unsigned long long)nchunks);
+	start_next(a);
+	return SL_OK;
+}
+
 static int
 cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 {
 	struct ds_rec	 d;
-	struct file_rec	*files = NULL;
-	struct ads	*ad;
-	char		 dir[SL_MAX_PATH + 1], name[SL_MAX_NAME + 1], err[SL_MAX_MSG];
+	char		 dir[SL_MAX_PATH + 1], name[SL_MAX_NAME + 1];
 	char		 msg[SL_MAX_MSG + 128];
-	const char	*why, *np;
-	uint32_t	 nfiles, i;
-	uint64_t	 total, nchunks;
-	struct timespec	 ts;
+	uint32_t	 i;
 	int		 rc;
 
 	memset(&d, 0, sizeof(d));
@@ -1457,28 +1547,6 @@ cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 	    wire_str_copy(name, sizeof(name), req->argv[1]) != SL_OK) {
 		snprintf(msg, sizeof(msg), "usage: submit DIR NAME [KEY=VALUE...]");
 		rc = SL_EINVAL;
-		goto reply;
-	}
-	if (dir[0] != '/') {
-		snprintf(msg, sizeof(msg), "%s: source directory must be an absolute path", dir);
-		rc = SL_EINVAL;
-		goto reply;
-	}
-	if (name[0] == '\0') {
-		const char *base = strrchr(dir, '/');
-		snprintf(name, sizeof(name), "%s", base[1] ? base + 1 : "dataset");
-	}
-	if (pathchk_name(name, strlen(name), &why) != SL_OK) {
-		snprintf(msg, sizeof(msg), "dataset name \"%s\": %s", name, why);
-		rc = SL_EINVAL;
-		goto reply;
-	}
-	np = name;
-	journal_ds_foreach(a->j, name_taken, &np);
-	if (np == NULL) {
-		snprintf(msg, sizeof(msg), "dataset name \"%s\" is already in the journal "
-		    "(names are unique at the sink); use --name", name);
-		rc = SL_EEXIST;
 		goto reply;
 	}
 	if (req->argc - 2 > SL_MAX_META) {
@@ -1505,72 +1573,74 @@ cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 		    strspn(kv.p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 		    "0123456789._-") < klen) {
 			snprintf(msg, sizeof(msg), "metadata \"%.*s\": want KEY=VALUE "
-			    "(key 1..%d of A-Z a-z 0-9 . _ -, value up to %d bytes)", (int)(kv.len > 64 ? 64 :
-			    kv.len), kv.p, SL_MAX_META_KEY, SL_MAX_META_VAL);
+			    "(key 1..%d of A-Z a-z 0-9 . _ -, value up to %d bytes)",
+			    (int)(kv.len > 64 ? 64 : kv.len), kv.p, SL_MAX_META_KEY,
+			    SL_MAX_META_VAL);
 			rc = SL_EINVAL;
 			goto reply;
 		}
 		memcpy(d.meta[i][0], kv.p, klen);
 		memcpy(d.meta[i][1], eq + 1, kv.len - klen - 1);
 	}
-	rc = walk_dataset(dir, a->cfg->chunk_size, &files, &nfiles, &total, &nchunks,
-	    err, sizeof(err));
-	if (rc != SL_OK) {
-		snprintf(msg, sizeof(msg), "%s", err);
-		goto reply;
-	}
-	do {
-		rc = digest_random(&d.id, sizeof(d.id));
-	} while (rc == SL_OK && d.id == 0);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	d.state = DS_QUEUED;
-	d.created_ns = d.updated_ns = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-	d.chunk_size = a->cfg->chunk_size;
-	d.nfiles = nfiles;
-	d.nchunks = nchunks;
-	d.bytes = total;
-	snprintf(d.name, sizeof(d.name), "%s", name);
-	snprintf(d.src, sizeof(d.src), "%s", dir);
-	d.dest[0] = '\0';	/* bound when first opened at a destination */
-	rc = journal_ds_create(a->j, &d, files, nfiles);
-	free(files);
-	if (rc != SL_OK) {
-		snprintf(msg, sizeof(msg), "journal: %s", sl_strerror(rc));
-		goto reply;
-	}
-	ad = ads_new(&d);
-	if (ad == NULL) {
-		rc = SL_ENOMEM;
-		snprintf(msg, sizeof(msg), "out of memory (dataset is journaled and "
-		    "will be sent after a restart)");
-		goto reply;
-	}
-	queue_add(a, ad);
-	log_info("dataset", "dataset=%016llx name=%s state=queued src=%s files=%u "
-	    "bytes=%llu chunks=%llu", (unsigned long long)d.id, log_q(name), log_q(dir),
-	    nfiles, (unsigned long long)total, (unsigned long long)nchunks);
-	snprintf(msg, sizeof(msg), "%016llx %s files=%u bytes=%llu chunks=%llu",
-	    (unsigned long long)d.id, name, nfiles, (unsigned long long)total,
-	    (unsigned long long)nchunks);
-	start_next(a);
+	rc = submit_dataset(a, dir, name, &d, msg, sizeof(msg));
 reply:
 	ds_rec_free(&d);
-	if (wbuf_reserve(out, strlen(msg)) == SL_OK) {
-		memcpy(out->p + out->len, msg, strlen(msg));
-		out->len += strlen(msg);
-	}
+	text_append(out, msg);
 	return rc;
 }
 
-static void
-text_append(struct wbuf *out, const char *s)
-{
-	size_t n = strlen(s);
+/* Is a dataset from source directory dir already journaled (and not
+ * failed)?  Ingest may offer the same directory again after a restart. */
+struct src_find {
+	const char	*src;
+	int		 found;
+};
 
-	if (wbuf_reserve(out, n) == SL_OK) {
-		memcpy(out->p + out->len, s, n);
-		out->len += n;
+static int
+src_taken(const struct ds_rec *r, void *arg)
+{
+	struct src_find *f = arg;
+
+	if (r->state != DS_FAILED && strcmp(r->src, f->src) == 0) {
+		f->found = 1;
+		return 1;
 	}
+	return 0;
+}
+
+/* Ingest found a sealed dataset: journal it like `sluice submit`. */
+static int
+ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta)
+{
+	struct agent	*a = arg;
+	struct src_find	 f = { dir, 0 };
+	struct ds_rec	 d;
+	char		 msg[SL_MAX_MSG + 128];
+	int		 rc;
+
+	if (journal_ds_foreach(a->j, src_taken, &f) != SL_OK)
+		return 1;	/* try again later */
+	if (f.found)
+		return 0;
+	memset(&d, 0, sizeof(d));
+	if (meta->error[0])
+		log_warnx("ingest", "dir=%s metadata not used: %s (the file is shipped "
+		    "as it is)", log_q(dir), log_q(meta->error));
+	if (meta->n > 0) {
+		d.meta = calloc(meta->n, sizeof(*d.meta));
+		if (d.meta == NULL)
+			return 1;
+		memcpy(d.meta, meta->kv, meta->n * sizeof(*d.meta));
+		d.nmeta = meta->n;
+	}
+	rc = submit_dataset(a, dir, "", &d, msg, sizeof(msg));
+	ds_rec_free(&d);
+	if (rc == SL_OK)
+		return 0;
+	log_err("ingest", "dir=%s cannot journal: %s", log_q(dir), log_q(msg));
+	/* A bad dataset (unsafe name, a symlink inside, name taken) will not
+	 * get better by itself: say so once and move on. */
+	return sl_err_retryable(rc) ? 1 : 0;
 }
 
 /* "ping": liveness plus the link state, for `sluice status`. */
@@ -1579,11 +1649,43 @@ cmd_ping(struct agent *a, struct wbuf *out)
 {
 	char	line[512];
 
+	double	now = now_wall();
+	int	i;
+
 	snprintf(line, sizeof(line), "role=agent dest=%s link=%s since=%.0f why=%s "
-	    "current=%016llx streams=%d\n", a->dests[a->cur_dest].text, link_name(a->link),
+	    "current=%016llx streams=%d spool_pct=%d spool_level=%s\n",
+	    a->dests[a->cur_dest].text, link_name(a->link),
 	    a->link_since, a->link_why[0] ? log_q(a->link_why) : "-",
-	    a->cur ? (unsigned long long)a->cur->rec.id : 0ULL, a->cfg->streams);
+	    a->cur ? (unsigned long long)a->cur->rec.id : 0ULL, a->cfg->streams,
+	    a->spool.pct, a->spool.pct < 0 ? "none" : a->spool.level == SPOOL_HIGH ?
+	    "high" : a->spool.level == SPOOL_WARN ? "warn" : "ok");
 	text_append(out, line);
+	/* One line per destination: state as this agent sees it. */
+	for (i = 0; i < a->ndest; i++) {
+		const struct dest	*dd = &a->dests[i];
+		const char		*why = "", *st;
+		int			 w;
+
+		if (dest_blocked(a, i, now, &why))
+			st = why;
+		else if (i == a->cur_dest && a->link == LINK_UP)
+			st = "up";
+		else if (dd->down_since)
+			st = "down";
+		else
+			st = "standby";
+		snprintf(line, sizeof(line), "dest=%s state=%s down_since=%.0f "
+		    "paused_until=%.0f current=%d", dd->text, st, dd->down_since,
+		    dd->paused_until > now ? dd->paused_until : 0, i == a->cur_dest);
+		text_append(out, line);
+		for (w = 0; w < a->nwindows; w++)
+			if (a->windows[w].dest == i && a->windows[w].end > now) {
+				snprintf(line, sizeof(line), " maintenance=%.0f-%.0f",
+				    a->windows[w].start, a->windows[w].end);
+				text_append(out, line);
+			}
+		text_append(out, "\n");
+	}
 	return SL_OK;
 }
 
@@ -1763,6 +1865,31 @@ agent_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 	return SL_EINVAL;
 }
 
+/* Spool use against its marks, and the retention policy (every
+ * RETENTION_TICKS seconds: it walks the journal). */
+#define RETENTION_TICKS	5
+static void
+spool_check(struct agent *a, double now)
+{
+	int rc;
+
+	if (retention_spool_use(a->cfg, &a->spool) != SL_OK) {
+		a->spool.pct = -1;
+		return;
+	}
+	if (a->spool.level != SPOOL_OK && now - a->spool_warned >= 60) {
+		log_warnx("spool", "SPOOL %s: %s is %d%% full (warn at %d%%, high at "
+		    "%d%%)%s", a->spool.level == SPOOL_HIGH ? "HIGH" : "WARNING",
+		    log_q(a->spool.dir), a->spool.pct, a->cfg->spool_warn,
+		    a->cfg->spool_high, a->cfg->retention == RET_KEEP ?
+		    "; retention = keep, nothing will be removed" : "");
+		a->spool_warned = now;
+	}
+	rc = retention_pass(a->cfg, a->j, now, &a->spool);
+	if (rc > 0)
+		retention_spool_use(a->cfg, &a->spool);
+}
+
 /* Housekeeping once a second: a destination that became blocked (pause,
  * maintenance) is left; an idle session checks for a better destination. */
 static void
@@ -1773,6 +1900,8 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	double		 now = now_wall();
 
 	(void)loop; (void)revents;
+	if (a->ticks++ % RETENTION_TICKS == 0)
+		spool_check(a, now);
 	if (a->link == LINK_UP || a->link == LINK_CONNECTING) {
 		if (dest_blocked(a, a->cur_dest, now, &why)) {
 			/* COMMIT in flight: let it finish, it is short. */
@@ -1888,6 +2017,7 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	a->retry.data = a;
 	ev_init(&a->connect_to, connect_timeout_cb);
 	a->connect_to.data = a;
+	a->spool.pct = -1;
 	ev_timer_init(&a->tick, tick_cb, 1.0, 1.0);
 	a->tick.data = a;
 	ev_timer_start(loop, &a->tick);
@@ -1897,6 +2027,11 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	    cfg->streams, cfg->chunk_size, cfg->window, cfg->tls ? "on" : "off",
 	    a->nwindows);
 	connect_all(a);
+	rc = ingest_start(&a->ingest, loop, cfg, ingest_sealed, a, err, errlen);
+	if (rc != SL_OK) {
+		agent_stop(a);
+		return rc;
+	}
 	*out = a;
 	return SL_OK;
 fail:
@@ -1916,6 +2051,7 @@ agent_stop(struct agent *a)
 	ev_timer_stop(a->loop, &a->retry);
 	ev_timer_stop(a->loop, &a->connect_to);
 	ev_timer_stop(a->loop, &a->tick);
+	ingest_stop(a->ingest);
 	if (a->cur)
 		flush_counts(a, a->cur);
 	for (i = 0; i < a->cfg->streams; i++)

@@ -212,7 +212,7 @@ draw_tty(const struct wstate *w, const char *daemon_line)
 	printf("%.*s\r\n\r\n", cols - 1, daemon_line);
 	if (w->ncur == 0)
 		printf("no active datasets\r\n");
-	bw = cols - 72;
+	bw = cols - 92;
 	if (bw < 10)
 		bw = 10;
 	if (bw > 60)

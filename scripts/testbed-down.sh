@@ -28,6 +28,18 @@ for p in $pids; do
 	*"$DIR"*|/usr/sbin/slurmctld*|/usr/sbin/slurmd*) mine="$mine $p";;
 	esac
 done
+# with their descendants (sshd sessions and the commands they run,
+# slurmstepd), found through /proc/PID/task/*/children
+descend() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		echo "$c"; descend "$c"
+	done
+}
+kids=
+for p in $mine; do kids="$kids $(descend "$p")"; done
+mine="$mine $(echo $kids)"
+mine=$(echo $mine)
 [ -n "$mine" ] && kill -TERM $mine 2>/dev/null
 for _ in $(seq 100); do
 	alive=

@@ -40,6 +40,13 @@ if [ ${#need[@]} -gt 0 ]; then
 	    "${need[@]}" >/dev/null
 fi
 
+# munged and non-root sbatch need every parent of DIR searchable by all
+d=$(dirname "$(realpath -m "$DIR")")
+while [ "$d" != / ]; do
+	[ -d "$d" ] && [ $((0$(stat -c %a "$d") & 1)) = 1 ] ||
+	    die "$d is not searchable by other users (chmod o+x it, or pick another DIR)"
+	d=$(dirname "$d")
+done
 # a leftover testbed in DIR: stop it first
 [ -e "$DIR/env" ] && bash "$HERE/testbed-down.sh" "$DIR" || true
 rm -rf "$DIR"
