@@ -567,6 +567,31 @@ hostkey_pref(LIBSSH2_KNOWNHOSTS *kh, const struct config *cfg, char *pref, size_
 	}
 }
 
+/* Free channel and session within about half a second: a live peer
+ * answers the channel close at once; for a dead or hung one, shut the
+ * socket down so that libssh2 sees a disconnect and frees without it. */
+static void
+ssh_close(struct sshctx *c, LIBSSH2_CHANNEL *ch, int bye)
+{
+	double	 deadline = now_mono() + 0.5;
+	int	 res = 0, i;
+
+	if (c->s == NULL)
+		return;
+	if (ch != NULL)
+		SSH_RETRY(c, deadline, res, libssh2_channel_free(ch));
+	if (res == 0 && bye)
+		SSH_RETRY(c, deadline, res, libssh2_session_disconnect(c->s, "bye"));
+	if (res != 0)
+		shutdown(c->fd, SHUT_RDWR);
+	for (i = 0; ch != NULL && res == LIBSSH2_ERROR_TIMEOUT && i < 100; i++)
+		res = libssh2_channel_free(ch);
+	for (i = 0; i < 100; i++)
+		if (libssh2_session_free(c->s) != LIBSSH2_ERROR_EAGAIN)
+			break;
+	c->s = NULL;
+}
+
 static int
 run_ssh(const struct config *cfg, const char *command, struct hook_result *r,
     const atomic_int *cancel)
@@ -735,17 +760,9 @@ run_ssh(const struct config *cfg, const char *command, struct hook_result *r,
 		snprintf(r->msg, sizeof(r->msg), "hook ssh: %s@%s: exit status %d",
 		    cfg->hook_user, cfg->hook_host, r->status);
 out:
-	if (ch != NULL)
-		libssh2_channel_free(ch);	/* non-blocking: best effort */
 	if (kh != NULL)
 		libssh2_knownhost_free(kh);
-	if (c.s != NULL) {
-		/* a short bounded goodbye, then free */
-		deadline = now_mono() + 0.5;
-		if (rc == SL_OK)
-			SSH_RETRY(&c, deadline, res, libssh2_session_disconnect(c.s, "bye"));
-		libssh2_session_free(c.s);
-	}
+	ssh_close(&c, ch, rc == SL_OK);
 	close(c.fd);
 	return rc;
 }

@@ -68,6 +68,11 @@ fi
 S sink status --json | jget 'd["sink"]["connections"] >= 2 and d["active"][0]["state"] == "receiving" and d["root"]["free_bytes"] > 0' | grep -q True &&
     ok "sink status --json parses" || fail "sink status --json: $(S sink status --json)"
 
+# a daemon that does not know a request (the sink has no "pause"): exit 1, said clearly
+out=$(S sink pause 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q 'does not support "pause" (it answered: unknown command)' &&
+    ok "unknown control command: exit 1 with a clear message" || fail "unknown command (rc=$rc): $out"
+
 # ---- watch: piped, then in a pseudo-terminal -------------------------------
 out=$(S agent watch --interval 0.3 --count 3 | cat)
 n=$(echo "$out" | grep -c " big transferring [0-9.]*% .*rate=.* eta=")
