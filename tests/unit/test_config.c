@@ -41,13 +41,13 @@ write_file(const char *path, const char *text, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
-/* "%s" in the text is the temp directory (up to four times). */
+/* "%s" in the text is the temp directory (up to six times). */
 static int
 load(const char *fmt)
 {
 	char	 text[8192];
 
-	snprintf(text, sizeof(text), fmt, dir, dir, dir, dir);
+	snprintf(text, sizeof(text), fmt, dir, dir, dir, dir, dir, dir);
 	write_file(cfgpath, text, 0600);
 	return config_load(&cfg, cfgpath, errbuf, sizeof(errbuf));
 }
