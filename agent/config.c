@@ -70,6 +70,8 @@ static const struct enumval levels[] = {
 	{ "debug", LOG_DEBUG }, { NULL, 0 } };
 static const struct enumval modes[] = {
 	{ "on", 1 }, { "off", 0 }, { NULL, 0 } };
+static const struct enumval priorities[] = {
+	{ "oldest", PRIO_OLDEST }, { "newest", PRIO_NEWEST }, { NULL, 0 } };
 static const struct enumval retentions[] = {
 	{ "keep", RET_KEEP }, { "delete", RET_DELETE }, { "move", RET_MOVE }, { NULL, 0 } };
 static const struct enumval hookkinds[] = {
@@ -106,6 +108,7 @@ static const struct keydef keys[] = {
 	{ "agent", "reconnect_min",	KT_DUR,  RQ_NO,     "0.5s", F(reconnect_min), 0.01, 3600, NULL },
 	{ "agent", "reconnect_max",	KT_DUR,  RQ_NO,     "30s",  F(reconnect_max), 0.01, 86400, NULL },
 	{ "agent", "sndbuf",		KT_SIZE, RQ_NO,     "0",    F(sndbuf),	0, 256 * MiB, NULL },
+	{ "agent", "priority",		KT_ENUM, RQ_NO,     "oldest", F(priority), 0, 0, priorities },
 	{ "agent", "failover_after",	KT_DUR,  RQ_NO,     "5m",   F(failover_after), 0, 30 * 86400.0, NULL },
 	{ "agent", "maintenance",	KT_STR,  RQ_NO,     NULL,   F(maintenance), 0, 0, NULL },
 	{ "agent", "retention",		KT_ENUM, RQ_NO,     "keep", F(retention), 0, 0, retentions },

@@ -301,13 +301,17 @@ ads_load(struct agent *a, struct ads *d)
 	return SL_OK;
 }
 
-/* Insert in created order (the queue is oldest first). */
+/* Insert in created order: oldest first, or newest first with
+ * priority = newest (the latest acquisition is often the one someone is
+ * waiting for). */
 static void
 queue_add(struct agent *a, struct ads *d)
 {
 	struct ads **pp = &a->queue;
+	int newest = a->cfg->priority == PRIO_NEWEST;
 
-	while (*pp && (*pp)->rec.created_ns <= d->rec.created_ns)
+	while (*pp && (newest ? (*pp)->rec.created_ns >= d->rec.created_ns :
+	    (*pp)->rec.created_ns <= d->rec.created_ns))
 		pp = &(*pp)->next;
 	d->next = *pp;
 	*pp = d;

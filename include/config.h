@@ -56,6 +56,7 @@ struct config {
 	double		reconnect_min;		/* seconds, default 0.5 */
 	double		reconnect_max;		/* seconds, default 30 */
 	int		sndbuf;			/* socket buffer bytes, 0 = autotune (default) */
+	int		priority;		/* PRIO_OLDEST (default) or PRIO_NEWEST first */
 	double		failover_after;		/* primary down this long: use the next, default 5m */
 	char		maintenance[1024];	/* "DEST START END[; ...]", times ISO 8601 UTC or epoch */
 	int		retention;		/* RET_KEEP (default), RET_DELETE, RET_MOVE */
@@ -89,6 +90,7 @@ struct config {
 
 enum hook_kind { HOOK_NONE = 0, HOOK_SSH = 1, HOOK_EXEC = 2 };
 enum retention { RET_KEEP = 0, RET_DELETE = 1, RET_MOVE = 2 };
+enum priority { PRIO_OLDEST = 0, PRIO_NEWEST = 1 };
 
 /* Load and validate path.  On failure returns SL_EINVAL and writes every
  * problem found, one per line, as "FILE:LINE: [section] key: message"

@@ -100,7 +100,7 @@ int	hook_runner_submit(struct hook_runner *hr, uint64_t id, const char *command)
 /* Number of jobs submitted whose result has not been delivered yet. */
 unsigned hook_runner_pending(const struct hook_runner *hr);
 
-/* Stop and free: a running command is abandoned within about 0.1 s (a
+/* Stop and free: a running command is abandoned within about 0.6 s (a
  * local one is killed; a remote one may go on running), queued jobs are
  * dropped, and done is not called for either -- the journal still says
  * hook_running for them and the caller resolves that at next start.

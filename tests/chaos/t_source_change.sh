@@ -4,7 +4,7 @@
 # changes"): the agent fails the dataset with a reason naming the file;
 # nothing is published at the sink; the operator resubmits under a new
 # name.  The transfer is held mid-way by a 4 MiB/s proxy (window=1
-# streams=1 chunk_size=64K) and the change lands once >= 1 MiB is acked.
+# streams=1 chunk_size=64K) and the change lands once >= 512 KiB is acked.
 . "$(dirname "$0")/../integration/lib.sh"
 sl_setup
 
@@ -17,10 +17,10 @@ for i in $(seq 50); do grep -q ready "$T/proxy.log" 2>/dev/null && break; sleep 
 sl_start sink && sl_start agent || { fail start; sl_done; }
 t0=$SECONDS
 
-# mk NAME: a.bin (8 MiB, the file that changes) and z.bin (1 MiB)
+# mk NAME: a.bin (5 MiB, the file that changes) and z.bin (1 MiB)
 mk() {
 	mkdir -p "$T/src/$1"
-	head -c $((8 * 1048576)) /dev/urandom > "$T/src/$1/a.bin"
+	head -c $((5 * 1048576)) /dev/urandom > "$T/src/$1/a.bin"
 	head -c 1048576 /dev/urandom > "$T/src/$1/z.bin"
 }
 
@@ -42,9 +42,9 @@ case_change() {
 	local name=$1 pat=$2 got st reason total
 	shift 2
 	mk "$name"
-	total=$((9 * 1048576))
+	total=$((6 * 1048576))
 	sl_submit agent "$T/src/$name" --name "$name" >/dev/null || { fail "$name: submit"; return; }
-	if ! got=$(wait_bytes "$name" 1048576 20); then
+	if ! got=$(wait_bytes "$name" 524288 20); then
 		fail "$name: transfer did not start (bytes_done=$got)"
 		return
 	fi
@@ -83,7 +83,7 @@ case_change deleted 'a\.bin.*(No such file|vanished|deleted|changed)' \
     rm -f "$T/src/deleted/a.bin"
 # replaced: a new file (new inode) renamed over the old one, same size
 case_change replaced 'a\.bin.*(changed|replaced)' \
-    sh -c "head -c 8388608 /dev/urandom > '$T/src/replaced/a.tmp' && mv '$T/src/replaced/a.tmp' '$T/src/replaced/a.bin'"
+    sh -c "head -c 5242880 /dev/urandom > '$T/src/replaced/a.tmp' && mv '$T/src/replaced/a.tmp' '$T/src/replaced/a.bin'"
 
 # status: degraded (exit 1) with failed datasets, listing a reason
 out=$("$SLUICE" -c "$T/agent.conf" status 2>&1); rc=$?

@@ -190,7 +190,7 @@ else
 fi
 conf hang timeout=1s 'command=sleep 30'
 run hang x
-if [ "$R_RC" = -5 ] && lt "$R_SECS" 2.0 && [[ "$R_MSG" == *"timed out"* ]]; then
+if [ "$R_RC" = -5 ] && lt "$R_SECS" 2.5 && [[ "$R_MSG" == *"timed out"* ]]; then
 	ok "hanging command: rc=$R_RC in ${R_SECS}s: $R_MSG"
 else
 	fail "hanging command: rc=$R_RC in ${R_SECS}s: $R_MSG"
