@@ -46,6 +46,7 @@
 #include "walk.h"
 #include "ingest.h"
 #include "retention.h"
+#include "metrics.h"
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_BACKOFF, LINK_WAIT };
 enum as_state { AS_NONE, AS_CONNECTING, AS_HELLO, AS_READY };
@@ -121,6 +122,8 @@ struct agent {
 	struct spool_use	 spool;		/* last measured; pct -1 = no spool */
 	double			 spool_warned;	/* last loud warning */
 	unsigned		 ticks;
+	uint64_t		 acked_bytes;	/* this process, for rates */
+	uint64_t		 rate_ring[300];	/* acked_bytes at each of the last 300 ticks */
 	int			 probe;		/* 1 + destination to try once, or 0 */
 	ev_timer		 tick;		/* housekeeping, once a second */
 	int			 link;
@@ -995,6 +998,7 @@ on_ack(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
 			unflight(a, d, g);
 		d->cst[g] = (uint8_t)((d->cst[g] & ~CS_STATE) | CS_ACKED);
 		d->nacked++;
+		a->acked_bytes += wire_chunk_len(d->files[f].size, d->rec.chunk_size, c);
 		refs[n].file = f;
 		refs[n].chunk = c;
 		refs[n].hash = d->hash[g];
@@ -1647,6 +1651,17 @@ ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta)
 	return sl_err_retryable(rc) ? 1 : 0;
 }
 
+/* Bytes per second acked over the last n ticks (seconds). */
+static double
+rate(const struct agent *a, unsigned n)
+{
+	unsigned have = a->ticks < n ? a->ticks : n;
+
+	if (have == 0)
+		return 0;
+	return (double)(a->acked_bytes - a->rate_ring[(a->ticks - have) % 300]) / have;
+}
+
 /* "ping": liveness plus the link state, for `sluice status`. */
 static int
 cmd_ping(struct agent *a, struct wbuf *out)
@@ -1657,12 +1672,14 @@ cmd_ping(struct agent *a, struct wbuf *out)
 	int	i;
 
 	snprintf(line, sizeof(line), "role=agent dest=%s link=%s since=%.0f why=%s "
-	    "current=%016llx streams=%d spool_pct=%d spool_level=%s\n",
+	    "current=%016llx streams=%d spool_pct=%d spool_level=%s "
+	    "rate_5s=%.0f rate_5m=%.0f\n",
 	    a->dests[a->cur_dest].text, link_name(a->link),
 	    a->link_since, a->link_why[0] ? log_q(a->link_why) : "-",
 	    a->cur ? (unsigned long long)a->cur->rec.id : 0ULL, a->cfg->streams,
 	    a->spool.pct, a->spool.pct < 0 ? "none" : a->spool.level == SPOOL_HIGH ?
-	    "high" : a->spool.level == SPOOL_WARN ? "warn" : "ok");
+	    "high" : a->spool.level == SPOOL_WARN ? "warn" : "ok", rate(a, 5),
+	    rate(a, 300));
 	text_append(out, line);
 	/* One line per destination: state as this agent sees it. */
 	for (i = 0; i < a->ndest; i++) {
@@ -1904,6 +1921,7 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	double		 now = now_wall();
 
 	(void)loop; (void)revents;
+	a->rate_ring[a->ticks % 300] = a->acked_bytes;
 	if (a->ticks++ % RETENTION_TICKS == 0)
 		spool_check(a, now);
 	if (a->link == LINK_UP || a->link == LINK_CONNECTING) {
@@ -2074,4 +2092,79 @@ agent_stop(struct agent *a)
 	}
 	tls_ctx_free(a->tls);
 	free(a);
+}
+
+/* ---- metrics -------------------------------------------------------------- */
+
+struct msum {
+	uint64_t	by_state[DS_FAILED + 1];
+	uint64_t	sent, resent, nacked, bytes_acked, queue_bytes;
+};
+
+static int
+msum_fn(const struct ds_rec *d, void *arg)
+{
+	struct msum *m = arg;
+
+	if (d->state >= 1 && d->state <= DS_FAILED)
+		m->by_state[d->state]++;
+	m->sent += d->chunks_sent;
+	m->resent += d->chunks_resent;
+	m->nacked += d->chunks_nacked;
+	m->bytes_acked += d->bytes_acked;
+	if (d->state != DS_TRANSFERRED && d->state != DS_FAILED)
+		m->queue_bytes += d->bytes - d->bytes_acked;
+	return 0;
+}
+
+void
+agent_metrics(void *arg, struct wbuf *out)
+{
+	struct agent	*a = arg;
+	struct msum	 m;
+	char		 lab[320];
+	double		 now = now_wall();
+	const char	*why;
+	int		 i;
+
+	memset(&m, 0, sizeof(m));
+	journal_ds_foreach(a->j, msum_fn, &m);
+	metrics_help(out, "sluice_bytes_acked_total", "counter",
+	    "Bytes the sink confirmed durable, all datasets in the journal.");
+	metrics_line(out, "sluice_bytes_acked_total", NULL, (double)m.bytes_acked);
+	metrics_help(out, "sluice_chunks_sent_total", "counter", "DATA frames sent.");
+	metrics_line(out, "sluice_chunks_sent_total", NULL, (double)m.sent);
+	metrics_help(out, "sluice_chunks_resent_total", "counter",
+	    "Chunks sent again after a NACK or a lost session.");
+	metrics_line(out, "sluice_chunks_resent_total", NULL, (double)m.resent);
+	metrics_help(out, "sluice_chunks_nacked_total", "counter",
+	    "Chunks the sink rejected (checksum mismatch).");
+	metrics_line(out, "sluice_chunks_nacked_total", NULL, (double)m.nacked);
+	metrics_help(out, "sluice_datasets", "gauge", "Datasets in the journal by state.");
+	for (i = DS_QUEUED; i <= DS_FAILED; i++) {
+		snprintf(lab, sizeof(lab), "state=\"%s\"", ds_state_name(i));
+		metrics_line(out, "sluice_datasets", lab, (double)m.by_state[i]);
+	}
+	metrics_help(out, "sluice_queue_bytes", "gauge",
+	    "Bytes journaled and not yet confirmed by a sink.");
+	metrics_line(out, "sluice_queue_bytes", NULL, (double)m.queue_bytes);
+	metrics_help(out, "sluice_throughput_bytes_per_second", "gauge",
+	    "Bytes confirmed per second, over the last 5 s.");
+	metrics_line(out, "sluice_throughput_bytes_per_second", NULL, rate(a, 5));
+	metrics_help(out, "sluice_link_up", "gauge",
+	    "1 while the session to this destination is up.");
+	metrics_help(out, "sluice_destination_blocked", "gauge",
+	    "1 while a destination is paused or in a maintenance window.");
+	for (i = 0; i < a->ndest; i++) {
+		snprintf(lab, sizeof(lab), "dest=\"%s\"", a->dests[i].text);
+		metrics_line(out, "sluice_link_up", lab,
+		    i == a->cur_dest && a->link == LINK_UP);
+		metrics_line(out, "sluice_destination_blocked", lab,
+		    dest_blocked(a, i, now, &why));
+	}
+	if (a->spool.pct >= 0) {
+		metrics_help(out, "sluice_spool_used_ratio", "gauge",
+		    "Fullest spool file system, fraction used.");
+		metrics_line(out, "sluice_spool_used_ratio", NULL, a->spool.pct / 100.0);
+	}
 }

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "net.h"
 #include "publish.h"
+#include "metrics.h"
 #include "roles.h"
 #include "stream.h"
 
@@ -1226,4 +1227,60 @@ sink_stop(struct sink *sk)
 	tls_ctx_free(sk->tls);
 	free(sk->batch);
 	free(sk);
+}
+
+/* ---- metrics -------------------------------------------------------------- */
+
+struct ssum {
+	uint64_t	by_state[SDS_FAILED + 1];
+	uint64_t	received, dups, nacked, bytes;
+};
+
+static int
+ssum_fn(const struct ds_rec *d, void *arg)
+{
+	struct ssum *m = arg;
+
+	if (d->state >= 1 && d->state <= SDS_FAILED)
+		m->by_state[d->state]++;
+	m->received += d->chunks_sent;
+	m->dups += d->chunks_resent;
+	m->nacked += d->chunks_nacked;
+	m->bytes += d->bytes_acked;
+	return 0;
+}
+
+void
+sink_metrics(void *arg, struct wbuf *out)
+{
+	struct sink	*sk = arg;
+	struct ssum	 m;
+	char		 lab[64];
+	int		 i;
+
+	memset(&m, 0, sizeof(m));
+	journal_ds_foreach(sk->j, ssum_fn, &m);
+	metrics_help(out, "sluice_sink_bytes_durable_total", "counter",
+	    "Bytes written, fsynced and journaled.");
+	metrics_line(out, "sluice_sink_bytes_durable_total", NULL, (double)m.bytes);
+	metrics_help(out, "sluice_sink_chunks_received_total", "counter",
+	    "DATA frames received.");
+	metrics_line(out, "sluice_sink_chunks_received_total", NULL, (double)m.received);
+	metrics_help(out, "sluice_sink_chunks_duplicate_total", "counter",
+	    "DATA frames for chunks already held (acked again, not rewritten).");
+	metrics_line(out, "sluice_sink_chunks_duplicate_total", NULL, (double)m.dups);
+	metrics_help(out, "sluice_sink_chunks_nacked_total", "counter",
+	    "Chunks rejected for a checksum mismatch.");
+	metrics_line(out, "sluice_sink_chunks_nacked_total", NULL, (double)m.nacked);
+	metrics_help(out, "sluice_sink_datasets", "gauge", "Datasets by state.");
+	for (i = SDS_RECEIVING; i <= SDS_FAILED; i++) {
+		snprintf(lab, sizeof(lab), "state=\"%s\"", sds_state_name(i));
+		metrics_line(out, "sluice_sink_datasets", lab, (double)m.by_state[i]);
+	}
+	metrics_help(out, "sluice_sink_connections", "gauge", "Open agent connections.");
+	metrics_line(out, "sluice_sink_connections", NULL, sk->nconns);
+	metrics_help(out, "sluice_sink_root_free_bytes", "gauge",
+	    "Free bytes on the file system of the root.");
+	metrics_line(out, "sluice_sink_root_free_bytes", NULL,
+	    (double)fsx_free_bytes(sk->rootfd));
 }

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "roles.h"
 
 static struct config	cfg;
@@ -52,6 +53,7 @@ main(int argc, char **argv)
 	struct ev_loop	*loop;
 	struct journal	*j = NULL;
 	struct control	*ctl = NULL;
+	struct metrics	*met = NULL;
 	struct agent	*agent = NULL;
 	struct sink	*sink = NULL;
 	ev_signal	 sigterm, sigint;
@@ -98,8 +100,13 @@ main(int argc, char **argv)
 		rc = control_open(&ctl, loop, cfg.control, cfg.role == ROLE_AGENT ?
 		    agent_control : sink_control, cfg.role == ROLE_AGENT ?
 		    (void *)agent : (void *)sink, err, sizeof(err));
+	if (rc == SL_OK)
+		rc = metrics_start(&met, loop, cfg.metrics, cfg.role == ROLE_AGENT ?
+		    agent_metrics : sink_metrics, cfg.role == ROLE_AGENT ?
+		    (void *)agent : (void *)sink, err, sizeof(err));
 	if (rc != SL_OK) {
 		fprintf(stderr, "sluiced: %s\n", err);
+		control_close(ctl);
 		agent_stop(agent);
 		sink_stop(sink);
 		journal_close(j);
@@ -115,6 +122,7 @@ main(int argc, char **argv)
 
 	ev_run(loop, 0);
 
+	metrics_stop(met);
 	control_close(ctl);
 	agent_stop(agent);
 	sink_stop(sink);
