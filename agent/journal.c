@@ -394,6 +394,12 @@ ds_encode(struct enc *e, const struct ds_rec *d)
 		enc_str(e, d->meta[i][0], SL_MAX_META_KEY + 1);
 		enc_str(e, d->meta[i][1], SL_MAX_META_VAL + 1);
 	}
+	/* Appended later: a record without them decodes with defaults. */
+	enc_u32(e, d->hook_attempts);
+	enc_u32(e, (uint32_t)d->hook_status);
+	enc_u64(e, d->hook_next_ns);
+	enc_str(e, d->hook_out, sizeof(d->hook_out));
+	enc_str(e, d->hook_err, sizeof(d->hook_err));
 	return e->err;
 }
 
@@ -442,6 +448,14 @@ ds_decode(const MDB_val *v, uint64_t id, struct ds_rec *d)
 	for (i = 0; i < d->nmeta; i++) {
 		dec_str(&x, d->meta[i][0], SL_MAX_META_KEY + 1);
 		dec_str(&x, d->meta[i][1], SL_MAX_META_VAL + 1);
+	}
+	d->hook_status = -1;
+	if (!x.bad && x.off < x.len) {
+		d->hook_attempts = dec_u32(&x);
+		d->hook_status = (int32_t)dec_u32(&x);
+		d->hook_next_ns = dec_u64(&x);
+		dec_str(&x, d->hook_out, sizeof(d->hook_out));
+		dec_str(&x, d->hook_err, sizeof(d->hook_err));
 	}
 	if (!dec_done(&x)) {
 		ds_rec_free(d);
@@ -944,6 +958,10 @@ ds_state_name(int state)
 	case DS_COMMITTING:	return "committing";
 	case DS_TRANSFERRED:	return "transferred";
 	case DS_FAILED:		return "failed";
+	case DS_HOOK_PENDING:	return "hook_pending";
+	case DS_HOOK_RUNNING:	return "hook_running";
+	case DS_DONE:		return "done";
+	case DS_HOOK_FAILED:	return "hook_failed";
 	default:		return "unknown";
 	}
 }
@@ -1268,7 +1286,7 @@ journal_ds_set_state(struct journal *j, uint64_t id, int state,
 	int rc, done, maxstate;
 
 	done = j->role == JOURNAL_AGENT ? DS_TRANSFERRED : SDS_PUBLISHED;
-	maxstate = j->role == JOURNAL_AGENT ? DS_FAILED : SDS_FAILED;
+	maxstate = j->role == JOURNAL_AGENT ? DS_STATE_MAX : SDS_FAILED;
 	if (state < 1 || state > maxstate)
 		return SL_EINVAL;
 	if (published != NULL && strlen(published) > SL_MAX_PATH)
@@ -1288,8 +1306,13 @@ journal_ds_set_state(struct journal *j, uint64_t id, int state,
 		strlcpy0(d.error, reason, sizeof(d.error));
 	else if (state == done)
 		d.error[0] = '\0';
-	if (state == done)
+	/* Published: TRANSFERRED, or straight to HOOK_PENDING with a hook. */
+	if ((state == done || (j->role == JOURNAL_AGENT && state == DS_HOOK_PENDING)) &&
+	    d.completed_ns == 0) {
 		d.completed_ns = when;
+		if (reason == NULL)
+			d.error[0] = '\0';
+	}
 	if (published != NULL)
 		strlcpy0(d.published, published, sizeof(d.published));
 	rc = ds_store(j, t, &d, 0);
@@ -1328,6 +1351,52 @@ journal_ds_note(struct journal *j, uint64_t id, const char *note, const char *de
 	}
 	if (dest != NULL)
 		strlcpy0(d.dest, dest, sizeof(d.dest));
+	rc = ds_store(j, t, &d, 0);
+	if (rc)
+		goto fail;
+	rc = commit(t);
+	t = NULL;
+fail:
+	if (t)
+		mdb_txn_abort(t);
+	ds_rec_free(&d);
+	return rc;
+}
+
+int
+journal_ds_hook(struct journal *j, uint64_t id, int state, uint32_t attempts,
+    int32_t status, uint64_t next_ns, const char *out, const char *err,
+    const char *reason)
+{
+	struct ds_rec d = { 0 };
+	MDB_txn *t = NULL;
+	uint64_t when;
+	int rc;
+
+	if (j->role != JOURNAL_AGENT || state < DS_HOOK_PENDING || state > DS_STATE_MAX)
+		return SL_EINVAL;
+	rc = txn_begin(j, 0, &t);
+	if (rc)
+		return rc;
+	rc = ds_load(j, t, id, &d);
+	if (rc)
+		goto fail;
+	rc = hist_append(j, t, id, d.state, state, reason, &when);
+	if (rc)
+		goto fail;
+	d.state = state;
+	d.updated_ns = when;
+	d.hook_attempts = attempts;
+	d.hook_status = status;
+	d.hook_next_ns = next_ns;
+	if (out != NULL)
+		strlcpy0(d.hook_out, out, sizeof(d.hook_out));
+	if (err != NULL)
+		strlcpy0(d.hook_err, err, sizeof(d.hook_err));
+	if (reason != NULL && state == DS_HOOK_FAILED)
+		strlcpy0(d.error, reason, sizeof(d.error));
+	else if (state == DS_DONE)
+		d.error[0] = '\0';
 	rc = ds_store(j, t, &d, 0);
 	if (rc)
 		goto fail;

@@ -59,7 +59,7 @@ collect_fn(const struct ds_rec *d, void *arg)
 	struct collect	*c = arg;
 	struct stat	 st;
 
-	if (d->state != DS_TRANSFERRED || !in_spool(c->cfg, d->src) ||
+	if (!DS_PUBLISHED(d->state) || !in_spool(c->cfg, d->src) ||
 	    lstat(d->src, &st) == -1 || !S_ISDIR(st.st_mode))
 		return 0;
 	if (c->n == c->alloc) {

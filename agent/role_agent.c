@@ -47,6 +47,7 @@
 #include "ingest.h"
 #include "retention.h"
 #include "metrics.h"
+#include "agent_hook.h"
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_BACKOFF, LINK_WAIT };
 enum as_state { AS_NONE, AS_CONNECTING, AS_HELLO, AS_READY };
@@ -119,6 +120,7 @@ struct agent {
 	int			 nwindows;
 	double			 paused_until;	/* sluice pause (all): 0 = not paused */
 	struct ingest		*ingest;
+	struct ahook		*hook;		/* NULL: no hook configured */
 	struct spool_use	 spool;		/* last measured; pct -1 = no spool */
 	double			 spool_warned;	/* last loud warning */
 	unsigned		 ticks;
@@ -354,7 +356,7 @@ queue_from_journal(const struct ds_rec *r, void *arg)
 	struct agent	*a = arg;
 	struct ads	*d;
 
-	if (r->state == DS_TRANSFERRED || r->state == DS_FAILED)
+	if (DS_PUBLISHED(r->state) || r->state == DS_FAILED)
 		return 0;
 	d = ads_new(r);
 	if (d == NULL)
@@ -880,6 +882,22 @@ send_commit(struct agent *a, struct ads *d)
 	wbuf_free(&b);
 }
 
+/* The sink published d: journal it (hook_pending when a hook is
+ * configured, so that a crash right here still runs the hook), hand it to
+ * the hook schedule, and move on to the next dataset. */
+static void
+published(struct agent *a, struct ads *d, const char *path)
+{
+	uint64_t id = d->rec.id;
+
+	ds_enter(a, d, a->hook ? DS_HOOK_PENDING : DS_TRANSFERRED, NULL, path);
+	queue_remove(a, d);
+	ads_free(d);
+	if (a->hook)
+		ahook_published(a->hook, id);
+	start_next(a);
+}
+
 static void
 on_have(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
 {
@@ -900,10 +918,7 @@ on_have(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
 		/* Published in an earlier session whose COMMITTED we missed. */
 		char path[SL_MAX_PATH + 1];
 		snprintf(path, sizeof(path), "%s", d->rec.name);
-		ds_enter(a, d, DS_TRANSFERRED, NULL, path);
-		queue_remove(a, d);
-		ads_free(d);
-		start_next(a);
+		published(a, d, path);
 		return;
 	}
 	if (h.nchunks != d->rec.nchunks) {
@@ -1063,15 +1078,12 @@ on_committed(struct agent *a, const uint8_t *p, uint32_t len)
 	if (wire_str_copy(path, sizeof(path), c.path) != SL_OK)
 		snprintf(path, sizeof(path), "%s", d->rec.name);
 	dt = now_wall() - d->t_start;
-	ds_enter(a, d, DS_TRANSFERRED, NULL, path);
 	log_info("dataset", "dataset=%016llx name=%s published=%s bytes=%llu "
 	    "seconds=%.3f mb_per_s=%.1f resent=%llu", (unsigned long long)d->rec.id,
 	    log_q(d->rec.name), log_q(path), (unsigned long long)d->rec.bytes, dt,
 	    dt > 0 ? (double)(d->rec.bytes - d->bytes_at_start) / dt / 1e6 : 0.0,
 	    (unsigned long long)d->rec.chunks_resent);
-	queue_remove(a, d);
-	ads_free(d);
-	start_next(a);
+	published(a, d, path);
 }
 
 static void
@@ -1862,6 +1874,30 @@ cmd_cancel(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 	return SL_OK;
 }
 
+/* "retry-hook DATASET": a hook_failed dataset runs its hook again. */
+static int
+cmd_retry_hook(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct ds_rec	 d;
+	char		 key[64], msg[512];
+	int		 rc;
+
+	memset(&d, 0, sizeof(d));
+	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
+		text_append(out, "usage: retry-hook DATASET");
+		return SL_EINVAL;
+	}
+	if (journal_ds_find(a->j, key, &d) != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
+		text_append(out, msg);
+		return SL_ENOTFOUND;
+	}
+	rc = ahook_retry(a->hook, d.id, msg, sizeof(msg));
+	ds_rec_free(&d);
+	text_append(out, msg);
+	return rc;
+}
+
 int
 agent_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 {
@@ -1882,6 +1918,8 @@ agent_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 		return cmd_retry(a, req, out);
 	if (strcmp(cmd, "cancel") == 0)
 		return cmd_cancel(a, req, out);
+	if (strcmp(cmd, "retry-hook") == 0)
+		return cmd_retry_hook(a, req, out);
 	text_append(out, "unknown command");
 	return SL_EINVAL;
 }
@@ -2049,7 +2087,9 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	    cfg->streams, cfg->chunk_size, cfg->window, cfg->tls ? "on" : "off",
 	    a->nwindows);
 	connect_all(a);
-	rc = ingest_start(&a->ingest, loop, cfg, ingest_sealed, a, err, errlen);
+	rc = ahook_start(&a->hook, loop, cfg, j, err, errlen);
+	if (rc == SL_OK)
+		rc = ingest_start(&a->ingest, loop, cfg, ingest_sealed, a, err, errlen);
 	if (rc != SL_OK) {
 		agent_stop(a);
 		return rc;
@@ -2074,6 +2114,7 @@ agent_stop(struct agent *a)
 	ev_timer_stop(a->loop, &a->connect_to);
 	ev_timer_stop(a->loop, &a->tick);
 	ingest_stop(a->ingest);
+	ahook_stop(a->hook);
 	if (a->cur)
 		flush_counts(a, a->cur);
 	for (i = 0; i < a->cfg->streams; i++)
@@ -2097,7 +2138,7 @@ agent_stop(struct agent *a)
 /* ---- metrics -------------------------------------------------------------- */
 
 struct msum {
-	uint64_t	by_state[DS_FAILED + 1];
+	uint64_t	by_state[DS_STATE_MAX + 1];
 	uint64_t	sent, resent, nacked, bytes_acked, queue_bytes;
 };
 
@@ -2106,13 +2147,13 @@ msum_fn(const struct ds_rec *d, void *arg)
 {
 	struct msum *m = arg;
 
-	if (d->state >= 1 && d->state <= DS_FAILED)
+	if (d->state >= 1 && d->state <= DS_STATE_MAX)
 		m->by_state[d->state]++;
 	m->sent += d->chunks_sent;
 	m->resent += d->chunks_resent;
 	m->nacked += d->chunks_nacked;
 	m->bytes_acked += d->bytes_acked;
-	if (d->state != DS_TRANSFERRED && d->state != DS_FAILED)
+	if (!DS_PUBLISHED(d->state) && d->state != DS_FAILED)
 		m->queue_bytes += d->bytes - d->bytes_acked;
 	return 0;
 }
@@ -2141,7 +2182,7 @@ agent_metrics(void *arg, struct wbuf *out)
 	    "Chunks the sink rejected (checksum mismatch).");
 	metrics_line(out, "sluice_chunks_nacked_total", NULL, (double)m.nacked);
 	metrics_help(out, "sluice_datasets", "gauge", "Datasets in the journal by state.");
-	for (i = DS_QUEUED; i <= DS_FAILED; i++) {
+	for (i = DS_QUEUED; i <= DS_STATE_MAX; i++) {
 		snprintf(lab, sizeof(lab), "state=\"%s\"", ds_state_name(i));
 		metrics_line(out, "sluice_datasets", lab, (double)m.by_state[i]);
 	}

@@ -66,6 +66,7 @@ struct sconn {
 	int			 state;
 	uint8_t			 nonce[WIRE_NONCE_LEN];
 	char			 agent[SL_MAX_ID + 1];
+	uint32_t		 stream_idx, nstreams;	/* from HELLO */
 	char			 label[96];
 	struct pending_ack	*acks;
 	uint32_t		 nacks, aacks;
@@ -677,6 +678,37 @@ on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
 	wbuf_free(&b);
 }
 
+/*
+ * A HELLO for stream i of agent X starts a new session of X: the agent
+ * tears all its streams down before it reconnects, so an older connection
+ * of X on stream i (or one from a session with another stream count) is
+ * stale, e.g. the agent was killed and its last DATA frames are still
+ * trickling in through kernel or middlebox buffers.  Close it now, so that
+ * such frames are not written after the new session's OPEN got its HAVE:
+ * the new session sends those chunks itself, and each would land twice
+ * (counted as a duplicate).  The agent brings all N streams up before it
+ * sends OPEN, so by then every stale connection is closed.
+ */
+static void
+supersede_stale(struct sconn *c, uint32_t idx, uint32_t n)
+{
+	struct sconn *o;
+
+	c->stream_idx = idx;
+	c->nstreams = n;
+	for (o = c->sk->conns; o; o = o->next) {
+		if (o == c || o->state != SC_READY || strcmp(o->agent, c->agent) != 0 ||
+		    stream_state(o->s) == ST_CLOSING)
+			continue;
+		if (o->stream_idx != idx && o->nstreams == n)
+			continue;
+		log_info("sink", "conn=%s agent=%s stream=%u/%u superseded by conn=%s "
+		    "(new session of the agent): closing it", o->label, log_q(o->agent),
+		    o->stream_idx, o->nstreams, c->label);
+		stream_close(o->s, "superseded by a new session of the agent");
+	}
+}
+
 static void
 on_hello(struct sconn *c, const uint8_t *p, uint32_t len)
 {
@@ -713,6 +745,7 @@ on_hello(struct sconn *c, const uint8_t *p, uint32_t len)
 			return;
 		}
 	}
+	supersede_stale(c, h.stream, h.nstreams);
 	memset(&w, 0, sizeof(w));
 	w.version = SL_PROTO_VERSION;
 	w.sink_id = wire_str_c(cfg->id);

@@ -190,7 +190,7 @@ cmd_submit(int argc, char **argv)
 struct tally {
 	int		 json;
 	json_t		*arr;
-	uint64_t	 n[8];
+	uint64_t	 n[DS_STATE_MAX + 1];
 	uint64_t	 pending_bytes, pending_ds;
 	uint64_t	 oldest_pending_ns;	/* created_ns of the oldest unsent, 0 = none */
 	uint64_t	 recent_bytes;		/* completed within RATE_WINDOW */
@@ -252,14 +252,15 @@ tally_fn(const struct ds_rec *d, void *arg)
 	double		 pct;
 	int		 active, moving, failed;
 
-	if (d->state >= 0 && d->state < 8)
+	if (d->state >= 0 && d->state <= DS_STATE_MAX)
 		t->n[d->state]++;
-	failed = cfg.role == ROLE_AGENT ? d->state == DS_FAILED : d->state == SDS_FAILED;
-	active = cfg.role == ROLE_AGENT ? (d->state != DS_TRANSFERRED) :
-	    (d->state != SDS_PUBLISHED);
+	failed = cfg.role == ROLE_AGENT ? (d->state == DS_FAILED ||
+	    d->state == DS_HOOK_FAILED) : d->state == SDS_FAILED;
+	active = cfg.role == ROLE_AGENT ? (d->state != DS_TRANSFERRED &&
+	    d->state != DS_DONE) : (d->state != SDS_PUBLISHED);
 	moving = cfg.role == ROLE_AGENT ? (d->state == DS_TRANSFERRING ||
 	    d->state == DS_COMMITTING) : d->state == SDS_RECEIVING;
-	if (cfg.role == ROLE_AGENT && d->state != DS_TRANSFERRED && d->state != DS_FAILED) {
+	if (cfg.role == ROLE_AGENT && !DS_PUBLISHED(d->state) && d->state != DS_FAILED) {
 		t->pending_bytes += d->bytes - d->bytes_acked;
 		t->pending_ds++;
 		if (t->oldest_pending_ns == 0 || d->created_ns < t->oldest_pending_ns)
@@ -291,7 +292,7 @@ tally_fn(const struct ds_rec *d, void *arg)
 	    (unsigned long long)d->id, d->name, cli_state_name(d->state), pct, d->nfiles,
 	    cli_bytes(d->bytes, b1, sizeof(b1)), (unsigned long long)d->chunks_resent,
 	    age(d->created_ns, a, sizeof(a)));
-	if (d->error[0] && (d->state == DS_FAILED || cfg.role == ROLE_SINK))
+	if (d->error[0] && (failed || cfg.role == ROLE_SINK))
 		printf("    error: %s\n", d->error);
 	return 0;
 }
@@ -474,7 +475,8 @@ cmd_status(int argc, char **argv)
 		oldest = cli_now() - (double)t.oldest_pending_ns / 1e9;
 	if (cfg.role == ROLE_SINK && cfg.root[0] && statvfs(cfg.root, &sv) == 0)
 		have_root = 1;
-	failed = (int)(cfg.role == ROLE_AGENT ? t.n[DS_FAILED] : t.n[SDS_FAILED]);
+	failed = (int)(cfg.role == ROLE_AGENT ? t.n[DS_FAILED] + t.n[DS_HOOK_FAILED] :
+	    t.n[SDS_FAILED]);
 	exitc = !up ? SL_EXIT_DOWN : (failed || !linkup) ? SL_EXIT_FAIL : SL_EXIT_OK;
 	if (t.json) {
 		root = json_object();
@@ -514,7 +516,7 @@ cmd_status(int argc, char **argv)
 			    "total_bytes", (json_int_t)((uint64_t)sv.f_blocks * sv.f_frsize)));
 		}
 		counts = json_object();
-		for (st = 1; st < 8; st++) {
+		for (st = 1; st <= (cfg.role == ROLE_AGENT ? DS_STATE_MAX : SDS_FAILED); st++) {
 			const char *nm = cli_state_name((int)st);
 			if (strcmp(nm, "unknown") != 0 && nm[0] != '?')
 				json_object_set_new(counts, nm, json_integer((json_int_t)t.n[st]));
@@ -577,8 +579,16 @@ cmd_status(int argc, char **argv)
 		    (unsigned long long)t.n[DS_QUEUED],
 		    (unsigned long long)t.n[DS_TRANSFERRING],
 		    (unsigned long long)t.n[DS_COMMITTING],
-		    (unsigned long long)t.n[DS_TRANSFERRED],
+		    (unsigned long long)(t.n[DS_TRANSFERRED] + t.n[DS_DONE] +
+		    t.n[DS_HOOK_PENDING] + t.n[DS_HOOK_RUNNING] + t.n[DS_HOOK_FAILED]),
 		    (unsigned long long)t.n[DS_FAILED]);
+		if (t.n[DS_HOOK_PENDING] + t.n[DS_HOOK_RUNNING] + t.n[DS_HOOK_FAILED] +
+		    t.n[DS_DONE])
+			printf("hooks:    %llu waiting, %llu running, %llu done, %llu FAILED\n",
+			    (unsigned long long)t.n[DS_HOOK_PENDING],
+			    (unsigned long long)t.n[DS_HOOK_RUNNING],
+			    (unsigned long long)t.n[DS_DONE],
+			    (unsigned long long)t.n[DS_HOOK_FAILED]);
 		printf("recent:   %s transferred in the last %.0f minutes (%s/s average)\n",
 		    cli_bytes(t.recent_bytes, b, sizeof(b)), RATE_WINDOW / 60,
 		    cli_bytes((uint64_t)((double)t.recent_bytes / RATE_WINDOW), b3, sizeof(b3)));
@@ -639,21 +649,23 @@ cmd_wait(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
+		{ "hook", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct journal	*j;
 	struct ds_rec	 d;
 	double		 timeout = 600, deadline;
-	int		 ch, rc, done_state, fail_state;
+	int		 ch, rc, done_state, fail_state, hook = 0;
 
-	while ((ch = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "t:H", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't': timeout = atof(optarg); break;
+		case 'H': hook = 1; break;
 		default: return SL_EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: sluice wait DATASET [--timeout SECONDS]\n");
+		fprintf(stderr, "usage: sluice wait DATASET [--timeout SECONDS] [--hook]\n");
 		return SL_EXIT_USAGE;
 	}
 	done_state = cfg.role == ROLE_AGENT ? DS_TRANSFERRED : SDS_PUBLISHED;
@@ -666,12 +678,25 @@ cmd_wait(int argc, char **argv)
 		if (j)
 			journal_close(j);
 		if (rc == SL_OK) {
-			int st = d.state;
-			if (st == done_state || st == fail_state) {
+			int st = d.state, ok, bad;
+
+			/* Published is done for a transfer; --hook waits for the
+			 * hook's outcome too. */
+			if (cfg.role == ROLE_AGENT && hook) {
+				ok = st == DS_DONE;
+				bad = st == DS_FAILED || st == DS_HOOK_FAILED;
+			} else if (cfg.role == ROLE_AGENT) {
+				ok = DS_PUBLISHED(st);
+				bad = st == DS_FAILED;
+			} else {
+				ok = st == done_state;
+				bad = st == fail_state;
+			}
+			if (ok || bad) {
 				printf("%s %s%s%s\n", d.name, cli_state_name(st),
 				    d.error[0] ? ": " : "", d.error);
 				ds_rec_free(&d);
-				return st == done_state ? SL_EXIT_OK : SL_EXIT_FAIL;
+				return ok ? SL_EXIT_OK : SL_EXIT_FAIL;
 			}
 			ds_rec_free(&d);
 		}
@@ -733,6 +758,14 @@ cmd_show(int argc, char **argv)
 	    (unsigned long long)d.chunks_nacked);
 	if (d.published[0])
 		printf("  published: %s\n", d.published);
+	if (cfg.role == ROLE_AGENT && d.hook_attempts > 0) {
+		printf("  hook:    %u attempt%s, last exit status %d\n", d.hook_attempts,
+		    d.hook_attempts == 1 ? "" : "s", d.hook_status);
+		if (d.hook_out[0])
+			printf("  hook out: %.*s\n", (int)strcspn(d.hook_out, "\n"), d.hook_out);
+		if (d.hook_err[0])
+			printf("  hook err: %.*s\n", (int)strcspn(d.hook_err, "\n"), d.hook_err);
+	}
 	if (d.error[0])
 		printf("  error:   %s\n", d.error);
 	for (i = 0; i < d.nmeta; i++)
@@ -969,11 +1002,13 @@ static const struct cmd cmds[] = {
 	  "and queue it.  Prints the dataset's name and id.\n\n"
 	  "  --name NAME       dataset name (default: the directory's name)\n"
 	  "  --meta KEY=VALUE  metadata shipped with the dataset (repeatable)" },
-	{ "wait", cmd_wait, "DATASET [--timeout S]",
+	{ "wait", cmd_wait, "DATASET [--timeout S] [--hook]",
 	  "wait until a dataset is transferred (0) or failed (1)",
 	  "Polls the journal until DATASET is transferred (agent) or published (sink):\n"
 	  "exit 0; failed or timed out: exit 1.\n\n"
-	  "  --timeout S   give up after S seconds (default 600)" },
+	  "  --timeout S   give up after S seconds (default 600)\n"
+	  "  --hook        agent: wait for the completion hook too (done: 0,\n"
+	  "                hook_failed: 1)" },
 	{ "verify", cmd_verify, "DATASET",
 	  "re-hash a dataset and report every difference",
 	  "At a sink: re-reads every file of the published dataset <root>/<name> and\n"

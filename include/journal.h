@@ -60,9 +60,16 @@ enum ds_state {
 	DS_QUEUED = 1,		/* journaled, sealed, waiting for a destination */
 	DS_TRANSFERRING,	/* OPEN sent, chunks moving */
 	DS_COMMITTING,		/* all chunks acked, COMMIT sent */
-	DS_TRANSFERRED,		/* sink published it durable (COMMITTED) */
+	DS_TRANSFERRED,		/* sink published it durable (COMMITTED); no hook */
 	DS_FAILED,		/* stopped with a reason; needs an operator */
+	DS_HOOK_PENDING,	/* published; the hook is to run (again) */
+	DS_HOOK_RUNNING,	/* journaled before the hook starts: exactly once */
+	DS_DONE,		/* published and the hook succeeded */
+	DS_HOOK_FAILED,		/* published; the hook gave up, see hook_* */
 };
+#define DS_STATE_MAX	DS_HOOK_FAILED
+/* Published at the sink: the source is confirmed durable. */
+#define DS_PUBLISHED(s)	((s) == DS_TRANSFERRED || (s) >= DS_HOOK_PENDING)
 const char *ds_state_name(int state);
 
 struct ds_rec {
@@ -87,6 +94,12 @@ struct ds_rec {
 	char		error[SL_MAX_MSG + 1];	/* why DS_FAILED, or last retryable error */
 	uint32_t	nmeta;
 	char	      (*meta)[2][SL_MAX_META_VAL + 1]; /* owned; NULL when nmeta == 0 */
+	/* the completion hook (agent) */
+	uint32_t	hook_attempts;		/* runs started */
+	int32_t		hook_status;		/* exit status of the last run, -1 none */
+	uint64_t	hook_next_ns;		/* earliest next attempt (HOOK_PENDING) */
+	char		hook_out[1024];		/* stdout of the last run (e.g. a job id) */
+	char		hook_err[1024];		/* stderr tail or why it could not run */
 };
 void	ds_rec_free(struct ds_rec *d);		/* frees meta only */
 
@@ -126,6 +139,12 @@ int	journal_ds_set_state(struct journal *j, uint64_t id, int state,
  * One txn. */
 int	journal_ds_note(struct journal *j, uint64_t id, const char *note,
 	    const char *dest);
+/* Hook bookkeeping and a state change (with history) in one txn:
+ * attempts, status, next_ns, out and err are stored as given (out/err
+ * NULL: keep). */
+int	journal_ds_hook(struct journal *j, uint64_t id, int state, uint32_t attempts,
+	    int32_t status, uint64_t next_ns, const char *out, const char *err,
+	    const char *reason);
 /* Add to the sent / resent / nacked counters.  One txn. */
 int	journal_ds_count(struct journal *j, uint64_t id, uint64_t sent,
 	    uint64_t resent, uint64_t nacked);

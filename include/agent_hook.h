@@ -1,0 +1,46 @@
+/*
+ * agent_hook.h: the completion hook's schedule at the agent
+ * (agent/agent_hook.c): exactly once per dataset, across crashes.
+ *
+ *   published --(hook configured)--> hook_pending --journal first-->
+ *   hook_running --exit 0--> done
+ *                --failed, attempts left--> hook_pending (backoff)
+ *                --failed, no attempts left--> hook_failed (reason)
+ *
+ * hook_running is committed to the journal BEFORE the command starts.
+ * A dataset found in hook_running at start-up was interrupted: the
+ * command may or may not have run.  It is never resubmitted blindly:
+ * with [hook] query configured, the query (same variables, e.g. squeue /
+ * sacct for a job named after {id}) decides: exit 0 = it ran (done),
+ * exit 1 = it did not (run it), anything else = ask again later.  Without
+ * a query the dataset goes to hook_failed with that explanation and an
+ * operator resolves it (`sluice retry-hook`).
+ *
+ * The command runs on hook.c's worker thread; this module only keeps the
+ * queue, on the loop thread.
+ */
+#ifndef AGENT_HOOK_H
+#define AGENT_HOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "journal.h"
+
+struct ahook;
+
+#ifdef EV_VERSION_MAJOR
+/* Start (cfg->hook_kind != HOOK_NONE, else *out = NULL and SL_OK): load
+ * datasets in hook_pending / hook_running from the journal and resolve
+ * the interrupted ones as above.  SL_ENOMEM, SL_EIO. */
+int	ahook_start(struct ahook **out, struct ev_loop *loop, const struct config *cfg,
+	    struct journal *j, char *err, size_t errlen);
+#endif
+void	ahook_stop(struct ahook *h);
+/* Dataset id was just journaled hook_pending: run its hook. */
+void	ahook_published(struct ahook *h, uint64_t id);
+/* sluice retry-hook: a hook_failed dataset goes back to hook_pending with
+ * a fresh count of attempts.  SL_ESTATE if it is not hook_failed. */
+int	ahook_retry(struct ahook *h, uint64_t id, char *msg, size_t msglen);
+
+#endif
