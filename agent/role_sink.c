@@ -67,6 +67,7 @@ struct sconn {
 	uint8_t			 nonce[WIRE_NONCE_LEN];
 	char			 agent[SL_MAX_ID + 1];
 	uint32_t		 stream_idx, nstreams;	/* from HELLO */
+	uint64_t		 have_wait;	/* dsid whose HAVE waits for a commit */
 	char			 label[96];
 	struct pending_ack	*acks;
 	uint32_t		 nacks, aacks;
@@ -228,6 +229,28 @@ sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
 	d->rec.state = state;
 }
 
+/*
+ * Does a batch not yet durable (being filled, or at the committer) hold
+ * chunks of d?  Then HAVE must wait for it: answered now, it would leave
+ * those chunks out, the agent would send them again, and they would land
+ * twice (a late DATA of the agent's previous session, say, written just
+ * before the new session's OPEN).
+ */
+static int
+sds_pending(struct sink *sk, struct sds *d)
+{
+	uint32_t i;
+
+	for (i = 0; i < sk->nbatch; i++)
+		if (sk->batch[i].ds == d)
+			return 1;
+	if (sk->cbusy != NULL)
+		for (i = 0; i < sk->cbusy->n; i++)
+			if (sk->cbusy->ents[i].ds == d)
+				return 1;
+	return 0;
+}
+
 static void
 send_have(struct sconn *c, struct sds *d)
 {
@@ -337,7 +360,10 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 			    "different manifest");
 			goto out;
 		}
-		send_have(c, d);
+		if (sds_pending(sk, d))
+			c->have_wait = d->rec.id;	/* commit_done answers */
+		else
+			send_have(c, d);
 		goto out;
 	}
 
@@ -1007,6 +1033,20 @@ commit_done(struct sink *sk, struct cbatch *b)
 	for (c = sk->conns; c; c = c->next)
 		if (c->nacks && stream_state(c->s) != ST_CLOSING)
 			send_acks(c);
+	/* HAVEs that waited for this batch (on_open).  sk->batch may hold
+	 * newer chunks of the same dataset: wait for that one too.  The
+	 * caller has cleared sk->cbusy. */
+	for (c = sk->conns; c; c = c->next) {
+		if (c->have_wait == 0 || stream_state(c->s) == ST_CLOSING)
+			continue;
+		d = sds_find(sk, c->have_wait);
+		if (d == NULL)
+			c->have_wait = 0;
+		else if (!sds_pending(sk, d)) {
+			c->have_wait = 0;
+			send_have(c, d);
+		}
+	}
 }
 
 static void

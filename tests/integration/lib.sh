@@ -10,7 +10,8 @@
 #   sl_start NAME                start sluiced -c $T/NAME.conf, log $T/NAME.log
 #   sl_kill9 NAME / sl_stop NAME
 #   sl_submit NAME DIR [ARGS]    sluice submit through agent NAME
-#   sl_wait NAME DATASET [SECS]  wait for transferred (agent) / published (sink)
+#   sl_wait NAME DATASET [SECS [--hook]]  wait for transferred (agent) /
+#                                published (sink); --hook: for the hook too
 #   sl_same SRC PUBLISHED        byte-identical trees (manifest excluded)
 #   sl_manifest_ok DIR           every file's sha256 matches .sluice-manifest
 #   sl_show NAME DATASET FIELD   print a counter from `sluice show`
@@ -116,7 +117,7 @@ sl_submit() {
 }
 
 sl_wait() {
-	"$SLUICE" -c "$T/$1.conf" wait "$2" --timeout "${3:-60}"
+	"$SLUICE" -c "$T/$1.conf" wait "$2" --timeout "${3:-60}" "${@:4}"
 }
 
 sl_same() {
