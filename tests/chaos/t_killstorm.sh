@@ -3,7 +3,7 @@
 # chunk_size 1M, streams 4) with KILLS (default 12) kill -9s alternating
 # sink and agent, each restarted after a short random delay, while
 # datasets keep being submitted (two before the storm, the others right
-# after agent restarts).  A 3 MiB/s-per-connection proxy keeps the run
+# after agent restarts).  A 2.5 MiB/s-per-connection proxy keeps the run
 # long enough for every kill to land mid-transfer.  At the end: every
 # dataset transferred, byte-identical, manifest verifies, published
 # exactly once, no .partial left, and the sink never received a chunk it
@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../integration/lib.sh"
 sl_setup
 
-KILLS=${KILLS:-12} NDS=${NDS:-6} DSMIB=${DSMIB:-20} RATE=${RATE:-$((3 * 1048576))}
+KILLS=${KILLS:-12} NDS=${NDS:-6} DSMIB=${DSMIB:-20} RATE=${RATE:-$((5 * 1048576 / 2))}
 sport=$(sl_port); pport=$(sl_port)
 sl_sink_conf sink "$sport"
 sl_agent_conf agent "$pport" chunk_size=1M streams=4 window=2
@@ -82,7 +82,11 @@ for k in $(seq 1 "$KILLS"); do
 done
 while [ $submitted -lt "$NDS" ]; do submit_next; done
 ok "$kills kill -9s (sink and agent alternately), $((kills - idle)) of them mid-transfer; $NDS datasets submitted"
-[ $idle -gt 0 ] && fail "$idle kills landed after everything was acked: slow the run down"
+# the issue asks for >= 10 kills over the run; a late one or two may find
+# everything acked already on a slow machine
+if [ $((kills - idle)) -lt 10 ]; then
+	fail "only $((kills - idle)) kills landed mid-transfer: slow the run down (RATE=)"
+fi
 
 # every dataset transferred, byte-identical, published exactly once
 lost=0 good=0
