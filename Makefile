@@ -39,7 +39,8 @@ JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljanss
 PROTO_SRCS = proto/wire.c proto/pathchk.c proto/errors.c
 # common daemon/CLI modules (no libev, no TLS)
 CORE_SRCS  = agent/config.c agent/log.c agent/journal.c agent/digest.c \
-	     agent/fsx.c agent/net.c agent/walk.c agent/ctlclient.c
+	     agent/fsx.c agent/net.c agent/walk.c agent/ctlclient.c \
+	     agent/manifest.c
 # the daemon only
 DAEMON_SRCS = agent/conn.c agent/stream.c agent/control.c \
 	     agent/role_agent.c agent/role_sink.c agent/sink_publish.c agent/sluiced.c \
@@ -128,9 +129,72 @@ man-check:
 	    if [ -n "$$out" ]; then echo "$$m:"; echo "$$out"; fail=1; else echo "$$m: ok"; fi; \
 	done; exit $$fail
 
+# ---- hardening: fuzzing, sanitizers, static analysis (issue 7) --------
+# make fuzz: build the libFuzzer targets with clang and run each for
+# FUZZ_SECONDS from its seed corpus (tests/fuzz/README.md).  New inputs go
+# to FUZZ_WORK, never into the committed corpus; a crash is saved there
+# too and fails the target.
+FUZZ_CC	?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_WORK ?= tests/fuzz/work
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	     -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_TARGETS = fuzz_wire fuzz_pathchk fuzz_config fuzz_manifest
+FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/%)
+
+tests/fuzz/fuzz_wire: $(PROTO_SRCS)
+tests/fuzz/fuzz_pathchk: $(PROTO_SRCS)
+tests/fuzz/fuzz_manifest: agent/manifest.c $(PROTO_SRCS)
+tests/fuzz/fuzz_config: agent/config.c agent/log.c $(PROTO_SRCS)
+tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
+	$(FUZZ_CC) $(CSTD) $(FUZZ_FLAGS) -Iinclude -D_GNU_SOURCE $(PKG_CFLAGS) \
+	    -o $@ $(filter %.c,$^) $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_WORK)/$$t; \
+	    printf '%-14s ' $$t; \
+	    if ./tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_WORK)/$$t- \
+		$(FUZZ_WORK)/$$t tests/fuzz/corpus/$$t >$(FUZZ_WORK)/$$t.log 2>&1; then \
+		sed -n 's/^\(Done [0-9]* runs in [0-9]* second.*\)/\1/p' $(FUZZ_WORK)/$$t.log; \
+	    else echo FAILED; tail -40 $(FUZZ_WORK)/$$t.log; fail=1; fi; \
+	done; exit $$fail
+
+# Regenerate the seed corpora with the real encoders.
+fuzz-corpus: libsluiceproto.a
+	$(CC) $(CSTD) -Iinclude -D_GNU_SOURCE -o tests/fuzz/mkcorpus tests/fuzz/mkcorpus.c libsluiceproto.a
+	./tests/fuzz/mkcorpus tests/fuzz/corpus
+
+# make asan-test: the whole tree built with ASan + UBSan, then the unit
+# tests (leak checking on) and the full suite.  Cleans before and after,
+# so a later plain `make` never ships sanitized objects.
+ASAN_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+	   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+asan-test:
+	@$(MAKE) --no-print-directory clean
+	@$(MAKE) --no-print-directory SAN="$(ASAN_SAN)" OPT="-O1 -g" all $(UNIT_BINS) tests/hookrun
+	@rc=0; $(ASAN_ENV) bash tests/run.sh || rc=1; \
+	    $(MAKE) --no-print-directory clean >/dev/null; exit $$rc
+
+# make lint: cppcheck and clang-tidy (.clang-tidy) over proto/ and agent/.
+CPPCHECK ?= cppcheck
+CLANG_TIDY ?= clang-tidy
+LINT_SRCS = $(PROTO_SRCS) $(CORE_SRCS) $(DAEMON_SRCS) $(CLI_SRCS)
+lint:
+	$(CPPCHECK) -q --enable=warning,portability,performance --error-exitcode=1 \
+	    --inline-suppr --std=c11 -D_GNU_SOURCE -Iinclude proto agent
+	$(CLANG_TIDY) --quiet $(LINT_SRCS) -- $(CSTD) -Iinclude -D_GNU_SOURCE $(PKG_CFLAGS)
+
 clean:
 	rm -f sluiced sluice *.a agent/*.o proto/*.o agent/*.d proto/*.d \
-	    $(UNIT_BINS) tests/unit/*.d tests/hookrun tests/*.d
+	    $(UNIT_BINS) tests/unit/*.d tests/hookrun tests/*.d \
+	    $(FUZZ_BINS) tests/fuzz/mkcorpus
 
-.PHONY: all test check unit demo install man-check clean
+.PHONY: all test check unit demo install man-check clean fuzz fuzz-build \
+	fuzz-corpus asan-test lint
 -include $(wildcard agent/*.d proto/*.d tests/unit/*.d tests/*.d)

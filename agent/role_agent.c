@@ -890,6 +890,7 @@ published(struct agent *a, struct ads *d, const char *path)
 {
 	uint64_t id = d->rec.id;
 
+	a->backoff = 0;		/* progress */
 	ds_enter(a, d, a->hook ? DS_HOOK_PENDING : DS_TRANSFERRED, NULL, path);
 	queue_remove(a, d);
 	ads_free(d);
@@ -1021,6 +1022,8 @@ on_ack(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
 		n++;
 	}
 	wire_ack_free(&k);
+	if (n > 0)
+		a->backoff = 0;		/* progress */
 	if (n > 0 && (rc = journal_chunks_ack(a->j, d->rec.id, refs, n)) != SL_OK)
 		log_err("journal", "dataset=%016llx ack: %s",
 		    (unsigned long long)d->rec.id, sl_strerror(rc));
@@ -1156,8 +1159,10 @@ link_up(struct agent *a)
 {
 	struct dest *dd = &a->dests[a->cur_dest];
 
+	/* The backoff is not reset here: a sink that accepts and then refuses
+	 * (disk full) would be hammered.  Progress resets it (on_ack,
+	 * published), or a session that stays up (tick_cb). */
 	ev_timer_stop(a->loop, &a->connect_to);
-	a->backoff = 0;
 	if (dd->down_since != 0)
 		log_info("link", "dest=%s back after %.0fs down", dd->text,
 		    now_wall() - dd->down_since);
@@ -1971,6 +1976,8 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 		if (a->link == LINK_UP && a->cur == NULL)
 			start_next(a);
+		if (a->link == LINK_UP && now - a->link_since > 10)
+			a->backoff = 0;	/* a session that stays up is healthy */
 	}
 }
 

@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "digest.h"
 #include "fsx.h"
+#include "manifest.h"
 #include "sluice.h"
 
 #define MANIFEST_NAME	".sluice-manifest"
@@ -76,27 +77,17 @@ ment_cmp(const void *a, const void *b)
 	return strcmp(((const struct mentry *)a)->path, ((const struct mentry *)b)->path);
 }
 
-static int
-is_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[n] == '\0';
-}
-
 /* Parse the manifest into v->e (sorted by path).  0, or -1 with a line
  * printed. */
 static int
 load_manifest(int dfd, const char *dir, struct vctx *v)
 {
+	struct manifest_ent me;
 	FILE	*fp;
-	char	*line = NULL, *f[4], *p;
+	char	*line = NULL;
 	size_t	 cap = 0;
 	ssize_t	 len;
-	int	 fd, lineno = 0, i;
+	int	 fd, lineno = 0, rc;
 
 	fd = fsx_open_beneath(dfd, MANIFEST_NAME, O_RDONLY, 0);
 	if (fd == -1 || (fp = fdopen(fd, "r")) == NULL) {
@@ -108,21 +99,10 @@ load_manifest(int dfd, const char *dir, struct vctx *v)
 	}
 	while ((len = getline(&line, &cap, fp)) != -1) {
 		lineno++;
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (line[0] == '#' || line[0] == '\0')
+		rc = manifest_parse_line(line, (size_t)len, &me);
+		if (rc == MANIFEST_SKIP)
 			continue;
-		p = line;
-		for (i = 0; i < 3; i++) {
-			f[i] = p;
-			p = strchr(p, '\t');
-			if (p == NULL)
-				break;
-			*p++ = '\0';
-		}
-		f[3] = p;
-		if (i < 3 || p == NULL || p[0] == '\0' || !is_hex(f[1], 64) ||
-		    !is_hex(f[2], 32)) {
+		if (rc != 0) {
 			fprintf(stderr, "sluice: verify: %s/%s:%d: malformed line\n", dir,
 			    MANIFEST_NAME, lineno);
 			free(line);
@@ -143,10 +123,10 @@ load_manifest(int dfd, const char *dir, struct vctx *v)
 		}
 		struct mentry *e = &v->e[v->n];
 		memset(e, 0, sizeof(*e));
-		e->size = strtoull(f[0], NULL, 10);
-		memcpy(e->sha, f[1], sizeof(e->sha));
-		memcpy(e->xxh, f[2], sizeof(e->xxh));
-		e->path = strdup(f[3]);
+		e->size = me.size;
+		memcpy(e->sha, me.sha256, sizeof(e->sha));
+		memcpy(e->xxh, me.xxh128, sizeof(e->xxh));
+		e->path = strdup(me.path);
 		if (e->path == NULL)
 			continue;
 		v->n++;

@@ -1,0 +1,42 @@
+/*
+ * manifest.h: the line parser for a published dataset's .sluice-manifest
+ * (agent/manifest.c), as read by `sluice verify` at a sink.  The writer is
+ * sink_publish.c.  Pure string work: no I/O, no allocation.
+ *
+ * A manifest is text, one line per file:
+ *
+ *	SIZE '\t' SHA256 '\t' XXH3-128 '\t' PATH
+ *
+ * SHA256 is 64 and XXH3-128 32 lower-case hex digits; PATH is everything
+ * after the third tab (non-empty; it may contain further tabs).  Empty
+ * lines and lines starting with '#' are comments.  SIZE is read with
+ * strtoull and not otherwise checked (a bad size shows up as a size
+ * difference when the file is compared).  PATH is not checked here: the
+ * caller opens it with fsx_open_beneath, which refuses to leave the root.
+ */
+#ifndef MANIFEST_H
+#define MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MANIFEST_SHA_HEX	64
+#define MANIFEST_XXH_HEX	32
+
+struct manifest_ent {
+	uint64_t	 size;
+	char		 sha256[MANIFEST_SHA_HEX + 1];	/* NUL-terminated hex */
+	char		 xxh128[MANIFEST_XXH_HEX + 1];	/* NUL-terminated hex */
+	const char	*path;		/* points into the caller's line */
+};
+
+#define MANIFEST_SKIP	1	/* a comment or an empty line */
+
+/* Parse one line.  line must be NUL-terminated at line[len]; one trailing
+ * '\n' is dropped.  The line is modified in place (the tabs become NULs)
+ * and e->path points into it, so it stays valid only as long as line.
+ * Returns 0 with *e filled, MANIFEST_SKIP for a comment or empty line, or
+ * SL_EPROTO for a malformed line (e is then unspecified).  Reentrant. */
+int	manifest_parse_line(char *line, size_t len, struct manifest_ent *e);
+
+#endif
