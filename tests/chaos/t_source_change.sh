@@ -74,7 +74,7 @@ case_change() {
 }
 
 case_change changed 'a\.bin.*(changed|modified)' \
-    dd if=/dev/urandom of="$T/src/changed/a.bin" bs=64K count=4 seek=100 conv=notrunc status=none
+    dd if=/dev/urandom of="$T/src/changed/a.bin" bs=64K count=4 seek=40 conv=notrunc status=none
 case_change grew 'a\.bin.*(changed|grew)' \
     sh -c "head -c 1048576 /dev/urandom >> '$T/src/grew/a.bin'"
 case_change truncated 'a\.bin.*(shrank|changed)' \

@@ -93,8 +93,10 @@ if command -v tmux >/dev/null; then
 		fail "watch tty screen: $screen"
 	fi
 	tmux -S "$sock" send-keys q
-	sleep 0.5
-	screen=$(tmux -S "$sock" capture-pane -p)
+	for _ in $(seq 30); do
+		screen=$(tmux -S "$sock" capture-pane -p 2>/dev/null)
+		echo "$screen" | grep -qx "icanon" && break; sleep 0.1
+	done
 	if echo "$screen" | grep -q "WATCH-EXIT=0" && echo "$screen" | grep -qx "icanon"; then
 		ok "watch quits on q and restores the terminal (icanon back)"
 	else
@@ -102,10 +104,16 @@ if command -v tmux >/dev/null; then
 	fi
 	tmux -S "$sock" kill-server 2>/dev/null
 	tmux -S "$sock" new-session -d -x 120 -y 30 "$SLUICE -c $T/agent.conf watch; echo WATCH-EXIT=\$?; stty -a | grep -ow -- '-\{0,1\}echo'; sleep 30"
-	sleep 1.5
+	# wait for watch to draw, then Ctrl-C; poll for its exit (a loaded CI
+	# machine may be slow to start tmux)
+	for _ in $(seq 50); do
+		tmux -S "$sock" capture-pane -p 2>/dev/null | grep -q "sluice watch\|link=" && break; sleep 0.1
+	done
 	tmux -S "$sock" send-keys C-c
-	sleep 0.5
-	screen=$(tmux -S "$sock" capture-pane -p)
+	for _ in $(seq 30); do
+		screen=$(tmux -S "$sock" capture-pane -p 2>/dev/null)
+		echo "$screen" | grep -qx "echo" && break; sleep 0.1
+	done
 	if echo "$screen" | grep -q "WATCH-EXIT=0" && echo "$screen" | grep -qx "echo"; then
 		ok "watch quits on Ctrl-C and restores echo"
 	else
