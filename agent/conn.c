@@ -181,6 +181,7 @@ peer_label(struct conn *c, const char *peer_name)
 	char host[INET6_ADDRSTRLEN];
 	size_t n;
 
+	memset(&ss, 0, sizeof(ss));	/* the analyzer does not model getpeername */
 	snprintf(c->peer, sizeof(c->peer), "peer");
 	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
 		if (ss.ss_family == AF_INET) {

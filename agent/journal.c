@@ -1765,7 +1765,7 @@ journal_sink_chunks_put(struct journal *j, const struct sink_chunk *c,
 				/* the txn sees its own write on a reload */
 				rc = ds_store(j, t, &d, 0);
 				ds_rec_free(&d);
-				have_ds = 0;
+				have_ds = 0;	// NOLINT(clang-analyzer-deadcode.DeadStores): kept true to its name
 				if (rc)
 					goto fail;
 			}

@@ -115,6 +115,8 @@ log_vline(int level, const char *comp, const char *suffix, const char *fmt,
 		n = 0;
 	if ((size_t)n >= room) {
 		/* cut: vsnprintf wrote room - 1 bytes and a NUL */
+		/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): overwrites
+		 * the last three bytes before vsnprintf's NUL, which stays */
 		memcpy(buf + pos + room - 4, "...", 3);
 		n = (int)room - 1;
 	}

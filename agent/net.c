@@ -227,6 +227,7 @@ int
 net_accept(int lfd, int *fdp, struct net_addr *peer)
 {
 	struct net_addr tmp;
+	/* cppcheck-suppress uninitvar ; only &tmp is taken, memset below */
 	struct net_addr *a = peer != NULL ? peer : &tmp;
 	int fd;
 

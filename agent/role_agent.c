@@ -452,40 +452,63 @@ chunk_file(const struct ads *d, uint64_t g)
 	return lo;
 }
 
-/* Open file f of d (cached), checking it is still what was journaled. */
+/* Is the file at path still the one journaled as fr?  Size, mtime and
+ * inode (a rename over it is a new inode).  SL_OK, SL_ECHANGED or SL_EIO
+ * with a sentence naming the file and what changed. */
 static int
-source_fd(struct ads *d, uint32_t f, char *err, size_t errlen)
+check_unchanged(const struct file_rec *fr, const char *path, char *err, size_t errlen)
 {
-	const struct file_rec	*fr = &d->files[f];
-	struct stat		 st;
-	char			 path[2 * SL_MAX_PATH + 2];
-	int64_t			 mt;
+	struct stat	st;
+	int64_t		mt;
 
-	if (d->fd != -1 && d->fd_file == f)
-		return d->fd;
-	if (d->fd != -1)
-		close(d->fd);
-	d->fd = -1;
-	snprintf(path, sizeof(path), "%s/%s", d->rec.src, fr->path);
-	d->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (d->fd == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? SL_ECHANGED : SL_EIO;
-	}
-	if (fstat(d->fd, &st) == -1) {
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT) {
+			snprintf(err, errlen, "%s: vanished during transfer", path);
+			return SL_ECHANGED;
+		}
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return SL_EIO;
 	}
 	mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	if ((uint64_t)st.st_size != fr->size || st.st_ino != fr->ino || mt != fr->mtime_ns) {
-		snprintf(err, errlen, "%s: changed since it was journaled "
-		    "(size %llu -> %llu%s%s)", path, (unsigned long long)fr->size,
-		    (unsigned long long)st.st_size,
-		    st.st_ino != fr->ino ? ", replaced" : "",
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != fr->size ||
+	    st.st_ino != fr->ino || mt != fr->mtime_ns) {
+		snprintf(err, errlen, "%s: changed during transfer (size %llu -> %llu%s%s%s)",
+		    path, (unsigned long long)fr->size, (unsigned long long)st.st_size,
+		    (uint64_t)st.st_size > fr->size ? ", grew" :
+		    (uint64_t)st.st_size < fr->size ? ", shrank" : "",
+		    st.st_ino != fr->ino || !S_ISREG(st.st_mode) ? ", replaced" : "",
 		    mt != fr->mtime_ns ? ", modified" : "");
-		close(d->fd);
-		d->fd = -1;
 		return SL_ECHANGED;
+	}
+	return SL_OK;
+}
+
+/* Open file f of d (cached), checking it is still what was journaled:
+ * on every chunk, so that a change is caught while sending, not only at
+ * COMMIT (one lstat per chunk is nothing beside its read). */
+static int
+source_fd(struct ads *d, uint32_t f, char *err, size_t errlen)
+{
+	const struct file_rec	*fr = &d->files[f];
+	char			 path[2 * SL_MAX_PATH + 2];
+	int			 rc;
+
+	snprintf(path, sizeof(path), "%s/%s", d->rec.src, fr->path);
+	rc = check_unchanged(fr, path, err, errlen);
+	if (rc != SL_OK) {
+		if (d->fd != -1)
+			close(d->fd);
+		d->fd = -1;
+		return rc;
+	}
+	if (d->fd != -1 && d->fd_file == f)
+		return d->fd;
+	if (d->fd != -1)
+		close(d->fd);
+	d->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (d->fd == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? SL_ECHANGED : SL_EIO;
 	}
 	d->fd_file = f;
 	return d->fd;
@@ -807,12 +830,10 @@ send_commit(struct agent *a, struct ads *d)
 {
 	struct wire_commit	 wc;
 	struct wbuf		 b;
-	struct stat		 st;
 	uint8_t			*dig, *tmp = NULL;
 	char			 err[SL_MAX_MSG], path[2 * SL_MAX_PATH + 2];
 	uint32_t		 f, c;
 	uint64_t		 g, h;
-	int64_t			 mt;
 	int			 rc;
 
 	if (d->phase == PH_COMMITTING)
@@ -821,18 +842,7 @@ send_commit(struct agent *a, struct ads *d)
 	/* The source must still be what we sent (STYLE: detect, say why). */
 	for (f = 0; f < d->nfiles; f++) {
 		snprintf(path, sizeof(path), "%s/%s", d->rec.src, d->files[f].path);
-		if (lstat(path, &st) == -1) {
-			snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
-			fail_dataset(a, d, err);
-			return;
-		}
-		mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-		if ((uint64_t)st.st_size != d->files[f].size ||
-		    st.st_ino != d->files[f].ino || mt != d->files[f].mtime_ns) {
-			snprintf(err, sizeof(err), "%s: changed during transfer "
-			    "(size %llu -> %llu)", path,
-			    (unsigned long long)d->files[f].size,
-			    (unsigned long long)st.st_size);
+		if (check_unchanged(&d->files[f], path, err, sizeof(err)) != SL_OK) {
 			fail_dataset(a, d, err);
 			return;
 		}

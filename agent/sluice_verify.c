@@ -133,7 +133,8 @@ load_manifest(int dfd, const char *dir, struct vctx *v)
 	}
 	free(line);
 	fclose(fp);
-	qsort(v->e, v->n, sizeof(*v->e), ment_cmp);
+	if (v->n > 0)		/* qsort's base is nonnull in glibc, even for 0 */
+		qsort(v->e, v->n, sizeof(*v->e), ment_cmp);
 	return 0;
 }
 
@@ -148,7 +149,7 @@ check_entry(int dfd, struct vctx *v, struct mentry *e, uint8_t *buf)
 	char		 shahex[2 * SHA256_LEN + 1], xxhex[33];
 	ssize_t		 n;
 	uint64_t	 total = 0;
-	int		 fd;
+	int		 fd, sha_bad, xxh_bad;
 
 	e->seen = 1;
 	fd = fsx_open_beneath(dfd, e->path, O_RDONLY | O_NOFOLLOW, 0);
@@ -194,10 +195,11 @@ check_entry(int dfd, struct vctx *v, struct mentry *e, uint8_t *buf)
 	v->bytes += total;
 	digest_hex(sha, SHA256_LEN, shahex);
 	digest_hex(canon.digest, 16, xxhex);
-	if (strcmp(shahex, e->sha) != 0 || strcmp(xxhex, e->xxh) != 0)
-		diff(v, "digest", e->path, "%s%s%s differs", strcmp(shahex, e->sha) ?
-		    "sha256" : "", strcmp(shahex, e->sha) && strcmp(xxhex, e->xxh) ?
-		    " and " : "", strcmp(xxhex, e->xxh) ? "xxh3-128" : "");
+	sha_bad = strcmp(shahex, e->sha) != 0;
+	xxh_bad = strcmp(xxhex, e->xxh) != 0;
+	if (sha_bad || xxh_bad)
+		diff(v, "digest", e->path, "%s%s%s differs", sha_bad ? "sha256" : "",
+		    sha_bad && xxh_bad ? " and " : "", xxh_bad ? "xxh3-128" : "");
 }
 
 /* Report every regular file or symlink under dfd/rel not in the manifest. */
@@ -231,7 +233,8 @@ find_extra(int dfd, const char *rel, struct vctx *v, int depth)
 			continue;
 		}
 		key.path = path;
-		hit = bsearch(&key, v->e, v->n, sizeof(*v->e), ment_cmp);
+		hit = v->n > 0 ? bsearch(&key, v->e, v->n, sizeof(*v->e), ment_cmp) :
+		    NULL;
 		if (hit == NULL)
 			diff(v, "extra", path, "not in the manifest");
 	}
@@ -275,6 +278,9 @@ verify_sink(const char *arg)
 		return SL_EXIT_FAIL;
 	}
 	if (load_manifest(dfd, dir, &v) != 0) {
+		for (i = 0; i < v.n; i++)
+			free(v.e[i].path);
+		free(v.e);
 		close(dfd);
 		ds_rec_free(&d);
 		return SL_EXIT_FAIL;
