@@ -417,10 +417,35 @@ release_inflight(struct agent *a, struct ads *d)
 	d->cursor = 0;
 }
 
+/* Tell the sink we abandon dataset d (ERROR with its id), so that it
+ * discards the partial copy instead of keeping it forever.  Best effort:
+ * a sink that does not hear it keeps the partial directory, never
+ * publishes it. */
+static void
+abandon_at_sink(struct agent *a, struct ads *d, const char *reason)
+{
+	struct wire_error	e;
+	struct wbuf		b;
+
+	if (a->link != LINK_UP || a->st[0].s == NULL || d->phase == PH_IDLE ||
+	    d->phase == PH_COMMITTING)
+		return;
+	e.dsid = d->rec.id;
+	e.code = (uint16_t)-SL_ESTATE;
+	e.message = wire_str_c(reason);
+	if (e.message.len > SL_MAX_MSG)
+		e.message.len = SL_MAX_MSG;
+	wbuf_init(&b, 0);
+	if (wire_error_encode(&b, &e) == SL_OK)
+		stream_send_wbuf(a->st[0].s, &b);
+	wbuf_free(&b);
+}
+
 /* Stop working on d: it failed for a reason an operator must see. */
 static void
 fail_dataset(struct agent *a, struct ads *d, const char *reason)
 {
+	abandon_at_sink(a, d, reason);
 	if (d->loaded)
 		release_inflight(a, d);
 	flush_counts(a, d);
@@ -1882,8 +1907,6 @@ cmd_cancel(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 	}
 	ds_rec_free(&r);
 	snprintf(msg, sizeof(msg), "%s cancelled (source kept)\n", d->rec.name);
-	if (a->cur == d)
-		phase_enter(a, d, PH_IDLE);
 	fail_dataset(a, d, "cancelled by operator");
 	text_append(out, msg);
 	return SL_OK;

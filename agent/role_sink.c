@@ -574,6 +574,12 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 		return;
 	}
 	d = sds_find(sk, wd.dsid);
+	if (d != NULL && d->rec.state == SDS_FAILED) {
+		/* Abandoned by the agent; these were already on the wire. */
+		log_debug("sink", "dataset=%016llx DATA after abandon, dropped",
+		    (unsigned long long)wd.dsid);
+		return;
+	}
 	if (d == NULL || d->rec.state != SDS_RECEIVING) {
 		send_error(c, 0, SL_EPROTO, "DATA for dataset %016llx that is not open",
 		    (unsigned long long)wd.dsid);
@@ -735,6 +741,43 @@ supersede_stale(struct sconn *c, uint32_t idx, uint32_t n)
 	}
 }
 
+/* ERROR from the agent: with a dataset id, the agent abandons that
+ * dataset (source changed, cancelled): discard its partial copy so that
+ * it neither lingers nor can ever be published.  Without one, the agent
+ * ends the session. */
+static void
+on_agent_error(struct sconn *c, const uint8_t *p, uint32_t len)
+{
+	struct sink		*sk = c->sk;
+	struct wire_error	 e;
+	struct sds		*d;
+	char			 reason[SL_MAX_MSG + 64], pname[SL_MAX_NAME + 16];
+
+	if (wire_error_decode(p, len, &e) != SL_OK || e.dsid == 0) {
+		log_warnx("sink", "conn=%s agent=%s sent ERROR, closing", c->label,
+		    log_q(c->agent));
+		stream_close(c->s, "peer error");
+		return;
+	}
+	d = sds_find(sk, e.dsid);
+	if (d == NULL || d->rec.state != SDS_RECEIVING)
+		return;
+	snprintf(reason, sizeof(reason), "abandoned by the agent: %.*s",
+	    (int)e.message.len, e.message.p);
+	sds_set_state(sk, d, SDS_FAILED, reason, NULL);
+	if (d->pfd >= 0) {
+		close(d->pfd);
+		d->pfd = -1;
+	}
+	publish_partial_name(pname, sizeof(pname), d->rec.name);
+	if (fsx_rmtree_at(sk->rootfd, pname) == -1 && errno != ENOENT)
+		log_warn("sink", "dataset=%016llx remove %s", (unsigned long long)d->rec.id,
+		    log_q(pname));
+	else
+		log_info("sink", "dataset=%016llx removed %s", (unsigned long long)d->rec.id,
+		    log_q(pname));
+}
+
 static void
 on_hello(struct sconn *c, const uint8_t *p, uint32_t len)
 {
@@ -832,9 +875,7 @@ sc_frame(struct stream *s, const struct wire_hdr *h, const uint8_t *p, void *arg
 	case WIRE_DATA:		on_data(c, p, h->len); break;
 	case WIRE_COMMIT:	on_commit(c, p, h->len); break;
 	case WIRE_ERROR:
-		log_warnx("sink", "conn=%s agent=%s sent ERROR, closing", c->label,
-		    log_q(c->agent));
-		stream_close(c->s, "peer error");
+		on_agent_error(c, p, h->len);
 		break;
 	default:
 		send_error(c, 0, SL_EPROTO, "unexpected %s frame", wire_type_name(h->type));
