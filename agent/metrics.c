@@ -91,10 +91,7 @@ client_close(struct mclient *c)
 static void
 append(struct wbuf *b, const char *s, size_t n)
 {
-	if (wbuf_reserve(b, n) != SL_OK)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
+	(void)wbuf_append(b, s, n);	/* past the cap: dropped, as documented */
 }
 
 static void

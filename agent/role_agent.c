@@ -1504,16 +1504,6 @@ name_taken(const struct ds_rec *r, void *arg)
 	return 0;
 }
 
-static void
-text_append(struct wbuf *out, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (wbuf_reserve(out, n) == SL_OK) {
-		memcpy(out->p + out->len, s, n);
-		out->len += n;
-	}
-}
 
 /* Journal the dataset in directory dir (absolute) under name ("" = the
  * directory's base name) with metadata d->meta, and queue it.  msg gets
@@ -1645,7 +1635,7 @@ cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 	rc = submit_dataset(a, dir, name, &d, msg, sizeof(msg));
 reply:
 	ds_rec_free(&d);
-	text_append(out, msg);
+	wbuf_puts(out, msg);
 	return rc;
 }
 
@@ -1732,7 +1722,7 @@ cmd_ping(struct agent *a, struct wbuf *out)
 	    a->spool.pct, a->spool.pct < 0 ? "none" : a->spool.level == SPOOL_HIGH ?
 	    "high" : a->spool.level == SPOOL_WARN ? "warn" : "ok", rate(a, 5),
 	    rate(a, 300));
-	text_append(out, line);
+	wbuf_puts(out, line);
 	/* One line per destination: state as this agent sees it. */
 	for (i = 0; i < a->ndest; i++) {
 		const struct dest	*dd = &a->dests[i];
@@ -1750,14 +1740,14 @@ cmd_ping(struct agent *a, struct wbuf *out)
 		snprintf(line, sizeof(line), "dest=%s state=%s down_since=%.0f "
 		    "paused_until=%.0f current=%d", dd->text, st, dd->down_since,
 		    dd->paused_until > now ? dd->paused_until : 0, i == a->cur_dest);
-		text_append(out, line);
+		wbuf_puts(out, line);
 		for (w = 0; w < a->nwindows; w++)
 			if (a->windows[w].dest == i && a->windows[w].end > now) {
 				snprintf(line, sizeof(line), " maintenance=%.0f-%.0f",
 				    a->windows[w].start, a->windows[w].end);
-				text_append(out, line);
+				wbuf_puts(out, line);
 			}
-		text_append(out, "\n");
+		wbuf_puts(out, "\n");
 	}
 	return SL_OK;
 }
@@ -1809,13 +1799,13 @@ cmd_pause(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out, int
 	if (dest[0] && strcmp(dest, "all") != 0 && (i = dest_index(a, dest)) < 0) {
 		snprintf(msg, sizeof(msg), "no destination \"%s\" (have: %s)", dest,
 		    a->cfg->destination);
-		text_append(out, msg);
+		wbuf_puts(out, msg);
 		return SL_ENOTFOUND;
 	}
 	if (pause && until[0] && (t = parse_time(until)) < 0) {
 		snprintf(msg, sizeof(msg), "bad time \"%s\": use 2026-12-01T08:00:00Z "
 		    "or seconds since the epoch", until);
-		text_append(out, msg);
+		wbuf_puts(out, msg);
 		return SL_EINVAL;
 	}
 	if (i < 0)
@@ -1826,7 +1816,7 @@ cmd_pause(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out, int
 	    i < 0 ? "all destinations" : a->dests[i].text, pause && until[0] ?
 	    " until " : "", pause && until[0] ? until : "");
 	log_info("agent", "operator %s", msg);
-	text_append(out, msg);
+	wbuf_puts(out, msg);
 	if (pause && (i < 0 || i == a->cur_dest) && a->link != LINK_WAIT)
 		link_switch(a, i < 0 ? "paused by operator" : "destination paused");
 	else if (!pause && (a->link == LINK_WAIT || (i >= 0 && i < a->cur_dest))) {
@@ -1850,20 +1840,20 @@ cmd_retry(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 
 	memset(&d, 0, sizeof(d));
 	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
-		text_append(out, "usage: retry DATASET");
+		wbuf_puts(out, "usage: retry DATASET");
 		return SL_EINVAL;
 	}
 	rc = journal_ds_find(a->j, key, &d);
 	if (rc != SL_OK) {
 		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
-		text_append(out, msg);
+		wbuf_puts(out, msg);
 		return rc;
 	}
 	if (d.state != DS_FAILED) {
 		snprintf(msg, sizeof(msg), "%s is %s, not failed: nothing to retry",
 		    d.name, ds_state_name(d.state));
 		ds_rec_free(&d);
-		text_append(out, msg);
+		wbuf_puts(out, msg);
 		return SL_ESTATE;
 	}
 	rc = journal_ds_set_state(a->j, d.id, DS_QUEUED, "retried by operator", NULL);
@@ -1874,7 +1864,7 @@ cmd_retry(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 	}
 	snprintf(msg, sizeof(msg), "%s queued again\n", d.name);
 	ds_rec_free(&d);
-	text_append(out, rc == SL_OK ? msg : sl_strerror(rc));
+	wbuf_puts(out, rc == SL_OK ? msg : sl_strerror(rc));
 	return rc;
 }
 
@@ -1888,12 +1878,12 @@ cmd_cancel(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 
 	memset(&r, 0, sizeof(r));
 	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
-		text_append(out, "usage: cancel DATASET");
+		wbuf_puts(out, "usage: cancel DATASET");
 		return SL_EINVAL;
 	}
 	if (journal_ds_find(a->j, key, &r) != SL_OK) {
 		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
-		text_append(out, msg);
+		wbuf_puts(out, msg);
 		return SL_ENOTFOUND;
 	}
 	for (d = a->queue; d && d->rec.id != r.id; d = d->next)
@@ -1902,13 +1892,13 @@ cmd_cancel(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 		snprintf(msg, sizeof(msg), "%s is %s: %s", r.name, ds_state_name(r.state),
 		    d ? "already committing, it cannot be taken back" : "not queued");
 		ds_rec_free(&r);
-		text_append(out, msg);
+		wbuf_puts(out, msg);
 		return SL_ESTATE;
 	}
 	ds_rec_free(&r);
 	snprintf(msg, sizeof(msg), "%s cancelled (source kept)\n", d->rec.name);
 	fail_dataset(a, d, "cancelled by operator");
-	text_append(out, msg);
+	wbuf_puts(out, msg);
 	return SL_OK;
 }
 
@@ -1922,17 +1912,17 @@ cmd_retry_hook(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out
 
 	memset(&d, 0, sizeof(d));
 	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
-		text_append(out, "usage: retry-hook DATASET");
+		wbuf_puts(out, "usage: retry-hook DATASET");
 		return SL_EINVAL;
 	}
 	if (journal_ds_find(a->j, key, &d) != SL_OK) {
 		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
-		text_append(out, msg);
+		wbuf_puts(out, msg);
 		return SL_ENOTFOUND;
 	}
 	rc = ahook_retry(a->hook, d.id, msg, sizeof(msg));
 	ds_rec_free(&d);
-	text_append(out, msg);
+	wbuf_puts(out, msg);
 	return rc;
 }
 
@@ -1958,7 +1948,7 @@ agent_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 		return cmd_cancel(a, req, out);
 	if (strcmp(cmd, "retry-hook") == 0)
 		return cmd_retry_hook(a, req, out);
-	text_append(out, "unknown command");
+	wbuf_puts(out, "unknown command");
 	return SL_EINVAL;
 }
 

@@ -1215,17 +1215,12 @@ sink_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 {
 	struct sink	*sk = arg;
 	struct sds	*d;
+	struct sconn	*c, *o;
 	char		 line[512];
-	size_t		 n;
-	int		 receiving = 0;
+	int		 receiving = 0, n;
 
 	if (req->command.len != 4 || memcmp(req->command.p, "ping", 4) != 0) {
-		snprintf(line, sizeof(line), "unknown command");
-		n = strlen(line);
-		if (wbuf_reserve(out, n) == SL_OK) {
-			memcpy(out->p + out->len, line, n);
-			out->len += n;
-		}
+		wbuf_puts(out, "unknown command");
 		return SL_EINVAL;
 	}
 	for (d = sk->dsets; d; d = d->next)
@@ -1233,10 +1228,22 @@ sink_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 	snprintf(line, sizeof(line), "role=sink listen=%s connections=%d receiving=%d "
 	    "free_bytes=%lld\n", sk->addr.text, sk->nconns, receiving,
 	    fsx_free_bytes(sk->rootfd));
-	n = strlen(line);
-	if (wbuf_reserve(out, n) == SL_OK) {
-		memcpy(out->p + out->len, line, n);
-		out->len += n;
+	wbuf_puts(out, line);
+	/* One line per connected agent (first connection of each id). */
+	for (c = sk->conns; c; c = c->next) {
+		if (c->state != SC_READY)
+			continue;
+		for (o = sk->conns; o != c; o = o->next)
+			if (o->state == SC_READY && strcmp(o->agent, c->agent) == 0)
+				break;
+		if (o != c)
+			continue;
+		n = 0;
+		for (o = c; o; o = o->next)
+			n += o->state == SC_READY && strcmp(o->agent, c->agent) == 0;
+		snprintf(line, sizeof(line), "agent=%s streams=%d from=%s tls=%s\n",
+		    c->agent, n, c->label, stream_is_tls(c->s) ? "on" : "off");
+		wbuf_puts(out, line);
 	}
 	return SL_OK;
 }

@@ -413,6 +413,20 @@ json_num_or_null(double v, int present)
 	return present ? json_real(v) : json_null();
 }
 
+/* Print the lines of a ping reply that start with prefix, indented. */
+static void
+print_lines(const char *text, const char *prefix, const char *indent)
+{
+	const char	*l, *e;
+	size_t		 n = strlen(prefix);
+
+	for (l = text; l && *l; l = e ? e + 1 : NULL) {
+		e = strchr(l, '\n');
+		if (strncmp(l, prefix, n) == 0)
+			printf("%s%.*s\n", indent, (int)(e ? e - l : (long)strlen(l)), l);
+	}
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
@@ -566,6 +580,16 @@ cmd_status(int argc, char **argv)
 			if (why[0])
 				printf(": %s", why);
 			putchar('\n');
+			print_lines(text, "dest=", "          ");
+			if (ping_num(text, "rate_5s", -1) >= 0)
+				printf("rate:     %s/s now, %s/s over 5 minutes\n",
+				    cli_bytes((uint64_t)ping_num(text, "rate_5s", 0), b, sizeof(b)),
+				    cli_bytes((uint64_t)ping_num(text, "rate_5m", 0), b2, sizeof(b2)));
+			ping_field(text, "spool_level", b3, sizeof(b3));
+			if (b3[0] && strcmp(b3, "none") != 0)
+				printf("spool:    %.0f%% used (%s)\n", ping_num(text, "spool_pct", 0),
+				    strcmp(b3, "ok") == 0 ? "ok" : strcmp(b3, "warn") == 0 ?
+				    "WARNING: above spool_warn" : "HIGH: above spool_high");
 		} else
 			printf("link:     unknown (daemon down); destination %s\n",
 			    cfg.destination);
@@ -598,6 +622,7 @@ cmd_status(int argc, char **argv)
 			ping_field(text, "listen", lst, sizeof(lst));
 			printf("listen:   %s, %.0f connections\n", lst,
 			    ping_num(text, "connections", 0));
+			print_lines(text, "agent=", "          ");
 		}
 		if (have_root)
 			printf("root:     %s: %s free of %s\n", cfg.root,

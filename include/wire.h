@@ -81,6 +81,10 @@ void	wbuf_init(struct wbuf *b, size_t cap_max);
 void	wbuf_free(struct wbuf *b);
 void	wbuf_reset(struct wbuf *b);			/* len = 0, keeps memory */
 int	wbuf_reserve(struct wbuf *b, size_t more);	/* SL_ENOMEM, SL_ETOOBIG */
+/* Append n bytes / a C string (without its NUL): SL_OK, SL_ENOMEM,
+ * SL_ETOOBIG (cap); nothing appended on failure. */
+int	wbuf_append(struct wbuf *b, const void *p, size_t n);
+int	wbuf_puts(struct wbuf *b, const char *s);
 /* Drop the first n bytes (after they were written to a socket). */
 void	wbuf_consume(struct wbuf *b, size_t n);
 

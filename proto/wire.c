@@ -203,6 +203,25 @@ wbuf_reserve(struct wbuf *b, size_t more)
 	return SL_OK;
 }
 
+int
+wbuf_append(struct wbuf *b, const void *p, size_t n)
+{
+	int rc = wbuf_reserve(b, n);
+
+	if (rc != SL_OK)
+		return rc;
+	if (n > 0)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return SL_OK;
+}
+
+int
+wbuf_puts(struct wbuf *b, const char *s)
+{
+	return wbuf_append(b, s, strlen(s));
+}
+
 void
 wbuf_consume(struct wbuf *b, size_t n)
 {
