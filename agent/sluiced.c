@@ -91,7 +91,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluiced: %s\n", err);
 		return SL_EXIT_FAIL;
 	}
-	loop = ev_default_loop(EVFLAG_AUTO);
+	/* Not ev_default_loop: that one reaps every child on SIGCHLD, and the
+	 * exec hook's worker must waitpid() its own child for the status. */
+	loop = ev_loop_new(EVFLAG_AUTO);
+	if (loop == NULL) {
+		fprintf(stderr, "sluiced: cannot create the event loop\n");
+		journal_close(j);
+		return SL_EXIT_FAIL;
+	}
 	if (cfg.role == ROLE_AGENT)
 		rc = agent_start(&agent, loop, &cfg, j, err, sizeof(err));
 	else
@@ -127,6 +134,7 @@ main(int argc, char **argv)
 	agent_stop(agent);
 	sink_stop(sink);
 	journal_close(j);
+	ev_loop_destroy(loop);
 	log_info("sluiced", "stopped");
 	return 0;
 }
