@@ -1,0 +1,358 @@
+/*
+ * agent_link.c: the agent's session and its destinations.
+ *
+ * One session of N streams at a time, to the destination choose_dest()
+ * picks; backoff with jitter between attempts; fail-over, fail-back,
+ * maintenance windows and pauses.  The policy is spelled out above
+ * dest_blocked() and in the README ("Destinations").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "conn.h"
+#include "digest.h"
+#include "log.h"
+#include "net.h"
+#include "pathchk.h"
+#include "roles.h"
+#include "stream.h"
+#include "walk.h"
+#include "ingest.h"
+#include "retention.h"
+#include "metrics.h"
+#include "agent_hook.h"
+#include "agent_int.h"
+
+/* "2026-12-01T08:00:00Z", "2026-12-01T08:00Z" or seconds since the
+ * epoch; -1 if neither. */
+double
+parse_time(const char *s)
+{
+	struct tm	 tm;
+	char		*e;
+	double		 v;
+
+	memset(&tm, 0, sizeof(tm));
+	e = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (e == NULL || *e != '\0') {
+		memset(&tm, 0, sizeof(tm));
+		e = strptime(s, "%Y-%m-%dT%H:%MZ", &tm);
+	}
+	if (e != NULL && *e == '\0')
+		return (double)timegm(&tm);
+	v = strtod(s, &e);
+	return (e != s && *e == '\0' && v >= 0) ? v : -1;
+}
+
+int
+dest_index(const struct agent *a, const char *text)
+{
+	int i;
+
+	for (i = 0; i < a->ndest; i++)
+		if (strcmp(a->dests[i].text, text) == 0)
+			return i;
+	return -1;
+}
+
+/* ---- destinations ----------------------------------------------------
+ *
+ * Policy (README, "Destinations"): the agent keeps one session, to the
+ * first destination in priority order that is neither paused nor in a
+ * maintenance window and has not been down longer than failover_after.
+ * While it works from a lower one it tries the better ones again at
+ * dataset boundaries, at most once per probe interval, and goes back as
+ * soon as one answers.  A dataset that sent COMMIT to a destination is
+ * bound to it and waits for it: it can never be published twice.  One
+ * still moving may be resent from the start to another destination; the
+ * old partial copy is never committed, and the move is in its history.
+ */
+int
+dest_blocked(const struct agent *a, int i, double now, const char **why)
+{
+	int w;
+
+	if (a->paused_until > now) {
+		*why = "paused";
+		return 1;
+	}
+	if (a->dests[i].paused_until > now) {
+		*why = "paused";
+		return 1;
+	}
+	for (w = 0; w < a->nwindows; w++)
+		if (a->windows[w].dest == i && a->windows[w].start <= now &&
+		    now < a->windows[w].end) {
+			*why = "maintenance";
+			return 1;
+		}
+	return 0;
+}
+
+/* The destination to work with now, or -1 when all are blocked. */
+static int
+choose_dest(struct agent *a, double now)
+{
+	const char	*why;
+	int		 i, fallback = -1;
+
+	for (i = 0; i < a->ndest; i++) {
+		if (dest_blocked(a, i, now, &why))
+			continue;
+		if (a->dests[i].down_since == 0 ||
+		    now - a->dests[i].down_since < a->cfg->failover_after)
+			return i;
+		if (fallback == -1)
+			fallback = i;
+	}
+	/* Every open one is down past the threshold: keep trying the best. */
+	return fallback;
+}
+
+/* Seconds until the blocking of every destination may change. */
+static double
+next_unblock(const struct agent *a, double now)
+{
+	double	t = 3600;
+	int	i, w;
+
+	if (a->paused_until > now)
+		t = fmin(t, a->paused_until - now);
+	for (i = 0; i < a->ndest; i++)
+		if (a->dests[i].paused_until > now)
+			t = fmin(t, a->dests[i].paused_until - now);
+	for (w = 0; w < a->nwindows; w++) {
+		if (a->windows[w].start > now)
+			t = fmin(t, a->windows[w].start - now);
+		if (a->windows[w].end > now)
+			t = fmin(t, a->windows[w].end - now);
+	}
+	return fmax(t, 0.05);
+}
+
+void
+connect_all(struct agent *a)
+{
+	struct dest	*dd;
+	char		 err[256];
+	double		 now = now_wall();
+	int		 i, fd, rc, next;
+
+	next = choose_dest(a, now);
+	if (a->probe > 0) {
+		/* want_failback asked for one attempt at a better destination,
+		 * even if it is past its failover threshold. */
+		next = a->probe - 1;
+		a->probe = 0;
+	}
+	if (next < 0) {
+		double t = next_unblock(a, now);
+		link_enter(a, LINK_WAIT, a->paused_until > now ? "paused" :
+		    "every destination paused or in maintenance");
+		log_info("link", "no destination open, checking again in %.0fs", t);
+		ev_timer_set(&a->retry, t, 0);
+		ev_timer_start(a->loop, &a->retry);
+		return;
+	}
+	if (next != a->cur_dest)
+		log_warnx("link", "dest=%s -> dest=%s (%s)", a->dests[a->cur_dest].text,
+		    a->dests[next].text, next > a->cur_dest ? "failing over" :
+		    "back to a preferred destination");
+	a->cur_dest = next;
+	dd = &a->dests[next];
+	dd->last_try = now;
+	link_enter(a, LINK_CONNECTING, NULL);
+	a->nready = 0;
+	for (i = 0; i < a->cfg->streams; i++) {
+		struct astream *as = &a->st[i];
+
+		rc = net_connect(&dd->addr, &fd, err, sizeof(err));
+		if (rc != SL_OK) {
+			link_down(a, err);
+			return;
+		}
+		net_tune(fd, a->cfg->sndbuf);
+		snprintf(as->label, sizeof(as->label), "%s#%d", a->dests[a->cur_dest].text, i);
+		as->state = AS_CONNECTING;
+		as->inflight = 0;
+		as->inflight_bytes = 0;
+		as->s = stream_new(a->loop, fd, 1, a->tls, 0, dd->peer, &agent_stream_ops, as,
+		    SL_MAX_FRAME, 0, as->label);
+		if (as->s == NULL) {
+			as->state = AS_NONE;
+			link_down(a, "out of memory");
+			return;
+		}
+	}
+	ev_timer_set(&a->connect_to, 15.0, 0);
+	ev_timer_start(a->loop, &a->connect_to);
+}
+
+void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop; (void)revents;
+	connect_all(w->data);
+}
+
+void
+connect_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop; (void)revents;
+	link_down(w->data, "session setup timed out");
+}
+
+/* Tear the session down and schedule a reconnect: exponential backoff
+ * from reconnect_min to reconnect_max, times a random factor in
+ * [0.5, 1.0) so that many agents do not reconnect in lockstep. */
+static void
+link_close(struct agent *a, const char *why, int failed)
+{
+	struct ads	*d = a->cur;
+	uint32_t	 r;
+	double		 delay;
+	int		 i;
+
+	if (a->link == LINK_BACKOFF || a->link == LINK_DOWN || a->link == LINK_WAIT)
+		return;
+	if (failed && a->dests[a->cur_dest].down_since == 0)
+		a->dests[a->cur_dest].down_since = now_wall();
+	ev_timer_stop(a->loop, &a->connect_to);
+	for (i = 0; i < a->cfg->streams; i++) {
+		struct stream *s = a->st[i].s;
+
+		a->st[i].s = NULL;
+		a->st[i].state = AS_NONE;
+		a->st[i].inflight = 0;
+		a->st[i].inflight_bytes = 0;
+		if (s)
+			stream_close(s, why);
+	}
+	a->nready = 0;
+	if (d) {
+		release_inflight(a, d);
+		flush_counts(a, d);
+		phase_enter(a, d, PH_IDLE);
+		a->cur = NULL;	/* start_next picks it again: oldest first */
+	}
+	if (failed) {
+		a->backoff = a->backoff == 0 ? a->cfg->reconnect_min :
+		    fmin(a->backoff * 2, a->cfg->reconnect_max);
+		digest_random(&r, sizeof(r));
+		delay = a->backoff * (0.5 + 0.5 * (r / 4294967296.0));
+	} else
+		delay = 0.01;	/* a deliberate switch: go now */
+	link_enter(a, LINK_BACKOFF, why);
+	log_info("link", "dest=%s retry_in=%.2fs", a->dests[a->cur_dest].text, delay);
+	ev_timer_set(&a->retry, delay, 0);
+	ev_timer_start(a->loop, &a->retry);
+}
+
+/* The session failed: back off, and count the outage against the
+ * destination (failover_after). */
+void
+link_down(struct agent *a, const char *why)
+{
+	link_close(a, why, 1);
+}
+
+/* Close a working session on purpose (pause, failing back). */
+void
+link_switch(struct agent *a, const char *why)
+{
+	link_close(a, why, 0);
+}
+
+/* Working from a lower destination, and a better one may be back: it
+ * never failed (a maintenance window ended), or we have not tried it for
+ * a probe interval. */
+int
+want_failback(struct agent *a)
+{
+	double		 now = now_wall(), probe = fmax(a->cfg->reconnect_max, 1.0);
+	const char	*why;
+	int		 i;
+
+	for (i = 0; i < a->cur_dest; i++) {
+		if (dest_blocked(a, i, now, &why))
+			continue;
+		if (a->dests[i].down_since == 0 || now - a->dests[i].last_try >= probe) {
+			a->probe = i + 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+parse_destinations(struct agent *a, char *err, size_t errlen)
+{
+	char	list[sizeof(a->cfg->destination)], *tok, *save = NULL, *colon;
+	int	rc, explicit_name;
+
+	snprintf(list, sizeof(list), "%s", a->cfg->destination);
+	for (tok = strtok_r(list, ",", &save); tok && a->ndest < CFG_MAX_DESTS;
+	    tok = strtok_r(NULL, ",", &save)) {
+		struct dest *dd = &a->dests[a->ndest];
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		tok[strcspn(tok, " \t")] = '\0';
+		snprintf(dd->text, sizeof(dd->text), "%s", tok);
+		rc = net_resolve(tok, &dd->addr, err, errlen);
+		if (rc != SL_OK)
+			return rc;
+		/* Certificate name: the host part, unless server_name was set. */
+		snprintf(dd->peer, sizeof(dd->peer), "%s", tok[0] == '[' ? tok + 1 : tok);
+		colon = strrchr(dd->peer, tok[0] == '[' ? ']' : ':');
+		if (colon)
+			*colon = '\0';
+		a->ndest++;
+	}
+	explicit_name = strcmp(a->cfg->server_name, a->dests[0].peer) != 0;
+	if (explicit_name)
+		for (rc = 0; rc < a->ndest; rc++)
+			snprintf(a->dests[rc].peer, sizeof(a->dests[rc].peer), "%s",
+			    a->cfg->server_name);
+	return SL_OK;
+}
+
+/* maintenance = DEST START END[; DEST START END ...] */
+int
+parse_maintenance(struct agent *a, char *err, size_t errlen)
+{
+	char	list[sizeof(a->cfg->maintenance)], *ent, *save = NULL;
+	char	dest[256], start[64], end[64];
+
+	snprintf(list, sizeof(list), "%s", a->cfg->maintenance);
+	for (ent = strtok_r(list, ";", &save); ent; ent = strtok_r(NULL, ";", &save)) {
+		struct mwindow *w = &a->windows[a->nwindows];
+
+		if (strspn(ent, " \t") == strlen(ent))
+			continue;
+		if (a->nwindows == MAX_WINDOWS) {
+			snprintf(err, errlen, "%s: [agent] maintenance: more than %d windows",
+			    a->cfg->path, MAX_WINDOWS);
+			return SL_EINVAL;
+		}
+		if (sscanf(ent, " %255s %63s %63s", dest, start, end) != 3 ||
+		    (w->dest = dest_index(a, dest)) < 0 ||
+		    (w->start = parse_time(start)) < 0 || (w->end = parse_time(end)) < 0 ||
+		    w->end <= w->start) {
+			snprintf(err, errlen, "%s: [agent] maintenance: \"%s\": want DEST "
+			    "START END with DEST one of the destinations and times like "
+			    "2026-12-01T08:00:00Z, END after START", a->cfg->path, ent);
+			return SL_EINVAL;
+		}
+		a->nwindows++;
+	}
+	return SL_OK;
+}

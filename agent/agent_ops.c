@@ -1,0 +1,589 @@
+/*
+ * agent_ops.c: the agent's operator surface: control-socket commands
+ * (submit, ping, pause, resume, retry, cancel, retry-hook), the ingest
+ * hand-off, the once-a-second housekeeping tick (spool marks, retention,
+ * blocked destinations) and the Prometheus metrics.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "conn.h"
+#include "digest.h"
+#include "log.h"
+#include "net.h"
+#include "pathchk.h"
+#include "roles.h"
+#include "stream.h"
+#include "walk.h"
+#include "ingest.h"
+#include "retention.h"
+#include "metrics.h"
+#include "agent_hook.h"
+#include "agent_int.h"
+
+/* ---- control ------------------------------------------------------------ */
+
+static int
+name_taken(const struct ds_rec *r, void *arg)
+{
+	const char **name = arg;
+
+	if (r->state != DS_FAILED && strcmp(r->name, *name) == 0) {
+		*name = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+
+/* Journal the dataset in directory dir (absolute) under name ("" = the
+ * directory's base name) with metadata d->meta, and queue it.  msg gets
+ * the answer for the operator.  d is the caller's (meta owned by it). */
+static int
+submit_dataset(struct agent *a, const char *dir, const char *name_in,
+    struct ds_rec *d, char *msg, size_t msglen)
+{
+	struct file_rec	*files = NULL;
+	struct ads	*ad;
+	char		 name[SL_MAX_NAME + 1], err[SL_MAX_MSG];
+	const char	*why, *np;
+	uint32_t	 nfiles;
+	uint64_t	 total, nchunks;
+	struct timespec	 ts;
+	int		 rc;
+
+	if (dir[0] != '/') {
+		snprintf(msg, msglen, "%s: source directory must be an absolute path", dir);
+		return SL_EINVAL;
+	}
+	snprintf(name, sizeof(name), "%s", name_in);
+	if (name[0] == '\0') {
+		const char *base = strrchr(dir, '/');
+		snprintf(name, sizeof(name), "%s", base[1] ? base + 1 : "dataset");
+	}
+	if (pathchk_name(name, strlen(name), &why) != SL_OK) {
+		snprintf(msg, msglen, "dataset name \"%s\": %s", name, why);
+		return SL_EINVAL;
+	}
+	np = name;
+	journal_ds_foreach(a->j, name_taken, &np);
+	if (np == NULL) {
+		snprintf(msg, msglen, "dataset name \"%s\" is already in the journal "
+		    "(names are unique at the sink); use --name", name);
+		return SL_EEXIST;
+	}
+	rc = walk_dataset(dir, a->cfg->chunk_size, &files, &nfiles, &total, &nchunks,
+	    err, sizeof(err));
+	if (rc != SL_OK) {
+		snprintf(msg, msglen, "%s", err);
+		return rc;
+	}
+	do {
+		rc = digest_random(&d->id, sizeof(d->id));
+	} while (rc == SL_OK && d->id == 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d->state = DS_QUEUED;
+	d->created_ns = d->updated_ns = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	d->chunk_size = a->cfg->chunk_size;
+	d->nfiles = nfiles;
+	d->nchunks = nchunks;
+	d->bytes = total;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->src, sizeof(d->src), "%s", dir);
+	d->dest[0] = '\0';	/* bound when first opened at a destination */
+	rc = journal_ds_create(a->j, d, files, nfiles);
+	free(files);
+	if (rc != SL_OK) {
+		snprintf(msg, msglen, "journal: %s", sl_strerror(rc));
+		return rc;
+	}
+	ad = ads_new(d);
+	if (ad == NULL) {
+		snprintf(msg, msglen, "out of memory (dataset is journaled and will be "
+		    "sent after a restart)");
+		return SL_ENOMEM;
+	}
+	queue_add(a, ad);
+	log_info("dataset", "dataset=%016llx name=%s state=queued src=%s files=%u "
+	    "bytes=%llu chunks=%llu", (unsigned long long)d->id, log_q(name), log_q(dir),
+	    nfiles, (unsigned long long)total, (unsigned long long)nchunks);
+	snprintf(msg, msglen, "%016llx %s files=%u bytes=%llu chunks=%llu",
+	    (unsigned long long)d->id, name, nfiles, (unsigned long long)total,
+	    (unsigned long long)nchunks);
+	start_next(a);
+	return SL_OK;
+}
+
+static int
+cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct ds_rec	 d;
+	char		 dir[SL_MAX_PATH + 1], name[SL_MAX_NAME + 1];
+	char		 msg[SL_MAX_MSG + 128];
+	uint32_t	 i;
+	int		 rc;
+
+	memset(&d, 0, sizeof(d));
+	if (req->argc < 2 || wire_str_copy(dir, sizeof(dir), req->argv[0]) != SL_OK ||
+	    wire_str_copy(name, sizeof(name), req->argv[1]) != SL_OK) {
+		snprintf(msg, sizeof(msg), "usage: submit DIR NAME [KEY=VALUE...]");
+		rc = SL_EINVAL;
+		goto reply;
+	}
+	if (req->argc - 2 > SL_MAX_META) {
+		snprintf(msg, sizeof(msg), "more than %d metadata pairs", SL_MAX_META);
+		rc = SL_ETOOBIG;
+		goto reply;
+	}
+	d.nmeta = req->argc - 2;
+	if (d.nmeta) {
+		d.meta = calloc(d.nmeta, sizeof(*d.meta));
+		if (d.meta == NULL) {
+			rc = SL_ENOMEM;
+			snprintf(msg, sizeof(msg), "out of memory");
+			goto reply;
+		}
+	}
+	for (i = 0; i < d.nmeta; i++) {
+		struct wire_str kv = req->argv[2 + i];
+		const char *eq = memchr(kv.p, '=', kv.len);
+		size_t klen = eq ? (size_t)(eq - kv.p) : 0;
+
+		if (eq == NULL || klen == 0 || klen > SL_MAX_META_KEY ||
+		    kv.len - klen - 1 > SL_MAX_META_VAL ||
+		    strspn(kv.p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789._-") < klen) {
+			snprintf(msg, sizeof(msg), "metadata \"%.*s\": want KEY=VALUE "
+			    "(key 1..%d of A-Z a-z 0-9 . _ -, value up to %d bytes)",
+			    (int)(kv.len > 64 ? 64 : kv.len), kv.p, SL_MAX_META_KEY,
+			    SL_MAX_META_VAL);
+			rc = SL_EINVAL;
+			goto reply;
+		}
+		memcpy(d.meta[i][0], kv.p, klen);
+		memcpy(d.meta[i][1], eq + 1, kv.len - klen - 1);
+	}
+	rc = submit_dataset(a, dir, name, &d, msg, sizeof(msg));
+reply:
+	ds_rec_free(&d);
+	wbuf_puts(out, msg);
+	return rc;
+}
+
+/* Is a dataset from source directory dir already journaled (and not
+ * failed)?  Ingest may offer the same directory again after a restart. */
+struct src_find {
+	const char	*src;
+	int		 found;
+};
+
+static int
+src_taken(const struct ds_rec *r, void *arg)
+{
+	struct src_find *f = arg;
+
+	if (r->state != DS_FAILED && strcmp(r->src, f->src) == 0) {
+		f->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Ingest found a sealed dataset: journal it like `sluice submit`. */
+int
+ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta)
+{
+	struct agent	*a = arg;
+	struct src_find	 f = { dir, 0 };
+	struct ds_rec	 d;
+	char		 msg[SL_MAX_MSG + 128];
+	int		 rc;
+
+	if (journal_ds_foreach(a->j, src_taken, &f) != SL_OK)
+		return 1;	/* try again later */
+	if (f.found)
+		return 0;
+	memset(&d, 0, sizeof(d));
+	if (meta->error[0])
+		log_warnx("ingest", "dir=%s metadata not used: %s (the file is shipped "
+		    "as it is)", log_q(dir), log_q(meta->error));
+	if (meta->n > 0) {
+		d.meta = calloc(meta->n, sizeof(*d.meta));
+		if (d.meta == NULL)
+			return 1;
+		memcpy(d.meta, meta->kv, meta->n * sizeof(*d.meta));
+		d.nmeta = meta->n;
+	}
+	rc = submit_dataset(a, dir, "", &d, msg, sizeof(msg));
+	ds_rec_free(&d);
+	if (rc == SL_OK)
+		return 0;
+	log_err("ingest", "dir=%s cannot journal: %s", log_q(dir), log_q(msg));
+	/* A bad dataset (unsafe name, a symlink inside, name taken) will not
+	 * get better by itself: say so once and move on. */
+	return sl_err_retryable(rc) ? 1 : 0;
+}
+
+/* Bytes per second acked over the last n ticks (seconds). */
+static double
+rate(const struct agent *a, unsigned n)
+{
+	unsigned have = a->ticks < n ? a->ticks : n;
+
+	if (have == 0)
+		return 0;
+	return (double)(a->acked_bytes - a->rate_ring[(a->ticks - have) % 300]) / have;
+}
+
+/* "ping": liveness plus the link state, for `sluice status`. */
+static int
+cmd_ping(struct agent *a, struct wbuf *out)
+{
+	char	line[512];
+
+	double	now = now_wall();
+	int	i;
+
+	snprintf(line, sizeof(line), "role=agent dest=%s link=%s since=%.0f why=%s "
+	    "current=%016llx streams=%d spool_pct=%d spool_level=%s "
+	    "rate_5s=%.0f rate_5m=%.0f\n",
+	    a->dests[a->cur_dest].text, link_name(a->link),
+	    a->link_since, a->link_why[0] ? log_q(a->link_why) : "-",
+	    a->cur ? (unsigned long long)a->cur->rec.id : 0ULL, a->cfg->streams,
+	    a->spool.pct, a->spool.pct < 0 ? "none" : a->spool.level == SPOOL_HIGH ?
+	    "high" : a->spool.level == SPOOL_WARN ? "warn" : "ok", rate(a, 5),
+	    rate(a, 300));
+	wbuf_puts(out, line);
+	/* One line per destination: state as this agent sees it. */
+	for (i = 0; i < a->ndest; i++) {
+		const struct dest	*dd = &a->dests[i];
+		const char		*why = "", *st;
+		int			 w;
+
+		if (dest_blocked(a, i, now, &why))
+			st = why;
+		else if (i == a->cur_dest && a->link == LINK_UP)
+			st = "up";
+		else if (dd->down_since)
+			st = "down";
+		else
+			st = "standby";
+		snprintf(line, sizeof(line), "dest=%s state=%s down_since=%.0f "
+		    "paused_until=%.0f current=%d", dd->text, st, dd->down_since,
+		    dd->paused_until > now ? dd->paused_until : 0, i == a->cur_dest);
+		wbuf_puts(out, line);
+		for (w = 0; w < a->nwindows; w++)
+			if (a->windows[w].dest == i && a->windows[w].end > now) {
+				snprintf(line, sizeof(line), " maintenance=%.0f-%.0f",
+				    a->windows[w].start, a->windows[w].end);
+				wbuf_puts(out, line);
+			}
+		wbuf_puts(out, "\n");
+	}
+	return SL_OK;
+}
+
+
+
+/* "pause [DEST] [UNTIL]", "resume [DEST]". */
+static int
+cmd_pause(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out, int pause)
+{
+	char		 dest[256] = "", until[64] = "", msg[512];
+	double		 t = 1e18, now = now_wall();
+	int		 i = -1;
+
+	if (req->argc > 0)
+		wire_str_copy(dest, sizeof(dest), req->argv[0]);
+	if (req->argc > 1)
+		wire_str_copy(until, sizeof(until), req->argv[1]);
+	if (dest[0] && strcmp(dest, "all") != 0 && (i = dest_index(a, dest)) < 0) {
+		snprintf(msg, sizeof(msg), "no destination \"%s\" (have: %s)", dest,
+		    a->cfg->destination);
+		wbuf_puts(out, msg);
+		return SL_ENOTFOUND;
+	}
+	if (pause && until[0] && (t = parse_time(until)) < 0) {
+		snprintf(msg, sizeof(msg), "bad time \"%s\": use 2026-12-01T08:00:00Z "
+		    "or seconds since the epoch", until);
+		wbuf_puts(out, msg);
+		return SL_EINVAL;
+	}
+	if (i < 0)
+		a->paused_until = pause ? t : 0;
+	else
+		a->dests[i].paused_until = pause ? t : 0;
+	snprintf(msg, sizeof(msg), "%s %s%s%s\n", pause ? "paused" : "resumed",
+	    i < 0 ? "all destinations" : a->dests[i].text, pause && until[0] ?
+	    " until " : "", pause && until[0] ? until : "");
+	log_info("agent", "operator %s", msg);
+	wbuf_puts(out, msg);
+	if (pause && (i < 0 || i == a->cur_dest) && a->link != LINK_WAIT)
+		link_switch(a, i < 0 ? "paused by operator" : "destination paused");
+	else if (!pause && (a->link == LINK_WAIT || (i >= 0 && i < a->cur_dest))) {
+		if (a->link == LINK_WAIT) {
+			ev_timer_stop(a->loop, &a->retry);
+			connect_all(a);
+		}
+	}
+	(void)now;
+	return SL_OK;
+}
+
+/* "retry DATASET": a failed dataset goes back to the queue. */
+static int
+cmd_retry(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct ds_rec	 d;
+	struct ads	*ad;
+	char		 key[64], msg[512];
+	int		 rc;
+
+	memset(&d, 0, sizeof(d));
+	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
+		wbuf_puts(out, "usage: retry DATASET");
+		return SL_EINVAL;
+	}
+	rc = journal_ds_find(a->j, key, &d);
+	if (rc != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
+		wbuf_puts(out, msg);
+		return rc;
+	}
+	if (d.state != DS_FAILED) {
+		snprintf(msg, sizeof(msg), "%s is %s, not failed: nothing to retry",
+		    d.name, ds_state_name(d.state));
+		ds_rec_free(&d);
+		wbuf_puts(out, msg);
+		return SL_ESTATE;
+	}
+	rc = journal_ds_set_state(a->j, d.id, DS_QUEUED, "retried by operator", NULL);
+	if (rc == SL_OK && (ad = ads_new(&d)) != NULL) {
+		ad->rec.state = DS_QUEUED;
+		queue_add(a, ad);
+		start_next(a);
+	}
+	snprintf(msg, sizeof(msg), "%s queued again\n", d.name);
+	ds_rec_free(&d);
+	wbuf_puts(out, rc == SL_OK ? msg : sl_strerror(rc));
+	return rc;
+}
+
+/* "cancel DATASET": stop sending it (the source is kept). */
+static int
+cmd_cancel(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct ads	*d;
+	struct ds_rec	 r;
+	char		 key[64], msg[512];
+
+	memset(&r, 0, sizeof(r));
+	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
+		wbuf_puts(out, "usage: cancel DATASET");
+		return SL_EINVAL;
+	}
+	if (journal_ds_find(a->j, key, &r) != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
+		wbuf_puts(out, msg);
+		return SL_ENOTFOUND;
+	}
+	for (d = a->queue; d && d->rec.id != r.id; d = d->next)
+		;
+	if (d == NULL || d->rec.state == DS_COMMITTING) {
+		snprintf(msg, sizeof(msg), "%s is %s: %s", r.name, ds_state_name(r.state),
+		    d ? "already committing, it cannot be taken back" : "not queued");
+		ds_rec_free(&r);
+		wbuf_puts(out, msg);
+		return SL_ESTATE;
+	}
+	ds_rec_free(&r);
+	snprintf(msg, sizeof(msg), "%s cancelled (source kept)\n", d->rec.name);
+	fail_dataset(a, d, "cancelled by operator");
+	wbuf_puts(out, msg);
+	return SL_OK;
+}
+
+/* "retry-hook DATASET": a hook_failed dataset runs its hook again. */
+static int
+cmd_retry_hook(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct ds_rec	 d;
+	char		 key[64], msg[512];
+	int		 rc;
+
+	memset(&d, 0, sizeof(d));
+	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
+		wbuf_puts(out, "usage: retry-hook DATASET");
+		return SL_EINVAL;
+	}
+	if (journal_ds_find(a->j, key, &d) != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
+		wbuf_puts(out, msg);
+		return SL_ENOTFOUND;
+	}
+	rc = ahook_retry(a->hook, d.id, msg, sizeof(msg));
+	ds_rec_free(&d);
+	wbuf_puts(out, msg);
+	return rc;
+}
+
+int
+agent_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	struct agent	*a = arg;
+	char		 cmd[32];
+
+	if (wire_str_copy(cmd, sizeof(cmd), req->command) != SL_OK)
+		cmd[0] = '\0';
+	if (strcmp(cmd, "submit") == 0)
+		return cmd_submit(a, req, out);
+	if (strcmp(cmd, "ping") == 0)
+		return cmd_ping(a, out);
+	if (strcmp(cmd, "pause") == 0)
+		return cmd_pause(a, req, out, 1);
+	if (strcmp(cmd, "resume") == 0)
+		return cmd_pause(a, req, out, 0);
+	if (strcmp(cmd, "retry") == 0)
+		return cmd_retry(a, req, out);
+	if (strcmp(cmd, "cancel") == 0)
+		return cmd_cancel(a, req, out);
+	if (strcmp(cmd, "retry-hook") == 0)
+		return cmd_retry_hook(a, req, out);
+	wbuf_puts(out, "unknown command");
+	return SL_EINVAL;
+}
+
+/* Spool use against its marks, and the retention policy (every
+ * RETENTION_TICKS seconds: it walks the journal). */
+#define RETENTION_TICKS	5
+static void
+spool_check(struct agent *a, double now)
+{
+	int rc;
+
+	if (retention_spool_use(a->cfg, &a->spool) != SL_OK) {
+		a->spool.pct = -1;
+		return;
+	}
+	if (a->spool.level != SPOOL_OK && now - a->spool_warned >= 60) {
+		log_warnx("spool", "SPOOL %s: %s is %d%% full (warn at %d%%, high at "
+		    "%d%%)%s", a->spool.level == SPOOL_HIGH ? "HIGH" : "WARNING",
+		    log_q(a->spool.dir), a->spool.pct, a->cfg->spool_warn,
+		    a->cfg->spool_high, a->cfg->retention == RET_KEEP ?
+		    "; retention = keep, nothing will be removed" : "");
+		a->spool_warned = now;
+	}
+	rc = retention_pass(a->cfg, a->j, now, &a->spool);
+	if (rc > 0)
+		retention_spool_use(a->cfg, &a->spool);
+}
+
+/* Housekeeping once a second: a destination that became blocked (pause,
+ * maintenance) is left; an idle session checks for a better destination. */
+void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct agent	*a = w->data;
+	const char	*why;
+	double		 now = now_wall();
+
+	(void)loop; (void)revents;
+	a->rate_ring[a->ticks % 300] = a->acked_bytes;
+	if (a->ticks++ % RETENTION_TICKS == 0)
+		spool_check(a, now);
+	if (a->link == LINK_UP || a->link == LINK_CONNECTING) {
+		if (dest_blocked(a, a->cur_dest, now, &why)) {
+			/* COMMIT in flight: let it finish, it is short. */
+			if (a->cur == NULL || a->cur->phase != PH_COMMITTING)
+				link_switch(a, why);
+			return;
+		}
+		if (a->link == LINK_UP && a->cur == NULL)
+			start_next(a);
+		if (a->link == LINK_UP && now - a->link_since > 10)
+			a->backoff = 0;	/* a session that stays up is healthy */
+	}
+}
+
+/* ---- metrics -------------------------------------------------------------- */
+
+struct msum {
+	uint64_t	by_state[DS_STATE_MAX + 1];
+	uint64_t	sent, resent, nacked, bytes_acked, queue_bytes;
+};
+
+static int
+msum_fn(const struct ds_rec *d, void *arg)
+{
+	struct msum *m = arg;
+
+	if (d->state >= 1 && d->state <= DS_STATE_MAX)
+		m->by_state[d->state]++;
+	m->sent += d->chunks_sent;
+	m->resent += d->chunks_resent;
+	m->nacked += d->chunks_nacked;
+	m->bytes_acked += d->bytes_acked;
+	if (!DS_PUBLISHED(d->state) && d->state != DS_FAILED)
+		m->queue_bytes += d->bytes - d->bytes_acked;
+	return 0;
+}
+
+void
+agent_metrics(void *arg, struct wbuf *out)
+{
+	struct agent	*a = arg;
+	struct msum	 m;
+	char		 lab[320];
+	double		 now = now_wall();
+	const char	*why;
+	int		 i;
+
+	memset(&m, 0, sizeof(m));
+	journal_ds_foreach(a->j, msum_fn, &m);
+	metrics_help(out, "sluice_bytes_acked_total", "counter",
+	    "Bytes the sink confirmed durable, all datasets in the journal.");
+	metrics_line(out, "sluice_bytes_acked_total", NULL, (double)m.bytes_acked);
+	metrics_help(out, "sluice_chunks_sent_total", "counter", "DATA frames sent.");
+	metrics_line(out, "sluice_chunks_sent_total", NULL, (double)m.sent);
+	metrics_help(out, "sluice_chunks_resent_total", "counter",
+	    "Chunks sent again after a NACK or a lost session.");
+	metrics_line(out, "sluice_chunks_resent_total", NULL, (double)m.resent);
+	metrics_help(out, "sluice_chunks_nacked_total", "counter",
+	    "Chunks the sink rejected (checksum mismatch).");
+	metrics_line(out, "sluice_chunks_nacked_total", NULL, (double)m.nacked);
+	metrics_help(out, "sluice_datasets", "gauge", "Datasets in the journal by state.");
+	for (i = DS_QUEUED; i <= DS_STATE_MAX; i++) {
+		snprintf(lab, sizeof(lab), "state=\"%s\"", ds_state_name(i));
+		metrics_line(out, "sluice_datasets", lab, (double)m.by_state[i]);
+	}
+	metrics_help(out, "sluice_queue_bytes", "gauge",
+	    "Bytes journaled and not yet confirmed by a sink.");
+	metrics_line(out, "sluice_queue_bytes", NULL, (double)m.queue_bytes);
+	metrics_help(out, "sluice_throughput_bytes_per_second", "gauge",
+	    "Bytes confirmed per second, over the last 5 s.");
+	metrics_line(out, "sluice_throughput_bytes_per_second", NULL, rate(a, 5));
+	metrics_help(out, "sluice_link_up", "gauge",
+	    "1 while the session to this destination is up.");
+	metrics_help(out, "sluice_destination_blocked", "gauge",
+	    "1 while a destination is paused or in a maintenance window.");
+	for (i = 0; i < a->ndest; i++) {
+		snprintf(lab, sizeof(lab), "dest=\"%s\"", a->dests[i].text);
+		metrics_line(out, "sluice_link_up", lab,
+		    i == a->cur_dest && a->link == LINK_UP);
+		metrics_line(out, "sluice_destination_blocked", lab,
+		    dest_blocked(a, i, now, &why));
+	}
+	if (a->spool.pct >= 0) {
+		metrics_help(out, "sluice_spool_used_ratio", "gauge",
+		    "Fullest spool file system, fraction used.");
+		metrics_line(out, "sluice_spool_used_ratio", NULL, a->spool.pct / 100.0);
+	}
+}
