@@ -640,7 +640,8 @@ check_file(struct pctx *p, const char *sect, const char *key, const char *path,
 {
 	int	 fd, line = keyline(p, sect, key);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named here must not hang start-up. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd == -1) {
 		errf(p, line, sect, key, "%s: %s", path, strerror(errno));
 		return -1;

@@ -901,8 +901,8 @@ ingest_stop(struct ingest *ing)
 	while (!TAILQ_EMPTY(&ing->done))
 		ds_free(TAILQ_FIRST(&ing->done)); // NOLINT(clang-analyzer-unix.Malloc)
 	for (i = 0; i < WD_BUCKETS; i++)
-		while ((w = ing->wds[i]) != NULL) // NOLINT(clang-analyzer-unix.Malloc)
-			watch_free(ing, w, 0);
+		while ((w = ing->wds[i]) != NULL)
+			watch_free(ing, w, 0); // NOLINT(clang-analyzer-unix.Malloc)
 	if (ing->fd >= 0)
 		close(ing->fd);
 	for (i = 0; i < ing->nspools; i++)

@@ -115,9 +115,8 @@ log_vline(int level, const char *comp, const char *suffix, const char *fmt,
 		n = 0;
 	if ((size_t)n >= room) {
 		/* cut: vsnprintf wrote room - 1 bytes and a NUL */
-		/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): overwrites
-		 * the last three bytes before vsnprintf's NUL, which stays */
-		memcpy(buf + pos + room - 4, "...", 3);
+		/* overwrites the three bytes before vsnprintf's NUL, which stays */
+		memcpy(buf + pos + room - 4, "...", 3); // NOLINT(bugprone-not-null-terminated-result)
 		n = (int)room - 1;
 	}
 	for (i = pos; i < pos + (size_t)n; i++)

@@ -179,7 +179,8 @@ retention_pass(const struct config *cfg, struct journal *j, double now,
 		free(c.v);
 		return rc;
 	}
-	qsort(c.v, c.n, sizeof(*c.v), cmp_completed);
+	if (c.n > 0)		/* qsort(NULL, 0) is UB: glibc declares it nonnull */
+		qsort(c.v, c.n, sizeof(*c.v), cmp_completed);
 	high = u != NULL && u->level == SPOOL_HIGH;
 	for (i = 0; i < c.n; i++) {
 		double age = now - (double)c.v[i].completed_ns / 1e9;

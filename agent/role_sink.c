@@ -919,7 +919,7 @@ static const struct stream_ops sc_ops = {
 static void
 send_acks(struct sconn *c)
 {
-	struct wire_ack	 k;
+	struct wire_ack	 k = { 0 };
 	struct wbuf	 b;
 	uint32_t	 i = 0, j, n;
 

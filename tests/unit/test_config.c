@@ -302,6 +302,24 @@ test_tls_missing_cert(void **state UNUSED)
 	assert_err("/nope.pem: No such file or directory");
 }
 
+/* A FIFO named as a certificate must be refused, not block start-up
+ * (found by fuzzing/review: open() without O_NONBLOCK hung). */
+static void
+test_tls_cert_fifo(void **state UNUSED)
+{
+	char	 p[256];
+
+	snprintf(p, sizeof(p), "%s/fifo.pem", dir);
+	unlink(p);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(load("[daemon]\nrole = agent\njournal = %s/journal\n"
+	    "[tls]\nca = %s/ca.pem\ncert = %s/fifo.pem\nkey = %s/agent.key\n"
+	    "[agent]\ndestination = h:1\n"), SL_EINVAL);
+	assert_err(":6: [tls] cert: ");
+	assert_err("fifo.pem: not a regular file");
+	unlink(p);
+}
+
 static void
 test_tls_off(void **state UNUSED)
 {
@@ -529,6 +547,7 @@ main(void)
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_wrong_role_section),
 		cmocka_unit_test(test_tls_missing_cert),
+		cmocka_unit_test(test_tls_cert_fifo),
 		cmocka_unit_test(test_tls_off),
 		cmocka_unit_test(test_reconnect_order),
 		cmocka_unit_test(test_bad_hostport),
