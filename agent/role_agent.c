@@ -947,7 +947,7 @@ send_hello(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
 	if (ch.min_version > SL_PROTO_VERSION || ch.max_version < SL_PROTO_VERSION) {
 		char why[128];
 		snprintf(why, sizeof(why), "sink speaks protocol %u..%u, we speak %u",
-		    (unsigned)ch.min_version, (unsigned)ch.max_version, SL_PROTO_VERSION);
+		    (unsigned)ch.min_version, (unsigned)ch.max_version, (unsigned)SL_PROTO_VERSION);
 		link_down(a, why);
 		return;
 	}

@@ -311,7 +311,9 @@ manifest_conflict(const struct file_rec *files, uint32_t n)
 		v[i] = files[i].path;
 	qsort(v, n, sizeof(*v), cmp_pathp);
 	for (i = 0; i < n && bad == NULL; i++) {
-		if (i > 0 && strcmp(v[i - 1], v[i]) == 0) {
+		/* v[] holds files[i].path, arrays: never NULL (the analyzer
+		 * loses that through qsort). */
+		if (i > 0 && strcmp(v[i - 1], v[i]) == 0) { // NOLINT(clang-analyzer-core.NonNullParamChecker)
 			bad = v[i];
 			break;
 		}
