@@ -5,7 +5,11 @@ set -euo pipefail
 PKGS=(build-essential pkg-config clang
       liblmdb-dev lmdb-utils libev-dev libxxhash-dev libssl-dev openssl
       libssh2-1-dev libinih-dev libcmocka-dev libjansson-dev
-      python3 iproute2 rsync iperf3 xxhash bc)
+      python3 iproute2 rsync iperf3 xxhash bc
+      tmux man-db groff-base
+      cppcheck clang-tidy libclang-rt-14-dev)
+# The hook tests' private sshd and single-node Slurm (openssh-server,
+# slurm-wlm, munge) are installed by scripts/testbed-up.sh when it runs.
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
