@@ -1276,45 +1276,77 @@ hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
 	return rc;
 }
 
-int
-journal_ds_set_state(struct journal *j, uint64_t id, int state,
-    const char *reason, const char *published)
-{
-	struct ds_rec d = { 0 };
-	MDB_txn *t = NULL;
-	uint64_t when;
-	int rc, done, maxstate;
+/*
+ * The dataset updates below share one shape: in a write txn, load the
+ * record, let a small function change it (and append history), store it,
+ * commit.  ds_update does the txn; each public function is its change.
+ */
+struct ds_change {
+	int		 state;		/* -1: keep */
+	const char	*reason;	/* history text; NULL: no history entry */
+	int		 history;	/* append a history entry (reason may be NULL) */
+	const char	*published;
+	const char	*dest;
+	uint64_t	 sent, resent, nacked;
+	int		 hook;		/* set the hook fields below */
+	uint32_t	 attempts;
+	int32_t		 status;
+	uint64_t	 next_ns;
+	const char	*out, *err;
+};
 
-	done = j->role == JOURNAL_AGENT ? DS_TRANSFERRED : SDS_PUBLISHED;
-	maxstate = j->role == JOURNAL_AGENT ? DS_STATE_MAX : SDS_FAILED;
-	if (state < 1 || state > maxstate)
-		return SL_EINVAL;
-	if (published != NULL && strlen(published) > SL_MAX_PATH)
-		return SL_EINVAL;
+static int
+ds_update(struct journal *j, uint64_t id, const struct ds_change *c)
+{
+	struct ds_rec	 d = { 0 };
+	MDB_txn		*t = NULL;
+	uint64_t	 when = 0;
+	int		 rc, to, done;
+
 	rc = txn_begin(j, 0, &t);
 	if (rc)
 		return rc;
 	rc = ds_load(j, t, id, &d);
 	if (rc)
 		goto fail;
-	rc = hist_append(j, t, id, d.state, state, reason, &when);
-	if (rc)
-		goto fail;
-	d.state = state;
-	d.updated_ns = when;
-	if (reason != NULL)
-		strlcpy0(d.error, reason, sizeof(d.error));
-	else if (state == done)
-		d.error[0] = '\0';
-	/* Published: TRANSFERRED, or straight to HOOK_PENDING with a hook. */
-	if ((state == done || (j->role == JOURNAL_AGENT && state == DS_HOOK_PENDING)) &&
-	    d.completed_ns == 0) {
-		d.completed_ns = when;
-		if (reason == NULL)
-			d.error[0] = '\0';
+	to = c->state >= 0 ? c->state : d.state;
+	if (c->history) {
+		rc = hist_append(j, t, id, d.state, to, c->reason, &when);
+		if (rc)
+			goto fail;
+		d.updated_ns = when;
 	}
-	if (published != NULL)
-		strlcpy0(d.published, published, sizeof(d.published));
+	done = j->role == JOURNAL_AGENT ? DS_TRANSFERRED : SDS_PUBLISHED;
+	if (c->state >= 0) {
+		d.state = to;
+		if (c->reason != NULL && !c->hook)
+			strlcpy0(d.error, c->reason, sizeof(d.error));
+		else if (to == done || to == DS_DONE ||
+		    (j->role == JOURNAL_AGENT && to == DS_HOOK_PENDING && !c->hook))
+			d.error[0] = '\0';	/* published: old retry errors are history */
+		/* Published: TRANSFERRED, or straight to HOOK_PENDING with a hook. */
+		if ((to == done || (j->role == JOURNAL_AGENT && to == DS_HOOK_PENDING)) &&
+		    d.completed_ns == 0)
+			d.completed_ns = when;
+		if (c->hook && to == DS_HOOK_FAILED && c->reason != NULL)
+			strlcpy0(d.error, c->reason, sizeof(d.error));
+	}
+	if (c->published != NULL)
+		strlcpy0(d.published, c->published, sizeof(d.published));
+	if (c->dest != NULL)
+		strlcpy0(d.dest, c->dest, sizeof(d.dest));
+	d.chunks_sent += c->sent;
+	d.chunks_resent += c->resent;
+	d.chunks_nacked += c->nacked;
+	if (c->hook) {
+		d.hook_attempts = c->attempts;
+		d.hook_status = c->status;
+		d.hook_next_ns = c->next_ns;
+		if (c->out != NULL)
+			strlcpy0(d.hook_out, c->out, sizeof(d.hook_out));
+		if (c->err != NULL)
+			strlcpy0(d.hook_err, c->err, sizeof(d.hook_err));
+	}
 	rc = ds_store(j, t, &d, 0);
 	if (rc)
 		goto fail;
@@ -1328,39 +1360,29 @@ fail:
 }
 
 int
+journal_ds_set_state(struct journal *j, uint64_t id, int state,
+    const char *reason, const char *published)
+{
+	struct ds_change c = { .state = state, .reason = reason, .history = 1,
+	    .published = published };
+	int maxstate = j->role == JOURNAL_AGENT ? DS_STATE_MAX : SDS_FAILED;
+
+	if (state < 1 || state > maxstate)
+		return SL_EINVAL;
+	if (published != NULL && strlen(published) > SL_MAX_PATH)
+		return SL_EINVAL;
+	return ds_update(j, id, &c);
+}
+
+int
 journal_ds_note(struct journal *j, uint64_t id, const char *note, const char *dest)
 {
-	struct ds_rec d = { 0 };
-	MDB_txn *t = NULL;
-	uint64_t when;
-	int rc;
+	struct ds_change c = { .state = -1, .reason = note, .history = note != NULL,
+	    .dest = dest };
 
-	if (dest != NULL && strlen(dest) >= sizeof(d.dest))
+	if (dest != NULL && strlen(dest) >= sizeof(((struct ds_rec *)0)->dest))
 		return SL_EINVAL;
-	rc = txn_begin(j, 0, &t);
-	if (rc)
-		return rc;
-	rc = ds_load(j, t, id, &d);
-	if (rc)
-		goto fail;
-	if (note != NULL) {
-		rc = hist_append(j, t, id, d.state, d.state, note, &when);
-		if (rc)
-			goto fail;
-		d.updated_ns = when;
-	}
-	if (dest != NULL)
-		strlcpy0(d.dest, dest, sizeof(d.dest));
-	rc = ds_store(j, t, &d, 0);
-	if (rc)
-		goto fail;
-	rc = commit(t);
-	t = NULL;
-fail:
-	if (t)
-		mdb_txn_abort(t);
-	ds_rec_free(&d);
-	return rc;
+	return ds_update(j, id, &c);
 }
 
 int
@@ -1368,74 +1390,23 @@ journal_ds_hook(struct journal *j, uint64_t id, int state, uint32_t attempts,
     int32_t status, uint64_t next_ns, const char *out, const char *err,
     const char *reason)
 {
-	struct ds_rec d = { 0 };
-	MDB_txn *t = NULL;
-	uint64_t when;
-	int rc;
+	struct ds_change c = { .state = state, .reason = reason, .history = 1,
+	    .hook = 1, .attempts = attempts, .status = status, .next_ns = next_ns,
+	    .out = out, .err = err };
 
 	if (j->role != JOURNAL_AGENT || state < DS_HOOK_PENDING || state > DS_STATE_MAX)
 		return SL_EINVAL;
-	rc = txn_begin(j, 0, &t);
-	if (rc)
-		return rc;
-	rc = ds_load(j, t, id, &d);
-	if (rc)
-		goto fail;
-	rc = hist_append(j, t, id, d.state, state, reason, &when);
-	if (rc)
-		goto fail;
-	d.state = state;
-	d.updated_ns = when;
-	d.hook_attempts = attempts;
-	d.hook_status = status;
-	d.hook_next_ns = next_ns;
-	if (out != NULL)
-		strlcpy0(d.hook_out, out, sizeof(d.hook_out));
-	if (err != NULL)
-		strlcpy0(d.hook_err, err, sizeof(d.hook_err));
-	if (reason != NULL && state == DS_HOOK_FAILED)
-		strlcpy0(d.error, reason, sizeof(d.error));
-	else if (state == DS_DONE)
-		d.error[0] = '\0';
-	rc = ds_store(j, t, &d, 0);
-	if (rc)
-		goto fail;
-	rc = commit(t);
-	t = NULL;
-fail:
-	if (t)
-		mdb_txn_abort(t);
-	ds_rec_free(&d);
-	return rc;
+	return ds_update(j, id, &c);
 }
 
 int
 journal_ds_count(struct journal *j, uint64_t id, uint64_t sent,
     uint64_t resent, uint64_t nacked)
 {
-	struct ds_rec d = { 0 };
-	MDB_txn *t = NULL;
-	int rc;
+	struct ds_change c = { .state = -1, .sent = sent, .resent = resent,
+	    .nacked = nacked };
 
-	rc = txn_begin(j, 0, &t);
-	if (rc)
-		return rc;
-	rc = ds_load(j, t, id, &d);
-	if (rc)
-		goto fail;
-	d.chunks_sent += sent;
-	d.chunks_resent += resent;
-	d.chunks_nacked += nacked;
-	rc = ds_store(j, t, &d, 0);
-	if (rc)
-		goto fail;
-	rc = commit(t);
-	t = NULL;
-fail:
-	if (t)
-		mdb_txn_abort(t);
-	ds_rec_free(&d);
-	return rc;
+	return ds_update(j, id, &c);
 }
 
 int
