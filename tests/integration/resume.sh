@@ -1,0 +1,76 @@
+# resume.sh: sourced by t_resume_agent.sh and t_resume_sink.sh with
+# VICTIM=agent or VICTIM=sink: kill -9 that side several times
+# mid-transfer and restart it; the dataset still arrives byte for byte, and
+# no chunk the sink made durable is sent to it again (the sink counts
+# duplicate DATA frames as chunks_resent).
+. "$(dirname "$0")/lib.sh"
+sl_setup
+
+NFILES=${NFILES:-8} MIB=${MIB:-24} STREAMS=${STREAMS:-4} WINDOW=${WINDOW:-1} KILLS=${KILLS:-3} TLS=${TLS:-on}
+mkdir -p "$T/src/ds"
+for i in $(seq 1 "$NFILES"); do
+	head -c $((MIB * 1048576)) /dev/urandom > "$T/src/ds/f$i.bin"
+done
+nchunks=$((NFILES * MIB))
+
+# wait_done NAME DS N SECS: until the journal of NAME says chunks_done >= N
+wait_done() {
+	local v end=$((SECONDS + $4))
+	while [ $SECONDS -lt $end ]; do
+		v=$(sl_ls_field "$1" "$2" chunks_done)
+		[ -n "$v" ] && [ "$v" -ge "$3" ] && { echo "$v"; return 0; }
+		sleep 0.01
+	done
+	echo "${v:-?}"
+	return 1
+}
+
+port=$(sl_port)
+sl_sink_conf sink "$port" tls=$TLS
+sl_agent_conf agent "$port" tls=$TLS chunk_size=1M streams=$STREAMS window=$WINDOW
+sl_start sink && sl_start agent || { fail "start"; sl_done; }
+t0=$(date +%s.%N)
+out=$(sl_submit agent "$T/src/ds" --name ds 2>&1) || { fail "submit: $out"; sl_done; }
+
+kills=0
+for k in $(seq 1 $KILLS); do
+	thr=$((nchunks * k / (KILLS + 1)))
+	if got=$(wait_done agent ds "$thr" 30); then
+		sl_kill9 "$VICTIM"
+		kills=$((kills + 1))
+		left=$(sl_ls_field agent ds chunks_done)
+		if [ "$left" -ge "$nchunks" ]; then
+			fail "kill $k landed after the last ack ($left/$nchunks): slow the transfer"
+		else
+			ok "kill -9 $VICTIM #$k at $got/$nchunks chunks acked"
+		fi
+		sleep 0.3
+		sl_start "$VICTIM" || { fail "restart $VICTIM #$k"; sl_done; }
+	else
+		fail "chunks_done never reached $thr (at $got)"
+	fi
+done
+
+if sl_wait agent ds 60 >/dev/null && sl_same "$T/src/ds" "$T/sink.root/ds" &&
+    sl_manifest_ok "$T/sink.root/ds"; then
+	ok "transferred after $kills kills: byte-identical, manifest verifies ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s)"
+else
+	fail "dataset not transferred intact after $kills kills"
+fi
+
+sent=$(sl_ls_field agent ds chunks_sent) resent=$(sl_ls_field agent ds chunks_resent)
+rcvd=$(sl_ls_field sink ds chunks_sent) dups=$(sl_ls_field sink ds chunks_resent)
+bound=$((nchunks + kills * STREAMS * WINDOW))
+if [ "$dups" = 0 ]; then
+	ok "sink got no duplicate of a chunk it held: chunks=$nchunks sink_received=$rcvd duplicates=$dups"
+else
+	fail "sink received $dups duplicate chunks (chunks=$nchunks received=$rcvd)"
+fi
+if [ "$sent" -le "$bound" ]; then
+	ok "agent sent=$sent resent=$resent <= chunks + kills*streams*window = $bound"
+else
+	fail "agent sent=$sent resent=$resent > $bound (chunks=$nchunks)"
+fi
+if ls -a "$T/sink.root" | grep -q partial; then fail "partial dir left"; else ok "no partial dirs left"; fi
+sl_stop agent; sl_stop sink
+sl_done
