@@ -69,7 +69,7 @@ echo "== sluice submit"
 echo; echo "== sluice status (agent)"
 ./sluice -c "$D/agent.conf" status || true
 echo; echo "== sluice show scan-0001 (agent)"
-./sluice -c "$D/agent.conf" show scan-0001 | sed -n '1,8p;/history/,$p'
+./sluice -c "$D/agent.conf" show scan-0001 | sed -n '1,7p;/history/,$p'
 echo; echo "== sluice status (sink)"
 ./sluice -c "$D/sink.conf" status || true
 echo; echo "== agent log (transfer line)"
