@@ -80,8 +80,8 @@ submit_dataset(struct agent *a, const char *dir, const char *name_in,
 		    "(names are unique at the sink); use --name", name);
 		return SL_EEXIST;
 	}
-	rc = walk_dataset(dir, a->cfg->chunk_size, &files, &nfiles, &total, &nchunks,
-	    err, sizeof(err));
+	rc = walk_dataset(dir, a->cfg->seal_marker[0] ? a->cfg->seal_marker : NULL,
+	    a->cfg->chunk_size, &files, &nfiles, &total, &nchunks, err, sizeof(err));
 	if (rc != SL_OK) {
 		snprintf(msg, msglen, "%s", err);
 		return rc;

@@ -715,8 +715,11 @@ ds_event(struct ingest *ing, struct watch *w, const struct inotify_event *ev)
 	}
 	if (d->state != DS_WATCHING)
 		return;
+	/* The marker counts once it is complete: closed after writing or
+	 * renamed into place.  IN_CREATE is too early: `touch` still sets
+	 * its times after creating it, and a writer may still fill it. */
 	if (w->root && ev->len && strcmp(ev->name, ing->marker) == 0 &&
-	    (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB))) {
+	    (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE))) {
 		seal(d, "marker");
 		return;
 	}

@@ -25,6 +25,7 @@ struct walk {
 	char		*err;
 	size_t		 errlen;
 	const char	*root;
+	const char	*skip;		/* top-level name to leave out, or NULL */
 };
 
 static int
@@ -91,6 +92,8 @@ walk_dir(struct walk *w, int dfd, const char *prefix)
 		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
+		if (*prefix == '\0' && w->skip && strcmp(de->d_name, w->skip) == 0)
+			continue;
 		if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s", prefix,
 		    *prefix ? "/" : "", de->d_name) >= sizeof(rel) - 1) {
 			snprintf(w->err, w->errlen, "%s/%s/%s: path longer than %d bytes",
@@ -133,10 +136,11 @@ cmp_path(const void *a, const void *b)
 }
 
 int
-walk_dataset(const char *dir, uint32_t chunk_size, struct file_rec **files,
-    uint32_t *nfiles, uint64_t *total, uint64_t *nchunks, char *err, size_t errlen)
+walk_dataset(const char *dir, const char *skip, uint32_t chunk_size,
+    struct file_rec **files, uint32_t *nfiles, uint64_t *total, uint64_t *nchunks,
+    char *err, size_t errlen)
 {
-	struct walk	w = { .err = err, .errlen = errlen, .root = dir };
+	struct walk	w = { .err = err, .errlen = errlen, .root = dir, .skip = skip };
 	uint64_t	sum = 0, g = 0;
 	uint32_t	i;
 	int		fd, rc;

@@ -19,7 +19,10 @@
  * first_chunk filled for chunk_size) and *total the byte sum.  Errors:
  * SL_EIO (cannot read: err names the path and errno), SL_EPATH (unsafe or
  * unsupported entry, err names it), SL_ETOOBIG (more than SL_MAX_FILES). */
-int	walk_dataset(const char *dir, uint32_t chunk_size, struct file_rec **files,
-	    uint32_t *nfiles, uint64_t *total, uint64_t *nchunks, char *err, size_t errlen);
+/* skip: a file name left out at the top level (the seal marker: a
+ * control file of the spool, not data), or NULL. */
+int	walk_dataset(const char *dir, const char *skip, uint32_t chunk_size,
+	    struct file_rec **files, uint32_t *nfiles, uint64_t *total,
+	    uint64_t *nchunks, char *err, size_t errlen);
 
 #endif

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../integration/lib.sh"
 sl_setup
 
-KILLS=${KILLS:-12} NDS=${NDS:-6} DSMIB=${DSMIB:-20} RATE=${RATE:-$((5 * 1048576 / 2))}
+KILLS=${KILLS:-12} NDS=${NDS:-8} DSMIB=${DSMIB:-16} RATE=${RATE:-$((5 * 1048576 / 2))}
 sport=$(sl_port); pport=$(sl_port)
 sl_sink_conf sink "$sport"
 sl_agent_conf agent "$pport" chunk_size=1M streams=4 window=2
@@ -22,7 +22,9 @@ for i in $(seq 50); do grep -q ready "$T/proxy.log" 2>/dev/null && break; sleep 
 # datasets: ds1..dsN, 4-8 files each (some in a subdirectory), sizes not
 # chunk-aligned, ~DSMIB MiB per dataset
 total=0
+declare -a dsbytes
 for d in $(seq 1 "$NDS"); do
+	dsbytes[$d]=0
 	n=$((4 + RANDOM % 5))
 	mkdir -p "$T/src/ds$d/sub"
 	for f in $(seq 1 "$n"); do
@@ -31,6 +33,7 @@ for d in $(seq 1 "$NDS"); do
 		[ $((f % 3)) = 0 ] && p="$T/src/ds$d/sub/f$f.bin"
 		head -c "$sz" /dev/urandom > "$p"
 		total=$((total + sz))
+		dsbytes[$d]=$((dsbytes[$d] + sz))
 	done
 done
 
@@ -57,10 +60,11 @@ wait_progress() {
 
 sl_start sink && sl_start agent || { fail start; sl_done; }
 t0=$(date +%s.%N)
-submitted=0
+submitted=0 subbytes=0
 submit_next() {
 	[ $submitted -ge "$NDS" ] && return 0
 	submitted=$((submitted + 1))
+	subbytes=$((subbytes + dsbytes[submitted]))
 	sl_submit agent "$T/src/ds$submitted" --name "ds$submitted" >/dev/null ||
 	    fail "submit ds$submitted"
 }
@@ -71,7 +75,13 @@ for k in $(seq 1 "$KILLS"); do
 	# let the restarted side get some work done, then a bit more
 	wait_progress $((2 * 1048576)) 8 || true
 	sleep "$(rnd 0 6)"
-	if [ "$(acked)" -ge "$total" ]; then idle=$((idle + 1)); fi
+	# all submitted work done already (a slow restart, a fast machine):
+	# give the storm more to interrupt, so that every kill lands mid-transfer
+	if [ "$(acked)" -ge "$subbytes" ] && [ $submitted -lt "$NDS" ]; then
+		submit_next
+		wait_progress $((1 * 1048576)) 8 || true
+	fi
+	if [ "$(acked)" -ge "$subbytes" ]; then idle=$((idle + 1)); fi
 	if [ $((k % 2)) = 1 ]; then who=sink; else who=agent; fi
 	sl_kill9 $who
 	kills=$((kills + 1))

@@ -18,8 +18,8 @@ d=$T/spool/scan-001
 mkdir -p "$d/raw"
 head -c 3000000 /dev/urandom > "$d/raw/frames.bin"
 printf '{"proposal": "p-42", "energy_kev": 300, "detector": {"name": "4D", "gain": 2}}' > "$d/metadata.json"
-cp -r "$d" "$T/expect-001"
-touch "$d/.sealed"; touch "$T/expect-001/.sealed"
+cp -r "$d" "$T/expect-001"	# what arrives: the data, not the marker
+touch "$d/.sealed"
 if sl_wait agent scan-001 30 >/dev/null && sl_same "$T/expect-001" "$T/sink.root/scan-001"; then
 	ok "marker: scan-001 sealed by .sealed, transferred byte-identical"
 else
