@@ -109,8 +109,13 @@ source_fd(struct ads *d, uint32_t f, char *err, size_t errlen)
 		close(d->fd);
 	d->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (d->fd == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? SL_ECHANGED : SL_EIO;
+		int e = errno;
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+		/* Permissions or a symlink do not fix themselves: fail the
+		 * dataset (named) rather than retry it forever and hold up the
+		 * queue behind it. */
+		return (e == ENOENT || e == EACCES || e == EPERM || e == ELOOP) ?
+		    SL_ECHANGED : SL_EIO;
 	}
 	d->fd_file = f;
 	return d->fd;

@@ -81,6 +81,38 @@ static const struct stream_ops client_ops = {
 	.on_close = client_close,
 };
 
+/*
+ * A client of another uid: answer its request with an error that says
+ * why instead of closing at once (the CLI would only see "Broken pipe"),
+ * then let it hang up; the idle timeout ends one that does not.
+ */
+static void
+refused_frame(struct stream *s, const struct wire_hdr *h, const uint8_t *p, void *arg)
+{
+	struct wire_ctl_reply	 rep;
+	struct wbuf		 out;
+	char			 text[128];
+
+	(void)h; (void)p; (void)arg;
+	snprintf(text, sizeof(text), "control socket: permission denied "
+	    "(only root and uid %d may use it)", (int)geteuid());
+	rep.status = SL_EAUTH;
+	rep.text.p = text;
+	rep.text.len = (uint32_t)strlen(text);
+	wbuf_init(&out, 0);
+	if (wire_ctl_reply_encode(&out, &rep) == SL_OK)
+		stream_send_wbuf(s, &out);
+	else
+		stream_close(s, "refused");
+	wbuf_free(&out);
+	stream_set_idle(s, 2);
+}
+
+static const struct stream_ops refused_ops = {
+	.on_frame = refused_frame,
+	.on_close = client_close,
+};
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -96,16 +128,22 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_warn("control", "accept");
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
-		log_warnx("control", "refused client uid=%d: not root or uid %d",
-		    (int)cred.uid, (int)geteuid());
-		close(fd);
-		return;
-	}
 	if (c->nclients >= CONTROL_MAX_CLIENTS) {
 		log_warnx("control", "refused client: %d clients already", c->nclients);
 		close(fd);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("control", "SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		log_warnx("control", "refused client uid=%d: not root or uid %d",
+		    (int)cred.uid, (int)geteuid());
+		if (stream_new(loop, fd, 0, NULL, 1, NULL, &refused_ops, c,
+		    CONTROL_MAX_FRAME, 2, "control") != NULL)
+			c->nclients++;
 		return;
 	}
 	if (stream_new(loop, fd, 0, NULL, 1, NULL, &client_ops, c,

@@ -3,7 +3,8 @@
  *
  * A recursive walk with openat(O_NOFOLLOW | O_DIRECTORY) and fstatat
  * (AT_SYMLINK_NOFOLLOW), so that the tree we record is the tree beneath
- * dir, never something a symlink points to.  Records go into a growing
+ * dir, never something a symlink points to.  Each regular file is opened
+ * once (and closed) so that an unreadable one is refused at submit.  Records go into a growing
  * array that is sorted once at the end.
  */
 #include <dirent.h>
@@ -105,7 +106,18 @@ walk_dir(struct walk *w, int dfd, const char *prefix)
 			snprintf(w->err, w->errlen, "%s/%s: %s", w->root, rel, strerror(errno));
 			rc = SL_EIO;
 		} else if (S_ISREG(st.st_mode)) {
-			rc = add_file(w, rel, &st);
+			/* Refuse an unreadable file now, with its name, rather
+			 * than journal a dataset that can never be sent. */
+			cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW |
+			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			if (cfd == -1) {
+				snprintf(w->err, w->errlen, "%s/%s: cannot read: %s",
+				    w->root, rel, strerror(errno));
+				rc = SL_EIO;
+			} else {
+				close(cfd);
+				rc = add_file(w, rel, &st);
+			}
 		} else if (S_ISDIR(st.st_mode)) {
 			cfd = openat(dirfd(d), de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -96,13 +96,15 @@ class Peer:
         p = f[1]
         self.nonce = p[4:36]
 
-    def hello(self):
-        version, stream, nstreams = 1, 0, 1
+    def hello(self, version=1, expect_welcome=True):
+        stream, nstreams = 0, 1
         mac_in = (b"sluice-hello-v1" + self.nonce + struct.pack("<HHH", version, stream, nstreams)
                   + wstr(self.agent_id))
         mac = hmac.new(self.secret, mac_in, hashlib.sha256).digest()
         p = struct.pack("<HHH", version, stream, nstreams) + wstr(self.agent_id) + bytes([32]) + mac
         self.sock.sendall(frame(HELLO, p))
+        if not expect_welcome:
+            return
         f = recv_frame(self.sock)
         if f is None or f[0] != WELCOME:
             raise SystemExit("rawpeer: HELLO not welcomed: %r" % (f,))
@@ -174,6 +176,11 @@ def main():
         peer.challenge()
         # say nothing; the sink's idle_timeout should close us
         return peer.verdict(float(arg or 10))
+    if case == "bad-version":
+        # a correctly authenticated HELLO for protocol version ARG (default 2)
+        peer.challenge()
+        peer.hello(version=int(arg or 2), expect_welcome=False)
+        return peer.verdict(timeout)
     if case == "data-before-hello":
         peer.challenge()
         p = struct.pack("<QIIQI", 1, 0, 0, 0, 4) + b"evil"
