@@ -310,8 +310,18 @@ run_exec(const struct config *cfg, const char *command, struct hook_result *r,
 			waitpid(pid, &status, 0);
 			goto out;
 		}
-		if (!reaped && waitpid(pid, &status, WNOHANG) == pid)
-			reaped = 1;
+		if (!reaped) {
+			pid_t w = waitpid(pid, &status, WNOHANG);
+			/* ECHILD: someone else reaped it (a SIGCHLD handler that
+			 * waits for every child): its status is lost, say so
+			 * rather than wait for the timeout. */
+			if (w == pid)
+				reaped = 1;
+			else if (w == -1 && errno == ECHILD) {
+				reaped = 1;
+				status = -1;
+			}
+		}
 		pfd[0] = (struct pollfd){ .fd = po[0], .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = pe[0], .events = POLLIN };
 		if (po[0] == -1 && pe[0] == -1) {
@@ -356,6 +366,11 @@ run_exec(const struct config *cfg, const char *command, struct hook_result *r,
 			waitpid(pid, &status, 0);
 		rc = set_rc(r, SL_EIO, "hook exec: command timed out after %.1fs, killed",
 		    cfg->hook_timeout);
+		goto out;
+	}
+	if (status == -1) {
+		rc = set_rc(r, SL_EIO, "hook exec: exit status lost (child reaped "
+		    "elsewhere)");
 		goto out;
 	}
 	rc = SL_OK;
