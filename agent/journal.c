@@ -357,6 +357,17 @@ dec_str(struct dec *d, char *dst, size_t size)
 	dst[n] = '\0';
 }
 
+static void
+dec_skip_str(struct dec *d)
+{
+	uint32_t n = dec_u32(d);
+
+	if (!d->bad && n > SL_MAX_PATH)
+		d->bad = 1;
+	if (!d->bad)
+		(void)dec_take(d, n);
+}
+
 static int
 dec_done(const struct dec *d)
 {
@@ -475,17 +486,18 @@ file_encode(struct enc *e, const struct file_rec *f)
 	enc_u32(e, f->mode);
 	enc_u32(e, f->nchunks);
 	enc_u64(e, f->first_chunk);
-	enc_str(e, f->path, sizeof(f->path));
+	enc_str(e, f->path, SL_MAX_PATH + 1);
 	return e->err;
 }
 
 static int
-file_decode(const MDB_val *v, uint32_t idx, struct file_rec *f)
+file_decode(const MDB_val *v, uint32_t idx, struct file_rec *f, char *pathbuf)
 {
 	struct dec x;
 
 	memset(f, 0, sizeof(*f));
 	f->idx = idx;
+	f->path = pathbuf;	/* SL_MAX_PATH + 1 bytes, or NULL: skip the path */
 	dec_init(&x, v);
 	if (dec_u16(&x) != REC_FILE_V)
 		return SL_EJOURNAL;
@@ -496,7 +508,10 @@ file_decode(const MDB_val *v, uint32_t idx, struct file_rec *f)
 	f->mode = dec_u32(&x);
 	f->nchunks = dec_u32(&x);
 	f->first_chunk = dec_u64(&x);
-	dec_str(&x, f->path, sizeof(f->path));
+	if (f->path != NULL)
+		dec_str(&x, f->path, SL_MAX_PATH + 1);
+	else
+		dec_skip_str(&x);	/* the caller needs sizes only */
 	return dec_done(&x) ? SL_OK : SL_EJOURNAL;
 }
 
@@ -604,7 +619,7 @@ file_load(struct journal *j, MDB_txn *t, uint64_t id, uint32_t idx,
 	rc = mdb_get(t, j->files, &k, &v);
 	if (rc)
 		return map_rc(rc);
-	return file_decode(&v, idx, f);
+	return file_decode(&v, idx, f, NULL);
 }
 
 static int
@@ -630,11 +645,13 @@ static int
 files_load_txn(struct journal *j, MDB_txn *t, uint64_t id, uint32_t nfiles,
     struct file_rec **out)
 {
-	struct file_rec *f = NULL;
+	struct file_rec *f = NULL, *blk;
 	MDB_cursor *c = NULL;
 	uint8_t kb[KEY_FILE_LEN];
 	MDB_val k = key_file(kb, id, 0), v;
-	uint32_t n = 0;
+	char pbuf[SL_MAX_PATH + 1], *strs = NULL, *np;
+	size_t slen = 0, salloc = 0, plen, off;
+	uint32_t n = 0, i;
 	int rc, op;
 
 	*out = NULL;
@@ -659,9 +676,23 @@ files_load_txn(struct journal *j, MDB_txn *t, uint64_t id, uint32_t nfiles,
 			rc = SL_EJOURNAL;
 			goto fail;
 		}
-		rc = file_decode(&v, n, &f[n]);
+		rc = file_decode(&v, n, &f[n], pbuf);
 		if (rc)
 			goto fail;
+		/* paths go to one string area; pointers are fixed up below */
+		plen = strlen(pbuf) + 1;
+		if (slen + plen > salloc) {
+			salloc = (slen + plen) * 2 + 4096;
+			np = realloc(strs, salloc);
+			if (np == NULL) {
+				rc = SL_ENOMEM;
+				goto fail;
+			}
+			strs = np;
+		}
+		memcpy(strs + slen, pbuf, plen);
+		f[n].path = (char *)(uintptr_t)slen;
+		slen += plen;
 		n++;
 	}
 	if (n != nfiles) {
@@ -669,12 +700,27 @@ files_load_txn(struct journal *j, MDB_txn *t, uint64_t id, uint32_t nfiles,
 		goto fail;
 	}
 	mdb_cursor_close(c);
-	*out = f;
+	c = NULL;
+	blk = malloc(nfiles * sizeof(*f) + slen);
+	if (blk == NULL) {
+		rc = SL_ENOMEM;
+		goto fail;
+	}
+	memcpy(blk, f, nfiles * sizeof(*f));
+	memcpy((char *)(blk + nfiles), strs, slen);
+	for (i = 0; i < nfiles; i++) {
+		off = (size_t)(uintptr_t)blk[i].path;
+		blk[i].path = (char *)(blk + nfiles) + off;
+	}
+	free(f);
+	free(strs);
+	*out = blk;
 	return SL_OK;
 fail:
 	if (c)
 		mdb_cursor_close(c);
 	free(f);
+	free(strs);
 	return rc;
 }
 

@@ -342,6 +342,8 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 	struct timespec		 ts;
 	char			 err[SL_MAX_MSG];
 	const char		*bad;
+	char			*pp;
+	size_t			 plen;
 	uint64_t		 g = 0;
 	uint32_t		 i;
 	int			 rc, pub;
@@ -378,11 +380,15 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 	rec.bytes = o.total_bytes;
 	wire_str_copy(rec.name, sizeof(rec.name), o.name);
 	snprintf(rec.src, sizeof(rec.src), "%s", c->agent);
-	files = calloc(o.nfiles ? o.nfiles : 1, sizeof(*files));
+	/* One block: the records, then their paths (as journal_files_load). */
+	for (i = 0, plen = 0; i < o.nfiles; i++)
+		plen += (size_t)o.files[i].path.len + 1;
+	files = calloc(1, (o.nfiles ? o.nfiles : 1) * sizeof(*files) + plen);
 	if (files == NULL) {
 		send_error(c, 0, SL_ENOMEM, "out of memory");
 		goto out;
 	}
+	pp = (char *)(files + (o.nfiles ? o.nfiles : 1));
 	for (i = 0; i < o.nfiles; i++) {
 		files[i].idx = i;
 		files[i].size = o.files[i].size;
@@ -390,7 +396,10 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 		files[i].nchunks = wire_nchunks(o.files[i].size, o.chunk_size);
 		files[i].first_chunk = g;
 		g += files[i].nchunks;
-		wire_str_copy(files[i].path, sizeof(files[i].path), o.files[i].path);
+		files[i].path = pp;
+		memcpy(pp, o.files[i].path.p, o.files[i].path.len);
+		pp[o.files[i].path.len] = '\0';
+		pp += o.files[i].path.len + 1;
 	}
 	rec.nchunks = g;
 	if ((bad = manifest_conflict(files, o.nfiles)) != NULL) {

@@ -23,6 +23,8 @@
 struct walk {
 	struct file_rec	*files;
 	uint32_t	 n, alloc;
+	char		*strs;		/* paths, NUL-separated; files[].path holds offsets */
+	size_t		 slen, salloc;
 	char		*err;
 	size_t		 errlen;
 	const char	*root;
@@ -34,6 +36,7 @@ add_file(struct walk *w, const char *rel, const struct stat *st)
 {
 	struct file_rec	*f;
 	const char	*why;
+	size_t		 len;
 
 	if (pathchk_rel(rel, strlen(rel), &why) != SL_OK) {
 		snprintf(w->err, w->errlen, "%s/%s: unsafe name: %s", w->root, rel, why);
@@ -54,9 +57,22 @@ add_file(struct walk *w, const char *rel, const struct stat *st)
 		w->files = f;
 		w->alloc = na;
 	}
+	len = strlen(rel) + 1;
+	if (w->slen + len > w->salloc) {
+		size_t na = (w->slen + len) * 2 + 4096;
+		char *p = realloc(w->strs, na);
+		if (p == NULL) {
+			snprintf(w->err, w->errlen, "%s: out of memory", w->root);
+			return SL_ENOMEM;
+		}
+		w->strs = p;
+		w->salloc = na;
+	}
+	memcpy(w->strs + w->slen, rel, len);
 	f = &w->files[w->n++];
 	memset(f, 0, sizeof(*f));
-	snprintf(f->path, sizeof(f->path), "%s", rel);
+	f->path = (char *)(uintptr_t)w->slen;	/* an offset until the end */
+	w->slen += len;
 	f->size = (uint64_t)st->st_size;
 	f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	f->ino = st->st_ino;
@@ -152,8 +168,9 @@ walk_dataset(const char *dir, const char *skip, uint32_t chunk_size,
     struct file_rec **files, uint32_t *nfiles, uint64_t *total, uint64_t *nchunks,
     char *err, size_t errlen)
 {
-	struct walk	w = { .err = err, .errlen = errlen, .root = dir, .skip = skip };
-	uint64_t	sum = 0, g = 0;
+	struct walk	 w = { .err = err, .errlen = errlen, .root = dir, .skip = skip };
+	struct file_rec	*blk;
+	uint64_t	 sum = 0, g = 0;
 	uint32_t	i;
 	int		fd, rc;
 
@@ -165,8 +182,26 @@ walk_dataset(const char *dir, const char *skip, uint32_t chunk_size,
 	rc = walk_dir(&w, fd, "");
 	if (rc != SL_OK) {
 		free(w.files);
+		free(w.strs);
 		return rc;
 	}
+	/* One block: the records, then their paths (one free() for both). */
+	blk = malloc((size_t)w.n * sizeof(*blk) + w.slen + 1);
+	if (blk == NULL) {
+		snprintf(err, errlen, "%s: out of memory", dir);
+		free(w.files);
+		free(w.strs);
+		return SL_ENOMEM;
+	}
+	if (w.n > 0)
+		memcpy(blk, w.files, (size_t)w.n * sizeof(*blk));
+	if (w.slen > 0)
+		memcpy((char *)(blk + w.n), w.strs, w.slen);
+	for (i = 0; i < w.n; i++)
+		blk[i].path = (char *)(blk + w.n) + (size_t)(uintptr_t)blk[i].path;
+	free(w.files);
+	free(w.strs);
+	w.files = blk;
 	if (w.n > 1)
 		qsort(w.files, w.n, sizeof(*w.files), cmp_path);
 	for (i = 0; i < w.n; i++) {

@@ -112,8 +112,12 @@ struct file_rec {
 	uint32_t	mode;			/* permission bits */
 	uint32_t	nchunks;
 	uint64_t	first_chunk;		/* global index of its chunk 0 */
-	char		path[SL_MAX_PATH + 1];	/* relative to the dataset root */
+	char		*path;			/* relative to the dataset root, <= SL_MAX_PATH */
 };
+/* A file_rec is small (the path is a pointer) so that a dataset of 100,000
+ * files costs a few MiB, not 400.  Arrays of them returned by this module
+ * (journal_files_load) and by walk_dataset are one allocation holding the
+ * records and then their paths: one free() releases both. */
 
 /* Create dataset d (d->id chosen by the caller, unique) with its files and
  * one pending chunk record per chunk, in one txn.  d->nchunks and d->bytes
@@ -149,7 +153,8 @@ int	journal_ds_hook(struct journal *j, uint64_t id, int state, uint32_t attempts
 int	journal_ds_count(struct journal *j, uint64_t id, uint64_t sent,
 	    uint64_t resent, uint64_t nacked);
 
-/* Load a dataset's files (array of d->nfiles, owned by caller, free()). */
+/* Load a dataset's files (array of d->nfiles with their paths in the same
+ * block, owned by caller: one free()). */
 int	journal_files_load(struct journal *j, uint64_t id, struct file_rec **files,
 	    uint32_t *nfiles);
 

@@ -75,6 +75,8 @@ open_ok(struct fx *f, enum journal_role role, int flags)
 /* A dataset "name" with three files: 2.5 chunks, empty, exactly 1 chunk. */
 static uint64_t fsizes[3] = { 2 * CS + CS / 2, 0, CS };
 
+static const char *fpaths[3] = { "dir/file0", "dir/file1", "dir/file2" };
+
 static void
 make_ds(struct ds_rec *d, struct file_rec files[3], uint64_t id,
     const char *name)
@@ -97,7 +99,7 @@ make_ds(struct ds_rec *d, struct file_rec files[3], uint64_t id,
 		files[i].ino = 100 + i;
 		files[i].dev = 7;
 		files[i].mode = 0644;
-		snprintf(files[i].path, sizeof(files[i].path), "dir/file%u", i);
+		files[i].path = (char *)fpaths[i];
 		d->bytes += fsizes[i];
 		d->nchunks += wire_nchunks(fsizes[i], CS);
 	}
@@ -680,7 +682,7 @@ test_sink(void **state)
 	d.bytes++;
 	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EINVAL);
 	sink_ds(&d, files, 0x51);
-	strcpy(files[1].path, "other");
+	files[1].path = (char *)"other";
 	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EINVAL);
 	sink_ds(&d, files, 0x51);
 	strcpy(d.name, "renamed");
