@@ -652,6 +652,11 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 			return;
 		}
 	}
+	/* Start writeback of this chunk now (it does not wait): the group
+	 * commit's fdatasync then finds little left to flush, and dirty pages
+	 * do not pile up until the kernel throttles our writes. */
+	(void)sync_file_range(fd, (off_t)wd.chunk * d->rec.chunk_size, wd.len,
+	    SYNC_FILE_RANGE_WRITE);
 	if (batch_push(sk, d, wd.file, wd.chunk, wd.len, wd.xxh3, fd, newfd,
 	    c->serial) != SL_OK) {
 		if (newfd)
