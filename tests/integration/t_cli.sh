@@ -103,14 +103,16 @@ if command -v tmux >/dev/null; then
 		fail "watch q: $screen"
 	fi
 	tmux -S "$sock" kill-server 2>/dev/null
+	# a fresh server on its own socket: the old one may still be exiting
+	sock="$T/tmux2.sock"
 	tmux -S "$sock" new-session -d -x 120 -y 30 "$SLUICE -c $T/agent.conf watch; echo WATCH-EXIT=\$?; stty -a | grep -ow -- '-\{0,1\}echo'; sleep 30"
 	# wait for watch to draw, then Ctrl-C; poll for its exit (a loaded CI
 	# machine may be slow to start tmux)
-	for _ in $(seq 50); do
+	for _ in $(seq 100); do
 		tmux -S "$sock" capture-pane -p 2>/dev/null | grep -q "sluice watch\|link=" && break; sleep 0.1
 	done
 	tmux -S "$sock" send-keys C-c
-	for _ in $(seq 30); do
+	for _ in $(seq 50); do
 		screen=$(tmux -S "$sock" capture-pane -p 2>/dev/null)
 		echo "$screen" | grep -qx "echo" && break; sleep 0.1
 	done
