@@ -16,6 +16,7 @@
 #include "agent_hook.h"
 #include "hook.h"
 #include "log.h"
+#include "sltime.h"
 
 enum job_kind { JOB_RUN, JOB_QUERY };
 
@@ -37,15 +38,6 @@ struct ahook {
 	int			 busy;		/* a job is with the runner */
 	struct hq		 cur;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void	kick(struct ahook *);
 
@@ -155,7 +147,7 @@ start_job(struct ahook *h, struct hq e)
 		if (rc != SL_OK) {
 			log_err("hook", "dataset=%016llx cannot journal hook_running: %s; "
 			    "not starting it", (unsigned long long)d.id, sl_strerror(rc));
-			q_add(h, e.id, now_s() + 5, e.kind, e.query_tries);
+			q_add(h, e.id, sl_time_wall() + 5, e.kind, e.query_tries);
 			goto out;
 		}
 		log_info("hook", "dataset=%016llx name=%s state=hook_running attempt=%u",
@@ -164,7 +156,7 @@ start_job(struct ahook *h, struct hq e)
 		log_info("hook", "dataset=%016llx name=%s querying whether the "
 		    "interrupted hook ran", (unsigned long long)d.id, log_q(d.name));
 	if (hook_runner_submit(h->runner, d.id, cmd) != SL_OK) {
-		q_add(h, e.id, now_s() + 5, e.kind, e.query_tries);
+		q_add(h, e.id, sl_time_wall() + 5, e.kind, e.query_tries);
 		goto out;
 	}
 	h->busy = 1;
@@ -177,7 +169,7 @@ out:
 static void
 kick(struct ahook *h)
 {
-	double	now = now_s(), next = 0;
+	double	now = sl_time_wall(), next = 0;
 	size_t	i, best = (size_t)-1;
 
 	if (h->busy)
@@ -243,10 +235,10 @@ run_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r)
 	}
 	delay = backoff(h->cfg, d->hook_attempts);
 	journal_ds_hook(h->j, d->id, DS_HOOK_PENDING, d->hook_attempts, r->status,
-	    (uint64_t)((now_s() + delay) * 1e9), r->out, r->err_tail, why);
+	    (uint64_t)((sl_time_wall() + delay) * 1e9), r->out, r->err_tail, why);
 	log_warnx("hook", "dataset=%016llx name=%s attempt=%u failed: %s; retry in %.1fs",
 	    (unsigned long long)d->id, log_q(d->name), d->hook_attempts, log_q(why), delay);
-	q_add(h, d->id, now_s() + delay, JOB_RUN, 0);
+	q_add(h, d->id, sl_time_wall() + delay, JOB_RUN, 0);
 }
 
 static void
@@ -274,7 +266,7 @@ query_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r)
 	delay = backoff(h->cfg, h->cur.query_tries + 1);
 	log_warnx("hook", "dataset=%016llx query inconclusive (%s); asking again in %.1fs",
 	    (unsigned long long)d->id, log_q(r->rc == SL_OK ? r->err_tail : r->msg), delay);
-	q_add(h, d->id, now_s() + delay, JOB_QUERY, h->cur.query_tries + 1);
+	q_add(h, d->id, sl_time_wall() + delay, JOB_QUERY, h->cur.query_tries + 1);
 }
 
 static void
@@ -342,7 +334,7 @@ ahook_start(struct ahook **out, struct ev_loop *loop, const struct config *cfg,
 	ev_init(&h->timer, timer_cb);
 	h->timer.data = h;
 	l.h = h;
-	l.now = now_s();
+	l.now = sl_time_wall();
 	journal_ds_foreach(j, load_fn, &l);
 	/* Interrupted, and nothing can tell whether it ran: an operator must. */
 	for (i = 0; i < h->n; ) {

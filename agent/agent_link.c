@@ -143,7 +143,7 @@ connect_all(struct agent *a)
 {
 	struct dest	*dd;
 	char		 err[256];
-	double		 now = now_wall();
+	double		 now = sl_time_wall();
 	int		 i, fd, rc, next;
 
 	next = choose_dest(a, now);
@@ -224,7 +224,7 @@ link_close(struct agent *a, const char *why, int failed)
 	if (a->link == LINK_BACKOFF || a->link == LINK_DOWN || a->link == LINK_WAIT)
 		return;
 	if (failed && a->dests[a->cur_dest].down_since == 0)
-		a->dests[a->cur_dest].down_since = now_wall();
+		a->dests[a->cur_dest].down_since = sl_time_wall();
 	ev_timer_stop(a->loop, &a->connect_to);
 	for (i = 0; i < a->cfg->streams; i++) {
 		struct stream *s = a->st[i].s;
@@ -277,7 +277,7 @@ link_switch(struct agent *a, const char *why)
 int
 want_failback(struct agent *a)
 {
-	double		 now = now_wall(), probe = fmax(a->cfg->reconnect_max, 1.0);
+	double		 now = sl_time_wall(), probe = fmax(a->cfg->reconnect_max, 1.0);
 	const char	*why;
 	int		 i;
 

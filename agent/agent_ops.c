@@ -249,7 +249,7 @@ cmd_ping(struct agent *a, struct wbuf *out)
 {
 	char	line[512];
 
-	double	now = now_wall();
+	double	now = sl_time_wall();
 	int	i;
 
 	snprintf(line, sizeof(line), "role=agent dest=%s link=%s since=%.0f why=%s "
@@ -298,7 +298,7 @@ static int
 cmd_pause(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out, int pause)
 {
 	char		 dest[256] = "", until[64] = "", msg[512];
-	double		 t = 1e18, now = now_wall();
+	double		 t = 1e18, now = sl_time_wall();
 	int		 i = -1;
 
 	if (req->argc > 0)
@@ -493,7 +493,7 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct agent	*a = w->data;
 	const char	*why;
-	double		 now = now_wall();
+	double		 now = sl_time_wall();
 
 	(void)loop; (void)revents;
 	a->rate_ring[a->ticks % 300] = a->acked_bytes;
@@ -542,7 +542,7 @@ agent_metrics(void *arg, struct wbuf *out)
 	struct agent	*a = arg;
 	struct msum	 m;
 	char		 lab[320];
-	double		 now = now_wall();
+	double		 now = sl_time_wall();
 	const char	*why;
 	int		 i;
 

@@ -13,15 +13,7 @@
 #include <unistd.h>
 
 #include "control.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "sltime.h"
 
 /* Read exactly n bytes or fail by the deadline. */
 static int
@@ -32,7 +24,7 @@ read_full(int fd, uint8_t *p, size_t n, double deadline, char *err, size_t errle
 	int		ms;
 
 	while (n > 0) {
-		ms = (int)((deadline - now_s()) * 1000);
+		ms = (int)((deadline - sl_time_mono()) * 1000);
 		if (ms <= 0 || poll(&pfd, 1, ms) == 0) {
 			snprintf(err, errlen, "no reply from the daemon (timed out)");
 			return SL_EIO;
@@ -64,7 +56,7 @@ ctl_call(const char *path, const char *command, int argc, char **argv,
 	struct wire_hdr		 h;
 	struct wbuf		 b;
 	uint8_t			 hdr[WIRE_HDR_LEN], *payload = NULL;
-	double			 deadline = now_s() + timeout;
+	double			 deadline = sl_time_mono() + timeout;
 	size_t			 off;
 	ssize_t			 w;
 	int			 fd = -1, rc, i;

@@ -45,6 +45,7 @@
 #include "config.h"
 #include "log.h"
 #include "hook.h"
+#include "sltime.h"
 
 #define TICK_MS	100	/* how often long waits look at the cancel flag */
 
@@ -189,20 +190,11 @@ hook_expand(const char *tmpl, const struct hook_vars *v, char **out,
 
 /* ---- shared helpers ------------------------------------------------ */
 
-static double
-now_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ms left until deadline, capped to one tick; 0 when past. */
 static int
 tick_ms(double deadline)
 {
-	double	 left = deadline - now_mono();
+	double	 left = deadline - sl_time_mono();
 
 	if (left <= 0)
 		return 0;
@@ -268,7 +260,7 @@ run_exec(const struct config *cfg, const char *command, struct hook_result *r,
 	size_t		 olen = 0, elen = 0;
 	struct pollfd	 pfd[2];
 	char		 buf[4096];
-	double		 deadline = now_mono() + cfg->hook_timeout;
+	double		 deadline = sl_time_mono() + cfg->hook_timeout;
 	sigset_t	 all;
 	ssize_t		 n;
 	pid_t		 pid;
@@ -328,7 +320,7 @@ run_exec(const struct config *cfg, const char *command, struct hook_result *r,
 			if (reaped)
 				break;
 		}
-		if (now_mono() >= deadline) {
+		if (sl_time_mono() >= deadline) {
 			timedout = 1;
 			break;
 		}
@@ -409,7 +401,7 @@ tcp_connect(const struct config *cfg, struct hook_result *r, const atomic_int *c
 {
 	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
 	char		 port[16];
-	double		 deadline = now_mono() + cfg->hook_connect_timeout;
+	double		 deadline = sl_time_mono() + cfg->hook_connect_timeout;
 	int		 fd = -1, e, soerr, lasterr = 0, n;
 	socklen_t	 sl;
 	struct pollfd	 pfd;
@@ -446,7 +438,7 @@ tcp_connect(const struct config *cfg, struct hook_result *r, const atomic_int *c
 				lasterr = errno;
 				goto next;
 			}
-			if (now_mono() >= deadline) {
+			if (sl_time_mono() >= deadline) {
 				lasterr = ETIMEDOUT;
 				goto next;
 			}
@@ -489,7 +481,7 @@ ssh_wait(struct sshctx *c, double deadline)
 	struct pollfd	 pfd = { .fd = c->fd };
 	int		 dir;
 
-	if (atomic_load(c->cancel) || now_mono() >= deadline)
+	if (atomic_load(c->cancel) || sl_time_mono() >= deadline)
 		return SL_EIO;
 	dir = libssh2_session_block_directions(c->s);
 	if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
@@ -588,7 +580,7 @@ hostkey_pref(LIBSSH2_KNOWNHOSTS *kh, const struct config *cfg, char *pref, size_
 static void
 ssh_close(struct sshctx *c, LIBSSH2_CHANNEL *ch, int bye)
 {
-	double	 deadline = now_mono() + 0.5;
+	double	 deadline = sl_time_mono() + 0.5;
 	int	 res = 0, i;
 
 	if (c->s == NULL)
@@ -653,7 +645,7 @@ run_ssh(const struct config *cfg, const char *command, struct hook_result *r,
 		goto out;
 	}
 
-	deadline = now_mono() + cfg->hook_connect_timeout;
+	deadline = sl_time_mono() + cfg->hook_connect_timeout;
 	SSH_RETRY(&c, deadline, res, libssh2_session_handshake(c.s, c.fd));
 	if (res != 0) {
 		rc = set_rc(r, SL_EIO, "hook ssh: handshake with %s port %d: %s",
@@ -702,7 +694,7 @@ run_ssh(const struct config *cfg, const char *command, struct hook_result *r,
 		goto out;
 	}
 
-	deadline = now_mono() + cfg->hook_timeout;
+	deadline = sl_time_mono() + cfg->hook_timeout;
 	for (;;) {
 		ch = libssh2_channel_open_session(c.s);
 		if (ch != NULL || libssh2_session_last_errno(c.s) != LIBSSH2_ERROR_EAGAIN)
@@ -787,7 +779,7 @@ hook_run(const struct config *cfg, const char *command, struct hook_result *r,
     const atomic_int *cancel)
 {
 	uint64_t	 id = r->id;
-	double		 t0 = now_mono();
+	double		 t0 = sl_time_mono();
 
 	memset(r, 0, sizeof(*r));
 	r->id = id;
@@ -805,7 +797,7 @@ hook_run(const struct config *cfg, const char *command, struct hook_result *r,
 	}
 	if (r->rc != SL_OK)
 		r->status = -1;
-	r->elapsed = now_mono() - t0;
+	r->elapsed = sl_time_mono() - t0;
 	return r->rc;
 }
 

@@ -77,15 +77,6 @@ phase_name(int p)
 	return "unknown";
 }
 
-double
-now_wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void
 link_enter(struct agent *a, int state, const char *why)
 {
@@ -94,7 +85,7 @@ link_enter(struct agent *a, int state, const char *why)
 		    link_name(a->link), link_name(state), why ? " why=" : "",
 		    why ? log_q(why) : "");
 	a->link = state;
-	a->link_since = now_wall();
+	a->link_since = sl_time_wall();
 	snprintf(a->link_why, sizeof(a->link_why), "%s", why ? why : "");
 }
 
@@ -609,7 +600,7 @@ start_next(struct agent *a)
 		a->cur = d;
 		if (d->rec.state == DS_QUEUED)
 			ds_enter(a, d, DS_TRANSFERRING, NULL, NULL);
-		d->t_start = now_wall();
+		d->t_start = sl_time_wall();
 		d->bytes_at_start = d->rec.bytes_acked;
 		send_open(a, d);
 		return;
@@ -901,7 +892,7 @@ on_committed(struct agent *a, const uint8_t *p, uint32_t len)
 		return;
 	if (wire_str_copy(path, sizeof(path), c.path) != SL_OK)
 		snprintf(path, sizeof(path), "%s", d->rec.name);
-	dt = now_wall() - d->t_start;
+	dt = sl_time_wall() - d->t_start;
 	log_info("dataset", "dataset=%016llx name=%s published=%s bytes=%llu "
 	    "seconds=%.3f mb_per_s=%.1f resent=%llu", (unsigned long long)d->rec.id,
 	    log_q(d->rec.name), log_q(path), (unsigned long long)d->rec.bytes, dt,
@@ -986,7 +977,7 @@ link_up(struct agent *a)
 	ev_timer_stop(a->loop, &a->connect_to);
 	if (dd->down_since != 0)
 		log_info("link", "dest=%s back after %.0fs down", dd->text,
-		    now_wall() - dd->down_since);
+		    sl_time_wall() - dd->down_since);
 	dd->down_since = 0;
 	link_enter(a, LINK_UP, NULL);
 	start_next(a);

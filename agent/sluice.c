@@ -29,6 +29,7 @@
 #include "control.h"
 #include "journal.h"
 #include "log.h"
+#include "sltime.h"
 
 #define DEFAULT_CONFIG	"/etc/sluice/sluice.conf"
 
@@ -47,10 +48,7 @@ struct cmd {
 double
 cli_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return sl_time_wall();
 }
 
 static void

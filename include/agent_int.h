@@ -27,6 +27,7 @@ struct tls_ctx;
 struct stream;
 struct stream_ops;
 #include "net.h"
+#include "sltime.h"
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_BACKOFF, LINK_WAIT };
 enum as_state { AS_NONE, AS_CONNECTING, AS_HELLO, AS_READY };
@@ -129,7 +130,6 @@ void	fail_dataset(struct agent *a, struct ads *d, const char *reason);
 void	flush_counts(struct agent *a, struct ads *d);
 void	link_enter(struct agent *a, int state, const char *why);
 const char *	link_name(int l);
-double	now_wall(void);
 void	phase_enter(struct agent *a, struct ads *d, int phase);
 void	queue_add(struct agent *a, struct ads *d);
 /* d's in-flight chunks back to pending; their streams' windows open. */
