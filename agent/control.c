@@ -20,6 +20,7 @@
 #include "control.h"
 #include "log.h"
 #include "stream.h"
+#include "sltime.h"
 
 struct control {
 	struct ev_loop	*loop;
@@ -29,6 +30,7 @@ struct control {
 	control_fn	 fn;
 	void		*arg;
 	int		 nclients;
+	double		 started;	/* CLOCK_REALTIME, for `sluice status` */
 };
 
 static void
@@ -55,6 +57,13 @@ client_frame(struct stream *s, const struct wire_hdr *h, const uint8_t *p, void 
 	wbuf_init(&text, CONTROL_MAX_FRAME - 64);
 	wbuf_init(&out, 0);
 	status = c->fn(c->arg, &req, &text);
+	if (status == SL_OK && req.command.len == 4 && memcmp(req.command.p, "ping", 4) == 0) {
+		/* what any role's status wants: since when the daemon runs */
+		char line[96];
+		snprintf(line, sizeof(line), "daemon started=%.0f pid=%d\n", c->started,
+		    (int)getpid());
+		wbuf_puts(&text, line);
+	}
 	rep.status = status;
 	rep.text.p = (const char *)text.p;
 	rep.text.len = (uint32_t)text.len;
@@ -213,6 +222,7 @@ control_open(struct control **out, struct ev_loop *loop, const char *path,
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	c->fn = fn;
 	c->arg = arg;
+	c->started = sl_time_wall();
 	ev_io_init(&c->accept_io, accept_cb, fd, EV_READ);
 	c->accept_io.data = c;
 	ev_io_start(loop, &c->accept_io);

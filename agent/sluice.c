@@ -498,6 +498,11 @@ cmd_status(int argc, char **argv)
 		json_object_set_new(root, "id", json_string(cfg.id));
 		json_object_set_new(root, "time", json_real(cli_now()));
 		json_object_set_new(root, "daemon", json_string(up ? "up" : "down"));
+		{
+			const char *dl = up ? strstr(text, "daemon started=") : NULL;
+			json_object_set_new(root, "daemon_started", dl ?
+			    json_real(ping_num(dl + 7, "started", 0)) : json_null());
+		}
 		if (up)
 			text[strcspn(text, "\n")] = '\0';
 		json_object_set_new(root, "daemon_info", json_string(up ? text : err));
@@ -564,8 +569,18 @@ cmd_status(int argc, char **argv)
 
 	printf("sluice %s %s: %s\n", cfg.role == ROLE_AGENT ? "agent" : "sink", cfg.id,
 	    exitc == 0 ? "healthy" : exitc == SL_EXIT_FAIL ? "DEGRADED" : "DOWN");
-	if (up)
-		printf("daemon:   up\n");
+	if (up) {
+		const char *dl = strstr(text, "daemon started=");
+		double started = dl ? ping_num(dl + 7, "started", 0) : 0;
+
+		if (started > 0)
+			printf("daemon:   up since %s (%s), pid %.0f\n",
+			    when(started, ts, sizeof(ts)),
+			    cli_duration(cli_now() - started, b, sizeof(b)),
+			    ping_num(dl + 7, "pid", 0));
+		else
+			printf("daemon:   up\n");
+	}
 	else
 		printf("daemon:   DOWN (%s)%s\n", err,
 		    j ? "; journal read directly" : "");
