@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../integration/lib.sh"
 sl_setup
 
-KILLS=${KILLS:-12} NDS=${NDS:-12} DSMIB=${DSMIB:-12} RATE=${RATE:-$((5 * 1048576 / 2))}
+KILLS=${KILLS:-14} NDS=${NDS:-12} DSMIB=${DSMIB:-12} RATE=${RATE:-$((5 * 1048576 / 2))}
 sport=$(sl_port); pport=$(sl_port)
 sl_sink_conf sink "$sport"
 sl_agent_conf agent "$pport" chunk_size=1M streams=4 window=2
