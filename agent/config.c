@@ -100,6 +100,7 @@ static const struct keydef keys[] = {
 	{ "sink", "root",		KT_STR,  RQ_SINK,   NULL,   F(root),	0, 0, NULL },
 	{ "sink", "max_connections",	KT_INT,  RQ_NO,     "256",  F(max_connections), 1, 65536, NULL },
 	{ "sink", "idle_timeout",	KT_DUR,  RQ_NO,     "120s", F(idle_timeout), 1, 86400, NULL },
+	{ "sink", "direct_io",		KT_ENUM, RQ_NO,     "on",   F(direct_io), 0, 0, modes },
 	{ "agent", "destination",	KT_STR,  RQ_AGENT,  NULL,   F(destination), 0, 0, NULL },
 	{ "agent", "server_name",	KT_STR,  RQ_NO,     NULL,   F(server_name), 0, 0, NULL },
 	{ "agent", "streams",		KT_INT,  RQ_NO,     "4",    F(streams),	1, SL_MAX_STREAMS, NULL },

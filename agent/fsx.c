@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -356,4 +357,156 @@ fsx_free_bytes(int fd)
 	if (fstatvfs(fd, &sv) < 0)
 		return -1;
 	return (long long)sv.f_bavail * (long long)sv.f_frsize;
+}
+
+int
+fsx_dio_aligned(const void *p, size_t len, off_t off)
+{
+	return ((uintptr_t)p % FSX_DIO_ALIGN) == 0 && len % FSX_DIO_ALIGN == 0 &&
+	    off % FSX_DIO_ALIGN == 0;
+}
+
+void *
+fsx_dio_alloc(size_t len)
+{
+	void	*p;
+
+	len = (len + FSX_DIO_ALIGN - 1) / FSX_DIO_ALIGN * FSX_DIO_ALIGN;
+	if (posix_memalign(&p, FSX_DIO_ALIGN, len ? len : FSX_DIO_ALIGN) != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return p;
+}
+
+int
+fsx_open_dio(int dirfd, const char *rel, int flags, int dio)
+{
+	int	fd;
+
+	if (dio) {
+		fd = fsx_open_beneath(dirfd, rel, flags | O_DIRECT, 0);
+		if (fd >= 0 || errno != EINVAL)
+			return fd;
+	}
+	return fsx_open_beneath(dirfd, rel, flags, 0);
+}
+
+/* Set or clear O_DIRECT on fd; returns the previous flags or -1. */
+static int
+set_direct(int fd, int on)
+{
+	int	fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	if (((fl & O_DIRECT) != 0) != (on != 0) &&
+	    fcntl(fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) < 0)
+		return -1;
+	return fl;
+}
+
+static int
+pwrite_loop(int fd, const uint8_t *p, size_t len, off_t off)
+{
+	size_t	done;
+	ssize_t	n;
+
+	for (done = 0; done < len; done += (size_t)n) {
+		n = pwrite(fd, p + done, len - done, off + (off_t)done);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+fsx_pwrite_all(int fd, const void *p, size_t len, off_t off, void *bounce)
+{
+	const uint8_t	*src = p;
+	int		 fl, rc;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -1;
+	if (!(fl & O_DIRECT))
+		return pwrite_loop(fd, src, len, off);
+	if (fsx_dio_aligned(NULL, len, off) && !fsx_dio_aligned(src, len, off) &&
+	    bounce != NULL) {
+		memcpy(bounce, src, len);
+		src = bounce;
+	}
+	if (fsx_dio_aligned(src, len, off)) {
+		rc = pwrite_loop(fd, src, len, off);
+		if (rc == 0 || errno != EINVAL)
+			return rc;
+		/* The file system opened O_DIRECT but will not do it. */
+		if (set_direct(fd, 0) < 0)
+			return -1;
+		return pwrite_loop(fd, src, len, off);
+	}
+	/* A tail or an odd chunk size: through the cache, this once. */
+	if (set_direct(fd, 0) < 0)
+		return -1;
+	rc = pwrite_loop(fd, src, len, off);
+	if (set_direct(fd, 1) < 0)
+		rc = -1;
+	return rc;
+}
+
+int
+fsx_pread_all(int fd, void *p, size_t len, off_t off)
+{
+	uint8_t	*dst = p;
+	size_t	 got, want;
+	ssize_t	 n;
+	int	 fl, direct;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -1;
+	direct = (fl & O_DIRECT) != 0;
+	if (direct && !fsx_dio_aligned(dst, 0, off)) {
+		if (set_direct(fd, 0) < 0)
+			return -1;
+		direct = 0;
+	}
+	for (got = 0; got < len; got += (size_t)n) {
+		want = len - got;
+		if (direct)	/* may read past the end: the file's end stops it */
+			want = (want + FSX_DIO_ALIGN - 1) / FSX_DIO_ALIGN * FSX_DIO_ALIGN;
+		n = pread(fd, dst + got, want, off + (off_t)got);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0 && errno == EINVAL && direct) {
+			if (set_direct(fd, 0) < 0)
+				return -1;
+			direct = 0;
+			n = 0;
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = 0;
+			return -1;
+		}
+		if (direct && (size_t)n % FSX_DIO_ALIGN != 0 && got + (size_t)n < len) {
+			/* Short, unaligned: go on through the cache. */
+			if (set_direct(fd, 0) < 0)
+				return -1;
+			direct = 0;
+		}
+	}
+	return 0;
 }

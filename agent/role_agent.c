@@ -48,6 +48,11 @@
 #include "retention.h"
 #include "metrics.h"
 #include "agent_hook.h"
+#include "sltime.h"
+
+/* Acks and counters reach the journal at most this often while chunks
+ * flow (and always before COMMIT, on link loss and at stop). */
+#define ACK_FLUSH_SECS	0.5
 #include "agent_int.h"
 
 static void	pump(struct agent *);
@@ -130,6 +135,9 @@ ads_unload(struct ads *d)
 	free(d->cst);
 	free(d->owner);
 	free(d->hash);
+	free(d->pend);
+	d->pend = NULL;
+	d->npend = d->apend = 0;
 	d->files = NULL;
 	d->cst = NULL;
 	d->owner = NULL;
@@ -262,12 +270,20 @@ queue_from_journal(const struct ds_rec *r, void *arg)
 	return 0;
 }
 
-/* Flush the counters we keep in memory between acks. */
+/* Flush the acks and counters we keep in memory between journal writes. */
 void
 flush_counts(struct agent *a, struct ads *d)
 {
 	int rc;
 
+	d->flushed_at = sl_time_mono();
+	if (d->npend > 0) {
+		rc = journal_chunks_ack(a->j, d->rec.id, d->pend, d->npend);
+		if (rc != SL_OK)
+			log_err("journal", "dataset=%016llx ack: %s",
+			    (unsigned long long)d->rec.id, sl_strerror(rc));
+		d->npend = 0;
+	}
 	if (d->sent_d == 0 && d->resent_d == 0 && d->nacked_d == 0)
 		return;
 	rc = journal_ds_count(a->j, d->rec.id, d->sent_d, d->resent_d, d->nacked_d);
@@ -804,17 +820,22 @@ on_ack(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
 		wire_ack_free(&k);
 		return;
 	}
-	refs = calloc(k.n ? k.n : 1, sizeof(*refs));
-	if (refs == NULL) {
-		wire_ack_free(&k);
-		link_down(a, "out of memory");
-		return;
+	if (d->npend + k.n > d->apend) {
+		uint32_t na = d->npend + k.n + 256;
+		refs = realloc(d->pend, na * sizeof(*refs));
+		if (refs == NULL) {
+			wire_ack_free(&k);
+			link_down(a, "out of memory");
+			return;
+		}
+		d->pend = refs;
+		d->apend = na;
 	}
+	refs = d->pend + d->npend;
 	for (i = 0; i < k.n; i++) {
 		uint32_t f = k.ents[i].file, c = k.ents[i].chunk;
 
 		if (f >= d->nfiles || c >= d->files[f].nchunks) {
-			free(refs);
 			wire_ack_free(&k);
 			link_down(a, "ACK for a chunk outside the manifest");
 			return;
@@ -834,13 +855,11 @@ on_ack(struct agent *a, struct astream *as, const uint8_t *p, uint32_t len)
 		n++;
 	}
 	wire_ack_free(&k);
+	d->npend += n;
 	if (n > 0)
 		a->backoff = 0;		/* progress */
-	if (n > 0 && (rc = journal_chunks_ack(a->j, d->rec.id, refs, n)) != SL_OK)
-		log_err("journal", "dataset=%016llx ack: %s",
-		    (unsigned long long)d->rec.id, sl_strerror(rc));
-	free(refs);
-	flush_counts(a, d);
+	if (sl_time_mono() - d->flushed_at >= ACK_FLUSH_SECS)
+		flush_counts(a, d);
 	(void)as;
 	pump(a);
 }

@@ -40,6 +40,8 @@
 #include "metrics.h"
 #include "roles.h"
 #include "stream.h"
+#include "verify.h"
+#include "sltime.h"
 
 enum sc_state { SC_HANDSHAKE, SC_CHALLENGED, SC_READY, SC_CLOSING };
 
@@ -50,6 +52,7 @@ struct sds {
 	uint32_t	 nfiles;
 	uint8_t		*held;		/* bitmap, global chunk order */
 	int		 pfd;		/* partial directory, -1 when published */
+	struct vds	*vd;		/* re-read following the transfer, or NULL */
 	uint64_t	 recv_d, dup_d, nack_d;	/* counters not yet journaled */
 };
 
@@ -100,6 +103,11 @@ struct sink {
 	ev_timer		 accept_pause;
 	ev_prepare		 commit;
 	int			 rootfd;
+	int			 dio;		/* open chunk files O_DIRECT */
+	struct verifier		*ver;
+	double			 counts_at;	/* counters last journaled, monotonic */
+	uint8_t			*bounce;	/* aligned copy of an unaligned chunk */
+	uint32_t		 bounce_len;
 	struct sconn		*conns;
 	int			 nconns;
 	struct sds		*dsets;
@@ -500,6 +508,11 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 				send_error(c, o.dsid, rc, "journal: %s", sl_strerror(rc));
 				goto out;
 			}
+			/* Follow it with the re-read if we will see every
+			 * chunk arrive (verify.h). */
+			if (d->rec.chunks_acked == 0)
+				d->vd = verifier_track(sk->ver, d->pfd, &d->rec,
+				    d->files, d->nfiles, sk->dio);
 		}
 	}
 	d->next = sk->dsets;
@@ -575,8 +588,6 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 	struct sds		*d;
 	const struct file_rec	*f;
 	uint64_t		 g;
-	size_t			 done;
-	ssize_t			 n;
 	int			 rc, fd, newfd = 0;
 
 	rc = wire_data_decode(p, len, &wd);
@@ -626,9 +637,19 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 			stream_close(c->s, "out of memory");
 		return;
 	}
+	if (sk->dio && wd.len > sk->bounce_len) {
+		free(sk->bounce);
+		sk->bounce_len = 0;
+		if ((sk->bounce = fsx_dio_alloc(d->rec.chunk_size)) == NULL) {
+			stream_close(c->s, "out of memory");
+			return;
+		}
+		sk->bounce_len = d->rec.chunk_size;
+	}
 	fd = batch_fd(sk, d, wd.file);
 	if (fd == -1) {
-		fd = fsx_open_beneath(d->pfd, f->path, O_WRONLY, 0);
+		fd = fsx_open_dio(d->pfd, f->path, O_WRONLY,
+		    sk->dio && f->size >= FSX_DIO_MIN_FILE);
 		if (fd == -1) {
 			send_error(c, wd.dsid, errno == ENOSPC ? SL_ENOSPC : SL_EIO,
 			    "open %s: %s", f->path, strerror(errno));
@@ -636,25 +657,19 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 		}
 		newfd = 1;
 	}
-	for (done = 0; done < wd.len; done += (size_t)n) {
-		n = pwrite(fd, wd.bytes + done, wd.len - done,
-		    (off_t)wd.chunk * d->rec.chunk_size + (off_t)done);
-		if (n < 0 && errno == EINTR) {
-			n = 0;
-			continue;
-		}
-		if (n <= 0) {
-			int e = errno;
-			if (newfd)
-				close(fd);
-			send_error(c, wd.dsid, e == ENOSPC || e == EDQUOT ? SL_ENOSPC :
-			    SL_EIO, "write %s: %s", f->path, strerror(e));
-			return;
-		}
+	if (fsx_pwrite_all(fd, wd.bytes, wd.len, (off_t)wd.chunk * d->rec.chunk_size,
+	    sk->dio ? sk->bounce : NULL) == -1) {
+		int e = errno;
+		if (newfd)
+			close(fd);
+		send_error(c, wd.dsid, e == ENOSPC || e == EDQUOT ? SL_ENOSPC :
+		    SL_EIO, "write %s: %s", f->path, strerror(e));
+		return;
 	}
-	/* Start writeback of this chunk now (it does not wait): the group
-	 * commit's fdatasync then finds little left to flush, and dirty pages
-	 * do not pile up until the kernel throttles our writes. */
+	/* Through the page cache (direct_io off, or a file's tail): start
+	 * writeback now (it does not wait), so that the group commit's
+	 * fdatasync finds little left and dirty pages do not pile up until
+	 * the kernel throttles us.  After an O_DIRECT write it is a no-op. */
 	(void)sync_file_range(fd, (off_t)wd.chunk * d->rec.chunk_size, wd.len,
 	    SYNC_FILE_RANGE_WRITE);
 	if (batch_push(sk, d, wd.file, wd.chunk, wd.len, wd.xxh3, fd, newfd,
@@ -673,6 +688,7 @@ on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
 	struct wire_committed	 cm;
 	struct wbuf		 b;
 	struct sds		*d;
+	const struct vsum	*pre;
 	char			 err[SL_MAX_MSG];
 	int			 rc;
 
@@ -700,8 +716,14 @@ on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
 			    (unsigned long long)d->rec.nchunks);
 			return;
 		}
-		rc = publish_commit(sk->j, sk->rootfd, d->pfd, &d->rec, d->files,
-		    d->nfiles, wc.digests, err, sizeof(err));
+		pre = NULL;
+		if (d->vd)
+			pre = verifier_finish(sk->ver, d->vd, err, sizeof(err));
+		rc = publish_commit(sk->j, sk->rootfd, d->pfd, sk->dio, &d->rec, d->files,
+		    d->nfiles, wc.digests, pre, err, sizeof(err));
+		/* Done with it either way; a COMMIT again re-reads in full. */
+		verifier_drop(sk->ver, d->vd);
+		d->vd = NULL;
 		if (rc != SL_OK) {
 			if (rc == SL_ECORRUPT || rc == SL_EEXIST) {
 				sds_set_state(sk, d, SDS_FAILED, err, NULL);
@@ -781,6 +803,8 @@ on_agent_error(struct sconn *c, const uint8_t *p, uint32_t len)
 	snprintf(reason, sizeof(reason), "abandoned by the agent: %.*s",
 	    (int)e.message.len, e.message.p);
 	sds_set_state(sk, d, SDS_FAILED, reason, NULL);
+	verifier_drop(sk->ver, d->vd);
+	d->vd = NULL;
 	if (d->pfd >= 0) {
 		close(d->pfd);
 		d->pfd = -1;
@@ -1079,14 +1103,24 @@ commit_done(struct sink *sk, struct cbatch *b)
 			e->ds->held[g / 8] |= (uint8_t)(1u << (g % 8));
 			e->ds->rec.chunks_acked++;
 			e->ds->rec.bytes_acked += e->len;
+			if (e->ds->vd)
+				verifier_durable(sk->ver, e->ds->vd, e->file, e->chunk,
+				    e->hash);
 		}
 		if (c && ack_push(c, e->ds->rec.id, e->file, e->chunk) != SL_OK)
 			stream_close(c->s, "out of memory");
 	}
+	if (b->rc == SL_OK)
+		verifier_kick(sk->ver);
 	free(b->ents);
 	free(b);
-	for (d = sk->dsets; d; d = d->next)
-		sds_flush_counts(sk, d);
+	/* Counters are for people: journal them once a second, not with an
+	 * fsync per batch on the loop thread (COMMIT and stop flush too). */
+	if (sl_time_mono() - sk->counts_at >= 1.0) {
+		sk->counts_at = sl_time_mono();
+		for (d = sk->dsets; d; d = d->next)
+			sds_flush_counts(sk, d);
+	}
 	for (c = sk->conns; c; c = c->next)
 		if (c->nacks && stream_state(c->s) != ST_CLOSING)
 			send_acks(c);
@@ -1280,6 +1314,7 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 	sk->cfg = cfg;
 	sk->j = j;
 	sk->lfd = -1;
+	sk->dio = cfg->direct_io;
 	sk->rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sk->rootfd == -1) {
 		snprintf(err, errlen, "root %s: %s", cfg->root, strerror(errno));
@@ -1308,6 +1343,11 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 	ev_async_init(&sk->cwake, cwake_cb);
 	sk->cwake.data = sk;
 	ev_async_start(loop, &sk->cwake);
+	rc = verifier_start(&sk->ver);
+	if (rc != SL_OK) {
+		snprintf(err, errlen, "cannot start the verifier thread");
+		goto fail;
+	}
 	pthread_mutex_init(&sk->cmu, NULL);
 	pthread_cond_init(&sk->ccv, NULL);
 	if (pthread_create(&sk->cthread, NULL, committer_main, sk) != 0) {
@@ -1328,6 +1368,7 @@ fail:
 	}
 	if (sk->rootfd != -1)
 		close(sk->rootfd);
+	verifier_stop(sk->ver);
 	tls_ctx_free(sk->tls);
 	free(sk);
 	return rc;
@@ -1355,14 +1396,17 @@ sink_stop(struct sink *sk)
 	for (c = sk->conns; c; c = c->next)
 		stream_close(c->s, "shutting down");
 	ev_run(sk->loop, EVRUN_NOWAIT);
+	verifier_stop(sk->ver);		/* drops every vds */
 	while ((d = sk->dsets) != NULL) {
 		sk->dsets = d->next;
+		sds_flush_counts(sk, d);
 		sds_free(d);
 	}
 	close(sk->lfd);
 	close(sk->rootfd);
 	tls_ctx_free(sk->tls);
 	free(sk->batch);
+	free(sk->bounce);
 	free(sk);
 }
 

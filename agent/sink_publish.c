@@ -137,7 +137,7 @@ struct fsum {
 
 /* Re-read one file and check it against the journal and the agent. */
 static int
-verify_file(struct journal *j, int pfd, const struct ds_rec *d,
+verify_file(struct journal *j, int pfd, int dio, const struct ds_rec *d,
     const struct file_rec *f, const uint8_t *agent_digest, uint8_t *buf,
     uint64_t *hashes, struct fsum *out, char *err, size_t errlen)
 {
@@ -147,11 +147,11 @@ verify_file(struct journal *j, int pfd, const struct ds_rec *d,
 	struct stat		 st;
 	uint8_t			 le[8];
 	uint32_t		 c, len;
-	size_t			 got;
-	ssize_t			 n;
 	int			 fd, rc = SL_OK;
 
-	fd = fsx_open_beneath(pfd, f->path, O_RDONLY, 0);
+	/* O_DIRECT reads the disk, not the cache (which after O_DIRECT writes
+	 * holds nothing anyway), and fills no cache pages we will not reuse. */
+	fd = fsx_open_dio(pfd, f->path, O_RDONLY, dio && f->size >= FSX_DIO_MIN_FILE);
 	if (fd == -1) {
 		snprintf(err, errlen, "%s: %s", f->path, strerror(errno));
 		return SL_EIO;
@@ -183,15 +183,11 @@ verify_file(struct journal *j, int pfd, const struct ds_rec *d,
 	XXH3_128bits_reset(lst);
 	for (c = 0; c < f->nchunks; c++) {
 		len = wire_chunk_len(f->size, d->chunk_size, c);
-		for (got = 0; got < len; got += (size_t)n) {
-			n = pread(fd, buf + got, len - got,
-			    (off_t)c * d->chunk_size + (off_t)got);
-			if (n <= 0) {
-				snprintf(err, errlen, "%s: read: %s", f->path,
-				    n == 0 ? "unexpected end of file" : strerror(errno));
-				rc = SL_EIO;
-				goto out;
-			}
+		if (fsx_pread_all(fd, buf, len, (off_t)c * d->chunk_size) == -1) {
+			snprintf(err, errlen, "%s: read: %s", f->path,
+			    errno == 0 ? "unexpected end of file" : strerror(errno));
+			rc = SL_EIO;
+			goto out;
 		}
 		if (XXH3_64bits(buf, len) != hashes[c]) {
 			snprintf(err, errlen, "%s: chunk %u on disk differs from the "
@@ -223,6 +219,37 @@ out:
 		sha256_final(sha, out->sha);
 	XXH3_freeState(x128);
 	XXH3_freeState(lst);
+	close(fd);
+	return rc;
+}
+
+/* A file the verifier re-read while the transfer ran: what is left is
+ * its size, the agent's digest and its mode. */
+static int
+check_verified(int pfd, const struct file_rec *f, const uint8_t *agent_digest,
+    const struct vsum *v, struct fsum *out, char *err, size_t errlen)
+{
+	struct stat	st;
+	int		fd, rc = SL_OK;
+
+	fd = fsx_open_beneath(pfd, f->path, O_RDONLY, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", f->path, strerror(errno));
+		return SL_EIO;
+	}
+	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size != f->size) {
+		snprintf(err, errlen, "%s: size is %llu, manifest says %llu", f->path,
+		    (unsigned long long)st.st_size, (unsigned long long)f->size);
+		rc = SL_ECORRUPT;
+	} else if (memcmp(v->lst, agent_digest, WIRE_DIGEST_LEN) != 0) {
+		snprintf(err, errlen, "%s: digest differs from the agent's", f->path);
+		rc = SL_ECORRUPT;
+	} else if (fchmod(fd, f->mode & 0777) == -1) {
+		snprintf(err, errlen, "%s: chmod: %s", f->path, strerror(errno));
+		rc = SL_EIO;
+	}
+	memcpy(out->sha, v->sha, sizeof(out->sha));
+	memcpy(out->xxh, v->xxh, sizeof(out->xxh));
 	close(fd);
 	return rc;
 }
@@ -288,9 +315,9 @@ write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
 }
 
 int
-publish_commit(struct journal *j, int rootfd, int pfd, const struct ds_rec *d,
+publish_commit(struct journal *j, int rootfd, int pfd, int dio, const struct ds_rec *d,
     const struct file_rec *files, uint32_t nfiles, const uint8_t *digests,
-    char *err, size_t errlen)
+    const struct vsum *pre, char *err, size_t errlen)
 {
 	struct fsum	*sums;
 	uint64_t	*hashes = NULL;
@@ -303,16 +330,22 @@ publish_commit(struct journal *j, int rootfd, int pfd, const struct ds_rec *d,
 		if (files[i].nchunks > maxc)
 			maxc = files[i].nchunks;
 	sums = calloc(nfiles ? nfiles : 1, sizeof(*sums));
-	buf = malloc(d->chunk_size);
+	buf = fsx_dio_alloc(d->chunk_size);
 	hashes = calloc(maxc ? maxc : 1, sizeof(*hashes));
 	if (sums == NULL || buf == NULL || hashes == NULL) {
 		snprintf(err, errlen, "out of memory");
 		rc = SL_ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < nfiles && rc == SL_OK; i++)
-		rc = verify_file(j, pfd, d, &files[i], digests + (size_t)i * WIRE_DIGEST_LEN,
-		    buf, hashes, &sums[i], err, errlen);
+	for (i = 0; i < nfiles && rc == SL_OK; i++) {
+		const uint8_t *dg = digests + (size_t)i * WIRE_DIGEST_LEN;
+		if (pre != NULL && pre[i].state == VS_DONE)
+			rc = check_verified(pfd, &files[i], dg, &pre[i], &sums[i],
+			    err, errlen);
+		else
+			rc = verify_file(j, pfd, dio, d, &files[i], dg, buf, hashes,
+			    &sums[i], err, errlen);
+	}
 	if (rc != SL_OK)
 		goto out;
 	rc = write_manifest(pfd, d, files, nfiles, sums, err, errlen);

@@ -32,6 +32,12 @@
 #include "stream.h"
 
 #define IN_SLACK	(64u * 1024)
+/* The input buffer sits so that a frame at its head has the bytes after
+ * WIRE_DATA_PREFIX on a page boundary: a DATA payload (usually the head
+ * frame: we read at most IN_SLACK past the current one) then goes to an
+ * O_DIRECT pwrite without a copy. */
+#define IN_ALIGN	4096u
+#define IN_SKEW		(IN_ALIGN - WIRE_DATA_PREFIX % IN_ALIGN)
 
 struct seg {
 	struct seg	*next;
@@ -59,6 +65,7 @@ struct stream {
 	char			 label[96];
 	char			 why[256];
 
+	uint8_t			*in_base;	/* allocation; in = in_base + IN_SKEW */
 	uint8_t			*in;
 	size_t			 in_len, in_alloc;
 
@@ -119,7 +126,7 @@ reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
 		conn_free(s->conn);
 		if (s->conn == NULL && s->fd >= 0)
 			close(s->fd);
-		free(s->in);
+		free(s->in_base);
 		free(s);
 	}
 	ev_check_stop(loop, &reaper);
@@ -306,6 +313,22 @@ in_target(struct stream *s)
 }
 
 static int
+grow_in(struct stream *s, size_t want)
+{
+	void	*p;
+
+	if (posix_memalign(&p, IN_ALIGN, IN_SKEW + want) != 0)
+		return SL_ENOMEM;
+	if (s->in_len > 0)
+		memcpy((uint8_t *)p + IN_SKEW, s->in, s->in_len);
+	free(s->in_base);
+	s->in_base = p;
+	s->in = s->in_base + IN_SKEW;
+	s->in_alloc = want;
+	return SL_OK;
+}
+
+static int
 do_read(struct stream *s)
 {
 	ssize_t	n;
@@ -314,14 +337,9 @@ do_read(struct stream *s)
 
 	while (s->state == ST_OPEN && rounds++ < 64) {
 		want = in_target(s);
-		if (want > s->in_alloc) {
-			uint8_t *p = realloc(s->in, want);
-			if (p == NULL) {
-				stream_close(s, "out of memory");
-				return SL_ENOMEM;
-			}
-			s->in = p;
-			s->in_alloc = want;
+		if (want > s->in_alloc && grow_in(s, want) != SL_OK) {
+			stream_close(s, "out of memory");
+			return SL_ENOMEM;
 		}
 		n = conn_read(s->conn, s->in + s->in_len, s->in_alloc - s->in_len);
 		if (n == SL_EAGAIN)

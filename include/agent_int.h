@@ -68,6 +68,11 @@ struct ads {
 	int		 fd;		/* cached source file */
 	uint32_t	 fd_file;
 	uint64_t	 sent_d, resent_d, nacked_d;	/* counters not yet journaled */
+	/* Acks not yet journaled (flush_counts): the sink's HAVE is what
+	 * counts after a crash, so these need not cost an fsync each. */
+	struct chunk_ref *pend;
+	uint32_t	 npend, apend;
+	double		 flushed_at;	/* monotonic */
 	double		 t_start;
 	uint64_t	 bytes_at_start;
 };

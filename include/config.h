@@ -6,7 +6,7 @@
  *
  *	[daemon]  role, id, journal, control, log_level
  *	[tls]     mode (on|off), ca, cert, key, secret_file
- *	[sink]    listen, root, max_connections, idle_timeout
+ *	[sink]    listen, root, max_connections, idle_timeout, direct_io
  *	[agent]   destination, server_name, streams, chunk_size, window,
  *	          reconnect_min, reconnect_max, sndbuf
  *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
@@ -46,6 +46,7 @@ struct config {
 	char		root[4096];		/* required for a sink, must exist */
 	int		max_connections;	/* default 256 */
 	double		idle_timeout;		/* seconds, default 120 */
+	int		direct_io;		/* 1 = O_DIRECT chunk writes (default), 0 = page cache */
 	/* [agent] */
 	char		destination[1024];	/* required for an agent: host:port[, host:port...]
 						 * in priority order (primary first) */

@@ -24,6 +24,38 @@ int	fsx_rmtree_at(int dirfd, const char *name);
 /* Flush: fdatasync each fd, or syncfs(fds[0]) once when n is large
  * (one syscall for a group commit touching many small files). 0 / -1. */
 int	fsx_sync_fds(const int *fds, size_t n);
+/*
+ * Direct I/O.  A file opened with O_DIRECT bypasses the page cache: no
+ * copy into freshly allocated cache pages (the sink's largest cost), no
+ * dirty pages for fsync to flush.  The kernel wants the buffer, offset and
+ * length aligned; FSX_DIO_ALIGN (4096) covers 512- and 4096-byte sectors.
+ * These calls work on any fd: when fd has O_DIRECT and the range is not
+ * aligned (a file's tail) O_DIRECT is cleared for that call; an unaligned
+ * buffer is copied to bounce first (NULL: written through the cache).  A
+ * file system that refuses O_DIRECT at write time (EINVAL) gets the call
+ * through the cache and the flag cleared on fd.
+ */
+#define FSX_DIO_ALIGN	4096u
+/* Files smaller than this go through the page cache even where direct
+ * I/O is on: an O_DIRECT write waits for the device, and for a small file
+ * that wait costs more than the copy it saves (the sink's group commit
+ * flushes many small files with one syncfs instead). */
+#define FSX_DIO_MIN_FILE	(1024u * 1024)
+/* 1 when p, len and off suit O_DIRECT. */
+int	fsx_dio_aligned(const void *p, size_t len, off_t off);
+/* Write all len bytes of p at off.  bounce: NULL, or FSX_DIO_ALIGN-aligned
+ * with room for len.  0, or -1 with errno (never a short write). */
+int	fsx_pwrite_all(int fd, const void *p, size_t len, off_t off, void *bounce);
+/* Read exactly len bytes at off into p, which must be FSX_DIO_ALIGN-aligned
+ * with room for len rounded up to FSX_DIO_ALIGN when fd has O_DIRECT.
+ * 0; -1 with errno; -1 with errno 0 when the file ends first. */
+int	fsx_pread_all(int fd, void *p, size_t len, off_t off);
+/* Open rel beneath dirfd like fsx_open_beneath, with O_DIRECT when dio is
+ * set and the file system takes it (else without). */
+int	fsx_open_dio(int dirfd, const char *rel, int flags, int dio);
+/* Allocate len bytes (rounded up) aligned to FSX_DIO_ALIGN; free(). */
+void	*fsx_dio_alloc(size_t len);
+
 /* fsync a directory by path or fd.  0 / -1. */
 int	fsx_fsync_dir(int dirfd);
 /* Atomic rename that fails if `to` exists (renameat2 RENAME_NOREPLACE). */

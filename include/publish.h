@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "journal.h"
+#include "verify.h"
 
 #define MANIFEST_NAME	".sluice-manifest"
 
@@ -39,9 +40,12 @@ int	publish_is_published(int rootfd, const struct ds_rec *d);
  * SHA-256, write the manifest, set modes, fsync, rename into place
  * (never over an existing name) and fsync the root.  SL_OK, SL_ECORRUPT
  * (a mismatch; err names the file), SL_EEXIST (name taken), SL_EIO,
- * SL_ENOSPC. */
-int	publish_commit(struct journal *j, int rootfd, int partialfd,
+ * SL_ENOSPC.  pre: NULL, or nfiles results of the verifier (verify.h);
+ * a VS_DONE file is not read again (its size, chunk-list digest and mode
+ * are still checked and set), any other is re-read here.  dio: read files
+ * of FSX_DIO_MIN_FILE and more with O_DIRECT. */
+int	publish_commit(struct journal *j, int rootfd, int partialfd, int dio,
 	    const struct ds_rec *d, const struct file_rec *files, uint32_t nfiles,
-	    const uint8_t *digests, char *err, size_t errlen);
+	    const uint8_t *digests, const struct vsum *pre, char *err, size_t errlen);
 
 #endif

@@ -3,7 +3,7 @@
 # chunk_size 1M, streams 4) with KILLS (default 12) kill -9s alternating
 # sink and agent, each restarted after a short random delay, while
 # datasets keep being submitted (two before the storm, the others right
-# after agent restarts).  A 2.5 MiB/s-per-connection proxy keeps the run
+# after agent restarts).  A 1.25 MiB/s-per-connection proxy keeps the run
 # long enough for every kill to land mid-transfer.  At the end: every
 # dataset transferred, byte-identical, manifest verifies, published
 # exactly once, no .partial left, and the sink never received a chunk it
@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../integration/lib.sh"
 sl_setup
 
-KILLS=${KILLS:-14} NDS=${NDS:-12} DSMIB=${DSMIB:-12} RATE=${RATE:-$((5 * 1048576 / 2))}
+KILLS=${KILLS:-14} NDS=${NDS:-12} DSMIB=${DSMIB:-12} RATE=${RATE:-$((5 * 1048576 / 4))}
 sport=$(sl_port); pport=$(sl_port)
 sl_sink_conf sink "$sport"
 sl_agent_conf agent "$pport" chunk_size=1M streams=4 window=2

@@ -25,9 +25,16 @@ wait_done() {
 	return 1
 }
 
-port=$(sl_port)
+# Through a rate-limiting proxy (RATE bytes/s per connection), so that
+# every kill lands mid-transfer however fast the disk is: progress is read
+# from the agent's journal, which trails the acks by up to half a second.
+port=$(sl_port); pport=$(sl_port)
 sl_sink_conf sink "$port" tls=$TLS
-sl_agent_conf agent "$port" tls=$TLS chunk_size=1M streams=$STREAMS window=$WINDOW
+sl_agent_conf agent "$pport" tls=$TLS chunk_size=1M streams=$STREAMS window=$WINDOW
+python3 "$ROOT/tests/integration/slowproxy.py" "$pport" "$port" "${RATE:-6000000}" \
+    > "$T/proxy.log" 2>&1 &
+SL_PID[proxy]=$!
+for i in $(seq 50); do grep -q ready "$T/proxy.log" 2>/dev/null && break; sleep 0.1; done
 sl_start sink && sl_start agent || { fail "start"; sl_done; }
 t0=$(date +%s.%N)
 out=$(sl_submit agent "$T/src/ds" --name ds 2>&1) || { fail "submit: $out"; sl_done; }

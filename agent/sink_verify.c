@@ -1,0 +1,405 @@
+/*
+ * sink_verify.c: the re-read that follows the transfer (verify.h).
+ *
+ * Shared state, under v->mu: per dataset a bitmap of durable chunks, the
+ * hash each chunk had on arrival, each file's cursor (chunks verified)
+ * and a queue of files whose next chunk has become durable.  The thread
+ * takes a file off a queue, notes how many chunks from its cursor are
+ * durable, and re-reads and hashes that run with the lock released; only
+ * the thread moves a cursor, and only the loop adds to a bitmap.
+ *
+ * A file's hash states (XXH3-128 of the bytes, XXH3-128 of the chunk
+ * hashes, SHA-256) exist only while it is part-way: a 100,000-file
+ * dataset costs its bitmaps and 64 bytes of sums per file, not 100,000
+ * hash states.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "digest.h"
+#include "fsx.h"
+#include "log.h"
+#include "verify.h"
+#include "wire.h"
+
+struct vctx {
+	XXH3_state_t	*x128, *lst;
+	struct sha256	*sha;
+};
+
+struct vfile {
+	uint32_t	 next;		/* chunks verified; thread writes, under mu */
+	uint8_t		 queued;	/* in vd->ready */
+	struct vctx	*ctx;		/* while 0 < next < nchunks; thread only */
+};
+
+struct vds {
+	struct vds		*next;
+	int			 pfd, dio;
+	uint64_t		 id;
+	uint32_t		 chunk_size, nfiles;
+	const struct file_rec	*files;
+	uint64_t		*hashes;	/* by global chunk */
+	uint8_t			*dur;		/* bitmap by global chunk */
+	struct vfile		*vf;
+	struct vsum		*sums;
+	uint32_t		*ready;		/* ring of file indexes, nfiles slots */
+	uint32_t		 rhead, rlen;
+	uint32_t		 left;		/* files not yet VS_DONE / VS_BAD */
+	int			 busy;		/* the thread is inside */
+	char			 err[SL_MAX_MSG];
+};
+
+struct verifier {
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 work, progress;
+	struct vds	*all;
+	int		 stop;
+	uint8_t		*buf;		/* thread only */
+	size_t		 buflen;
+};
+
+static void
+vctx_free(struct vctx *c)
+{
+	uint8_t	junk[SHA256_LEN];
+
+	if (c == NULL)
+		return;
+	XXH3_freeState(c->x128);
+	XXH3_freeState(c->lst);
+	if (c->sha)
+		sha256_final(c->sha, junk);
+	free(c);
+}
+
+static struct vctx *
+vctx_new(void)
+{
+	struct vctx *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->x128 = XXH3_createState();
+	c->lst = XXH3_createState();
+	c->sha = sha256_new();
+	if (c->x128 == NULL || c->lst == NULL || c->sha == NULL) {
+		vctx_free(c);
+		return NULL;
+	}
+	XXH3_128bits_reset(c->x128);
+	XXH3_128bits_reset(c->lst);
+	return c;
+}
+
+static void
+vctx_final(struct vctx *c, struct vsum *s)
+{
+	XXH128_canonical_t	canon;
+
+	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(c->x128));
+	memcpy(s->xxh, canon.digest, sizeof(s->xxh));
+	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(c->lst));
+	memcpy(s->lst, canon.digest, sizeof(s->lst));
+	sha256_final(c->sha, s->sha);
+	c->sha = NULL;
+	s->state = VS_DONE;
+}
+
+static int
+is_durable(const struct vds *vd, uint32_t file, uint32_t chunk)
+{
+	uint64_t g = vd->files[file].first_chunk + chunk;
+
+	return (vd->dur[g / 8] >> (g % 8)) & 1;
+}
+
+/* Re-read chunks [from, to) of one file; the lock is not held.  Returns
+ * SL_OK or an error with vd->err set (the thread owns vd->err while busy). */
+static int
+verify_run(struct verifier *v, struct vds *vd, uint32_t file, uint32_t from,
+    uint32_t to)
+{
+	const struct file_rec	*f = &vd->files[file];
+	struct vfile		*vf = &vd->vf[file];
+	uint8_t			 le[8];
+	uint32_t		 c, len;
+	int			 fd;
+
+	if (v->buflen < vd->chunk_size) {
+		free(v->buf);
+		v->buflen = 0;
+		if ((v->buf = fsx_dio_alloc(vd->chunk_size)) == NULL)
+			goto nomem;
+		v->buflen = vd->chunk_size;
+	}
+	if (vf->ctx == NULL && (vf->ctx = vctx_new()) == NULL)
+		goto nomem;
+	fd = fsx_open_dio(vd->pfd, f->path, O_RDONLY,
+	    vd->dio && f->size >= FSX_DIO_MIN_FILE);
+	if (fd == -1) {
+		snprintf(vd->err, sizeof(vd->err), "%s: %s", f->path, strerror(errno));
+		return SL_EIO;
+	}
+	for (c = from; c < to; c++) {
+		len = wire_chunk_len(f->size, vd->chunk_size, c);
+		if (fsx_pread_all(fd, v->buf, len, (off_t)c * vd->chunk_size) == -1) {
+			snprintf(vd->err, sizeof(vd->err), "%s: read: %s", f->path,
+			    errno == 0 ? "unexpected end of file" : strerror(errno));
+			close(fd);
+			return SL_EIO;
+		}
+		if (XXH3_64bits(v->buf, len) != vd->hashes[f->first_chunk + c]) {
+			snprintf(vd->err, sizeof(vd->err), "%s: chunk %u on disk differs "
+			    "from the chunk verified on arrival", f->path, c);
+			close(fd);
+			return SL_ECORRUPT;
+		}
+		XXH3_128bits_update(vf->ctx->x128, v->buf, len);
+		sha256_update(vf->ctx->sha, v->buf, len);
+		wire_put_u64(le, vd->hashes[f->first_chunk + c]);
+		XXH3_128bits_update(vf->ctx->lst, le, sizeof(le));
+	}
+	close(fd);
+	if (to == f->nchunks) {
+		vctx_final(vf->ctx, &vd->sums[file]);
+		vctx_free(vf->ctx);
+		vf->ctx = NULL;
+	}
+	return SL_OK;
+nomem:
+	snprintf(vd->err, sizeof(vd->err), "%s: out of memory", f->path);
+	return SL_ENOMEM;
+}
+
+static void
+ready_push(struct vds *vd, uint32_t file)
+{
+	vd->ready[(vd->rhead + vd->rlen) % vd->nfiles] = file;
+	vd->rlen++;
+	vd->vf[file].queued = 1;
+}
+
+static void *
+verifier_main(void *arg)
+{
+	struct verifier	*v = arg;
+	struct vds	*vd;
+	uint32_t	 file, from, to;
+	int		 rc;
+
+	pthread_mutex_lock(&v->mu);
+	while (!v->stop) {
+		for (vd = v->all; vd != NULL && vd->rlen == 0; vd = vd->next)
+			;
+		if (vd == NULL) {
+			pthread_cond_wait(&v->work, &v->mu);
+			continue;
+		}
+		file = vd->ready[vd->rhead];
+		vd->rhead = (vd->rhead + 1) % vd->nfiles;
+		vd->rlen--;
+		vd->vf[file].queued = 0;
+		from = vd->vf[file].next;
+		for (to = from; to < vd->files[file].nchunks && is_durable(vd, file, to);
+		    to++)
+			;
+		if (to == from || vd->sums[file].state != VS_TODO)
+			continue;
+		vd->busy = 1;
+		pthread_mutex_unlock(&v->mu);
+		rc = verify_run(v, vd, file, from, to);
+		pthread_mutex_lock(&v->mu);
+		vd->busy = 0;
+		if (rc != SL_OK) {
+			/* publish_commit re-reads this file itself and decides. */
+			log_warnx("sink", "dataset=%016llx re-read: %s; verifying it "
+			    "again at commit", (unsigned long long)vd->id, vd->err);
+			vd->sums[file].state = VS_BAD;
+			vctx_free(vd->vf[file].ctx);
+			vd->vf[file].ctx = NULL;
+			vd->left--;
+		} else {
+			vd->vf[file].next = to;
+			if (to == vd->files[file].nchunks)
+				vd->left--;
+			else if (is_durable(vd, file, to) && !vd->vf[file].queued)
+				ready_push(vd, file);
+		}
+		pthread_cond_broadcast(&v->progress);
+	}
+	pthread_mutex_unlock(&v->mu);
+	return NULL;
+}
+
+int
+verifier_start(struct verifier **out)
+{
+	struct verifier *v = calloc(1, sizeof(*v));
+
+	if (v == NULL)
+		return SL_ENOMEM;
+	pthread_mutex_init(&v->mu, NULL);
+	pthread_cond_init(&v->work, NULL);
+	pthread_cond_init(&v->progress, NULL);
+	if (pthread_create(&v->th, NULL, verifier_main, v) != 0) {
+		pthread_mutex_destroy(&v->mu);
+		pthread_cond_destroy(&v->work);
+		pthread_cond_destroy(&v->progress);
+		free(v);
+		return SL_EIO;
+	}
+	*out = v;
+	return SL_OK;
+}
+
+void
+verifier_stop(struct verifier *v)
+{
+	if (v == NULL)
+		return;
+	pthread_mutex_lock(&v->mu);
+	v->stop = 1;
+	pthread_cond_broadcast(&v->work);
+	pthread_mutex_unlock(&v->mu);
+	pthread_join(v->th, NULL);
+	while (v->all != NULL)
+		verifier_drop(v, v->all);
+	pthread_mutex_destroy(&v->mu);
+	pthread_cond_destroy(&v->work);
+	pthread_cond_destroy(&v->progress);
+	free(v->buf);
+	free(v);
+}
+
+static void
+vds_free(struct vds *vd)
+{
+	uint32_t i;
+
+	if (vd->vf != NULL)
+		for (i = 0; i < vd->nfiles; i++)
+			vctx_free(vd->vf[i].ctx);
+	free(vd->hashes);
+	free(vd->dur);
+	free(vd->vf);
+	free(vd->sums);
+	free(vd->ready);
+	free(vd);
+}
+
+struct vds *
+verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
+    const struct file_rec *files, uint32_t nfiles, int dio)
+{
+	struct vds	*vd;
+	struct vctx	*c;
+	uint32_t	 i;
+
+	vd = calloc(1, sizeof(*vd));
+	if (vd == NULL)
+		return NULL;
+	vd->pfd = pfd;
+	vd->dio = dio;
+	vd->id = d->id;
+	vd->chunk_size = d->chunk_size;
+	vd->nfiles = nfiles;
+	vd->files = files;
+	vd->hashes = calloc(d->nchunks ? d->nchunks : 1, sizeof(*vd->hashes));
+	vd->dur = calloc((size_t)(d->nchunks / 8) + 1, 1);
+	vd->vf = calloc(nfiles ? nfiles : 1, sizeof(*vd->vf));
+	vd->sums = calloc(nfiles ? nfiles : 1, sizeof(*vd->sums));
+	vd->ready = calloc(nfiles ? nfiles : 1, sizeof(*vd->ready));
+	if (vd->hashes == NULL || vd->dur == NULL || vd->vf == NULL ||
+	    vd->sums == NULL || vd->ready == NULL) {
+		vds_free(vd);
+		return NULL;
+	}
+	vd->left = nfiles;
+	/* Empty files have no chunk to wait for: their sums are those of
+	 * nothing. */
+	for (i = 0; i < nfiles; i++) {
+		if (files[i].nchunks > 0)
+			continue;
+		if ((c = vctx_new()) == NULL) {
+			vds_free(vd);
+			return NULL;
+		}
+		vctx_final(c, &vd->sums[i]);
+		vctx_free(c);
+		vd->left--;
+	}
+	pthread_mutex_lock(&v->mu);
+	vd->next = v->all;
+	v->all = vd;
+	pthread_mutex_unlock(&v->mu);
+	return vd;
+}
+
+void
+verifier_durable(struct verifier *v, struct vds *vd, uint32_t file,
+    uint32_t chunk, uint64_t hash)
+{
+	uint64_t g;
+
+	if (vd == NULL || file >= vd->nfiles || chunk >= vd->files[file].nchunks)
+		return;
+	g = vd->files[file].first_chunk + chunk;
+	pthread_mutex_lock(&v->mu);
+	vd->hashes[g] = hash;
+	vd->dur[g / 8] |= (uint8_t)(1u << (g % 8));
+	if (chunk == vd->vf[file].next && !vd->vf[file].queued &&
+	    vd->sums[file].state == VS_TODO)
+		ready_push(vd, file);
+	pthread_mutex_unlock(&v->mu);
+}
+
+void
+verifier_kick(struct verifier *v)
+{
+	pthread_mutex_lock(&v->mu);
+	pthread_cond_signal(&v->work);
+	pthread_mutex_unlock(&v->mu);
+}
+
+const struct vsum *
+verifier_finish(struct verifier *v, struct vds *vd, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&v->mu);
+	pthread_cond_signal(&v->work);
+	/* Until done, or stalled: nothing queued and the thread not inside
+	 * (a chunk that never became durable here); publish_commit re-reads
+	 * whatever is not VS_DONE. */
+	while (vd->left > 0 && (vd->rlen > 0 || vd->busy) && !v->stop)
+		pthread_cond_wait(&v->progress, &v->mu);
+	if (err != NULL)
+		snprintf(err, errlen, "%s", vd->err);
+	pthread_mutex_unlock(&v->mu);
+	return vd->sums;
+}
+
+void
+verifier_drop(struct verifier *v, struct vds *vd)
+{
+	struct vds **pp;
+
+	if (vd == NULL)
+		return;
+	pthread_mutex_lock(&v->mu);
+	while (vd->busy)
+		pthread_cond_wait(&v->progress, &v->mu);
+	for (pp = &v->all; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == vd) {
+			*pp = vd->next;
+			break;
+		}
+	pthread_mutex_unlock(&v->mu);
+	vds_free(vd);
+}
