@@ -666,12 +666,14 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 		    SL_EIO, "write %s: %s", f->path, strerror(e));
 		return;
 	}
-	/* Through the page cache (direct_io off, or a file's tail): start
+	/* A large file through the page cache (direct_io off): start
 	 * writeback now (it does not wait), so that the group commit's
 	 * fdatasync finds little left and dirty pages do not pile up until
-	 * the kernel throttles us.  After an O_DIRECT write it is a no-op. */
-	(void)sync_file_range(fd, (off_t)wd.chunk * d->rec.chunk_size, wd.len,
-	    SYNC_FILE_RANGE_WRITE);
+	 * the kernel throttles us.  Small files are left to the group
+	 * commit's one syncfs, which submits them together. */
+	if (f->size >= FSX_DIO_MIN_FILE)
+		(void)sync_file_range(fd, (off_t)wd.chunk * d->rec.chunk_size, wd.len,
+		    SYNC_FILE_RANGE_WRITE);
 	if (batch_push(sk, d, wd.file, wd.chunk, wd.len, wd.xxh3, fd, newfd,
 	    c->serial) != SL_OK) {
 		if (newfd)
