@@ -150,6 +150,10 @@ tls_ctx_new(struct tls_ctx **out, int server, const char *ca_file,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	/* Read many records per read(2) instead of a header and a body per
+	 * 16 KiB record: a quarter of the receiver's syscalls on bulk data. */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, 256 * 1024);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (server)
 		(void)SSL_CTX_set_num_tickets(ctx, 0);
@@ -562,7 +566,12 @@ conn_pending(const struct conn *c)
 	if (c->ssl == NULL)
 		return 0;
 	n = SSL_pending(c->ssl);
-	return n > 0 ? (size_t)n : 0;
+	if (n > 0)
+		return (size_t)n;
+	/* With read-ahead, whole records may wait in OpenSSL's buffer, not
+	 * yet decrypted (SSL_pending says 0) and no longer in the socket (no
+	 * EV_READ will come): they still must be read. */
+	return SSL_has_pending(c->ssl) ? 1 : 0;
 }
 
 const char *

@@ -59,8 +59,9 @@ ssize_t	conn_read(struct conn *c, void *buf, size_t len);
 ssize_t	conn_write(struct conn *c, const void *buf, size_t len);
 /* After SL_EAGAIN: CONN_WANT_READ and/or CONN_WANT_WRITE. */
 int	conn_want(const struct conn *c);
-/* Bytes already decrypted and buffered inside TLS (read them before
- * waiting for the socket: it will not become readable for them). */
+/* Non-zero when TLS holds input already taken from the socket (decrypted
+ * bytes, or whole records read ahead): read them before waiting for the
+ * socket, which will not become readable for them. */
 size_t	conn_pending(const struct conn *c);
 /* Last error sentence, "" if none.  Valid until the next call. */
 const char *conn_error(const struct conn *c);
