@@ -16,6 +16,11 @@ mk_shapes() {
 	head -c 65537 /dev/urandom > "$s/edge/over"
 	head -c 196608 /dev/urandom > "$s/edge/d/three"
 	head -c 1000000 /dev/urandom > "$s/edge/d/big"
+	# from 1 MiB up the sink writes with O_DIRECT (direct_io = on): whole
+	# aligned chunks, a 1-byte tail, an unaligned 65436-byte tail
+	head -c 1048576 /dev/urandom > "$s/edge/d/dio-exact"
+	head -c 1048577 /dev/urandom > "$s/edge/d/dio-tail1"
+	head -c $((3 * 1048576 - 100)) /dev/urandom > "$s/edge/d/dio-odd"
 	mkdir -p "$s/nested/a/b/c/d/e"
 	echo deep > "$s/nested/a/b/c/d/e/f.txt"
 	echo top > "$s/nested/top.txt"
@@ -35,9 +40,12 @@ PY
 }
 
 mk_shapes "$T/src"
+# TLS on with the sink's O_DIRECT writes (the default), TLS off with
+# direct_io = off (every chunk through the page cache)
 for tls in on off; do
 	port=$(sl_port)
-	sl_sink_conf sink$tls "$port" tls=$tls
+	if [ $tls = on ]; then dio=on; else dio=off; fi
+	sl_sink_conf sink$tls "$port" tls=$tls direct_io=$dio
 	sl_agent_conf agent$tls "$port" tls=$tls chunk_size=64K
 	sl_start sink$tls && sl_start agent$tls || { fail "start tls=$tls"; continue; }
 	for ds in empty-ds edge nested utf8 small; do
@@ -47,7 +55,7 @@ for tls in on off; do
 		if sl_wait agent$tls "$ds" 120 >/dev/null && sl_same "$T/src/$ds" "$T/sink$tls.root/$ds" &&
 		    sl_manifest_ok "$T/sink$tls.root/$ds" &&
 		    grep -qx "# meta shape=$ds" "$T/sink$tls.root/$ds/.sluice-manifest"; then
-			ok "tls=$tls $ds byte-identical, manifest verifies, metadata shipped"
+			ok "tls=$tls direct_io=$dio $ds byte-identical, manifest verifies, metadata shipped"
 		else
 			fail "tls=$tls $ds"
 		fi
