@@ -12,6 +12,11 @@
  * chunk-list digest forward.  At COMMIT only what it has not reached yet
  * is left, and publish_commit() takes the finished sums.
  *
+ * What it proves: the disk held the verified bytes once they were
+ * durable (read back after the group commit's fsync).  A byte changed on
+ * the sink's disk after its chunk was re-read and before COMMIT is not
+ * seen; the old all-at-COMMIT re-read would have seen it.
+ *
  * A dataset is tracked from its first chunk in this process; one resumed
  * from the journal after a restart is not (its earlier hashes are in the
  * journal, not here) and is re-read at COMMIT as before.
