@@ -720,7 +720,7 @@ on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
 		}
 		pre = NULL;
 		if (d->vd)
-			pre = verifier_finish(sk->ver, d->vd, err, sizeof(err));
+			pre = verifier_finish(sk->ver, d->vd, NULL, 0);	/* logged */
 		rc = publish_commit(sk->j, sk->rootfd, d->pfd, sk->dio, &d->rec, d->files,
 		    d->nfiles, wc.digests, pre, err, sizeof(err));
 		/* Done with it either way; a COMMIT again re-reads in full. */

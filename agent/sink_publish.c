@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "digest.h"
 #include "fsx.h"
@@ -130,38 +129,61 @@ publish_is_published(int rootfd, const struct ds_rec *d)
 	return strstr(buf, want) ? 1 : SL_EEXIST;
 }
 
-struct fsum {
-	uint8_t	sha[SHA256_LEN];
-	uint8_t	xxh[16];
-};
-
-/* Re-read one file and check it against the journal and the agent. */
+/* Open a file of the partial tree and check its size. fd, or -1 with *rc
+ * and err set.  dio: read it with O_DIRECT when it is large (after
+ * O_DIRECT writes the cache holds nothing of it anyway). */
 static int
-verify_file(struct journal *j, int pfd, int dio, const struct ds_rec *d,
-    const struct file_rec *f, const uint8_t *agent_digest, uint8_t *buf,
-    uint64_t *hashes, struct fsum *out, char *err, size_t errlen)
+open_sized(int pfd, const struct file_rec *f, int dio, int *rc, char *err,
+    size_t errlen)
 {
-	XXH3_state_t		*x128 = NULL, *lst = NULL;
-	struct sha256		*sha = NULL;
-	XXH128_canonical_t	 canon;
-	struct stat		 st;
-	uint8_t			 le[8];
-	uint32_t		 c, len;
-	int			 fd, rc = SL_OK;
+	struct stat	st;
+	int		fd;
 
-	/* O_DIRECT reads the disk, not the cache (which after O_DIRECT writes
-	 * holds nothing anyway), and fills no cache pages we will not reuse. */
 	fd = fsx_open_dio(pfd, f->path, O_RDONLY, dio && f->size >= FSX_DIO_MIN_FILE);
 	if (fd == -1) {
 		snprintf(err, errlen, "%s: %s", f->path, strerror(errno));
-		return SL_EIO;
+		*rc = SL_EIO;
+		return -1;
 	}
 	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size != f->size) {
 		snprintf(err, errlen, "%s: size is %llu, manifest says %llu", f->path,
 		    (unsigned long long)st.st_size, (unsigned long long)f->size);
 		close(fd);
+		*rc = SL_ECORRUPT;
+		return -1;
+	}
+	return fd;
+}
+
+/* The re-read's digest of the chunk list against the agent's; then the
+ * file gets its mode. */
+static int
+finish_file(int fd, const struct file_rec *f, const uint8_t *agent_digest,
+    const struct vsum *v, char *err, size_t errlen)
+{
+	if (memcmp(v->lst, agent_digest, WIRE_DIGEST_LEN) != 0) {
+		snprintf(err, errlen, "%s: digest differs from the agent's", f->path);
 		return SL_ECORRUPT;
 	}
+	if (fchmod(fd, f->mode & 0777) == -1) {
+		snprintf(err, errlen, "%s: chmod: %s", f->path, strerror(errno));
+		return SL_EIO;
+	}
+	return SL_OK;
+}
+
+/* Re-read one file and check it against the journal and the agent. */
+static int
+verify_file(struct journal *j, int pfd, int dio, const struct ds_rec *d,
+    const struct file_rec *f, const uint8_t *agent_digest, uint8_t *buf,
+    uint64_t *hashes, struct vsum *out, char *err, size_t errlen)
+{
+	struct vctx	*ctx = NULL;
+	uint32_t	 c, len;
+	int		 fd, rc = SL_OK;
+
+	if ((fd = open_sized(pfd, f, dio, &rc, err, errlen)) == -1)
+		return rc;
 	if (f->nchunks > 0) {
 		rc = journal_sink_hashes(j, d->id, f->idx, hashes, f->nchunks);
 		if (rc != SL_OK) {
@@ -171,16 +193,11 @@ verify_file(struct journal *j, int pfd, int dio, const struct ds_rec *d,
 			return rc == SL_ENOTFOUND ? SL_ECORRUPT : rc;
 		}
 	}
-	x128 = XXH3_createState();
-	lst = XXH3_createState();
-	sha = sha256_new();
-	if (x128 == NULL || lst == NULL || sha == NULL) {
-		rc = SL_ENOMEM;
+	if ((ctx = vctx_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		rc = SL_ENOMEM;
 		goto out;
 	}
-	XXH3_128bits_reset(x128);
-	XXH3_128bits_reset(lst);
 	for (c = 0; c < f->nchunks; c++) {
 		len = wire_chunk_len(f->size, d->chunk_size, c);
 		if (fsx_pread_all(fd, buf, len, (off_t)c * d->chunk_size) == -1) {
@@ -189,36 +206,18 @@ verify_file(struct journal *j, int pfd, int dio, const struct ds_rec *d,
 			rc = SL_EIO;
 			goto out;
 		}
-		if (XXH3_64bits(buf, len) != hashes[c]) {
+		if (vctx_chunk(ctx, buf, len, hashes[c]) != SL_OK) {
 			snprintf(err, errlen, "%s: chunk %u on disk differs from the "
 			    "chunk verified on arrival", f->path, c);
 			rc = SL_ECORRUPT;
 			goto out;
 		}
-		XXH3_128bits_update(x128, buf, len);
-		sha256_update(sha, buf, len);
-		wire_put_u64(le, hashes[c]);
-		XXH3_128bits_update(lst, le, sizeof(le));
 	}
-	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(lst));
-	if (memcmp(canon.digest, agent_digest, WIRE_DIGEST_LEN) != 0) {
-		snprintf(err, errlen, "%s: digest differs from the agent's", f->path);
-		rc = SL_ECORRUPT;
-		goto out;
-	}
-	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(x128));
-	memcpy(out->xxh, canon.digest, 16);
-	sha256_final(sha, out->sha);
-	sha = NULL;
-	if (fchmod(fd, f->mode & 0777) == -1) {
-		snprintf(err, errlen, "%s: chmod: %s", f->path, strerror(errno));
-		rc = SL_EIO;
-	}
+	vctx_finish(ctx, out);
+	ctx = NULL;
+	rc = finish_file(fd, f, agent_digest, out, err, errlen);
 out:
-	if (sha)
-		sha256_final(sha, out->sha);
-	XXH3_freeState(x128);
-	XXH3_freeState(lst);
+	vctx_free(ctx);
 	close(fd);
 	return rc;
 }
@@ -227,29 +226,14 @@ out:
  * its size, the agent's digest and its mode. */
 static int
 check_verified(int pfd, const struct file_rec *f, const uint8_t *agent_digest,
-    const struct vsum *v, struct fsum *out, char *err, size_t errlen)
+    const struct vsum *v, struct vsum *out, char *err, size_t errlen)
 {
-	struct stat	st;
-	int		fd, rc = SL_OK;
+	int	fd, rc = SL_OK;
 
-	fd = fsx_open_beneath(pfd, f->path, O_RDONLY, 0);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: %s", f->path, strerror(errno));
-		return SL_EIO;
-	}
-	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size != f->size) {
-		snprintf(err, errlen, "%s: size is %llu, manifest says %llu", f->path,
-		    (unsigned long long)st.st_size, (unsigned long long)f->size);
-		rc = SL_ECORRUPT;
-	} else if (memcmp(v->lst, agent_digest, WIRE_DIGEST_LEN) != 0) {
-		snprintf(err, errlen, "%s: digest differs from the agent's", f->path);
-		rc = SL_ECORRUPT;
-	} else if (fchmod(fd, f->mode & 0777) == -1) {
-		snprintf(err, errlen, "%s: chmod: %s", f->path, strerror(errno));
-		rc = SL_EIO;
-	}
-	memcpy(out->sha, v->sha, sizeof(out->sha));
-	memcpy(out->xxh, v->xxh, sizeof(out->xxh));
+	if ((fd = open_sized(pfd, f, 0, &rc, err, errlen)) == -1)
+		return rc;
+	*out = *v;
+	rc = finish_file(fd, f, agent_digest, v, err, errlen);
 	close(fd);
 	return rc;
 }
@@ -273,7 +257,7 @@ put_escaped(FILE *fp, const char *s)
 
 static int
 write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
-    uint32_t nfiles, const struct fsum *sums, char *err, size_t errlen)
+    uint32_t nfiles, const struct vsum *sums, char *err, size_t errlen)
 {
 	char	 sha[2 * SHA256_LEN + 1], xxh[33];
 	FILE	*fp;
@@ -319,7 +303,7 @@ publish_commit(struct journal *j, int rootfd, int pfd, int dio, const struct ds_
     const struct file_rec *files, uint32_t nfiles, const uint8_t *digests,
     const struct vsum *pre, char *err, size_t errlen)
 {
-	struct fsum	*sums;
+	struct vsum	*sums;
 	uint64_t	*hashes = NULL;
 	uint8_t		*buf;
 	uint32_t	 i, maxc = 0;

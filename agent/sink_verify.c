@@ -66,7 +66,7 @@ struct verifier {
 	size_t		 buflen;
 };
 
-static void
+void
 vctx_free(struct vctx *c)
 {
 	uint8_t	junk[SHA256_LEN];
@@ -80,7 +80,7 @@ vctx_free(struct vctx *c)
 	free(c);
 }
 
-static struct vctx *
+struct vctx *
 vctx_new(void)
 {
 	struct vctx *c = calloc(1, sizeof(*c));
@@ -99,8 +99,22 @@ vctx_new(void)
 	return c;
 }
 
-static void
-vctx_final(struct vctx *c, struct vsum *s)
+int
+vctx_chunk(struct vctx *c, const uint8_t *p, size_t len, uint64_t hash)
+{
+	uint8_t	le[8];
+
+	if (XXH3_64bits(p, len) != hash)
+		return SL_ECORRUPT;
+	XXH3_128bits_update(c->x128, p, len);
+	sha256_update(c->sha, p, len);
+	wire_put_u64(le, hash);
+	XXH3_128bits_update(c->lst, le, sizeof(le));
+	return SL_OK;
+}
+
+void
+vctx_finish(struct vctx *c, struct vsum *s)
 {
 	XXH128_canonical_t	canon;
 
@@ -111,6 +125,7 @@ vctx_final(struct vctx *c, struct vsum *s)
 	sha256_final(c->sha, s->sha);
 	c->sha = NULL;
 	s->state = VS_DONE;
+	vctx_free(c);
 }
 
 static int
@@ -129,7 +144,6 @@ verify_run(struct verifier *v, struct vds *vd, uint32_t file, uint32_t from,
 {
 	const struct file_rec	*f = &vd->files[file];
 	struct vfile		*vf = &vd->vf[file];
-	uint8_t			 le[8];
 	uint32_t		 c, len;
 	int			 fd;
 
@@ -156,21 +170,17 @@ verify_run(struct verifier *v, struct vds *vd, uint32_t file, uint32_t from,
 			close(fd);
 			return SL_EIO;
 		}
-		if (XXH3_64bits(v->buf, len) != vd->hashes[f->first_chunk + c]) {
+		if (vctx_chunk(vf->ctx, v->buf, len, vd->hashes[f->first_chunk + c]) !=
+		    SL_OK) {
 			snprintf(vd->err, sizeof(vd->err), "%s: chunk %u on disk differs "
 			    "from the chunk verified on arrival", f->path, c);
 			close(fd);
 			return SL_ECORRUPT;
 		}
-		XXH3_128bits_update(vf->ctx->x128, v->buf, len);
-		sha256_update(vf->ctx->sha, v->buf, len);
-		wire_put_u64(le, vd->hashes[f->first_chunk + c]);
-		XXH3_128bits_update(vf->ctx->lst, le, sizeof(le));
 	}
 	close(fd);
 	if (to == f->nchunks) {
-		vctx_final(vf->ctx, &vd->sums[file]);
-		vctx_free(vf->ctx);
+		vctx_finish(vf->ctx, &vd->sums[file]);
 		vf->ctx = NULL;
 	}
 	return SL_OK;
@@ -332,8 +342,7 @@ verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
 			vds_free(vd);
 			return NULL;
 		}
-		vctx_final(c, &vd->sums[i]);
-		vctx_free(c);
+		vctx_finish(c, &vd->sums[i]);
 		vd->left--;
 	}
 	pthread_mutex_lock(&v->mu);

@@ -43,6 +43,21 @@ struct vsum {
 	int	state;		/* enum vsum_state */
 };
 
+/*
+ * The digests of one file fed its chunks in order, as read back from
+ * disk: XXH3-128 and SHA-256 of the bytes, XXH3-128 of the chunk hashes
+ * (what the agent sends in COMMIT).  Shared by the verifier thread and
+ * publish_commit's full re-read.
+ */
+struct vctx;
+struct vctx *vctx_new(void);			/* NULL on ENOMEM */
+/* One chunk: SL_OK, or SL_ECORRUPT (nothing added) when its XXH3-64 is
+ * not hash, the one it had on arrival. */
+int	vctx_chunk(struct vctx *c, const uint8_t *p, size_t len, uint64_t hash);
+/* Fill s (state VS_DONE) and free c. */
+void	vctx_finish(struct vctx *c, struct vsum *s);
+void	vctx_free(struct vctx *c);		/* NULL is fine */
+
 /* Start the thread.  SL_OK, SL_ENOMEM, SL_EIO (pthread). */
 int	verifier_start(struct verifier **out);
 /* Stop and join the thread; every vds must have been dropped. */
