@@ -147,6 +147,13 @@ tls_ctx_new(struct tls_ctx **out, int server, const char *ca_file,
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 	    NULL);
+	/* AES-128-GCM first (OpenSSL puts AES-256 first): the one suite
+	 * every TLS 1.3 peer must have, and 1.5x faster here (4.5 against
+	 * 2.9 GB/s, `openssl speed`), which on bulk data is CPU on both ends. */
+	if (SSL_CTX_set_ciphersuites(ctx, TLS_SUITES_DEFAULT) != 1) {
+		ctx_err(err, errlen, "TLS context", "ciphersuites");
+		goto fail;
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
@@ -166,6 +173,21 @@ fail:
 	SSL_CTX_free(ctx);
 	free(t);
 	return SL_EINVAL;
+}
+
+int
+tls_ctx_set_suites(struct tls_ctx *t, const char *suites, char *err,
+    size_t errlen)
+{
+	ERR_clear_error();
+	if (SSL_CTX_set_ciphersuites(t->ctx, suites) != 1) {
+		snprintf(err, errlen, "[tls] ciphersuites: OpenSSL takes none of "
+		    "\"%s\" (TLS 1.3 names, e.g. TLS_AES_128_GCM_SHA256, "
+		    "separated by ':')", suites);
+		ERR_clear_error();
+		return SL_EINVAL;
+	}
+	return SL_OK;
 }
 
 void
@@ -320,6 +342,14 @@ int
 conn_is_tls(const struct conn *c)
 {
 	return c->ssl != NULL;
+}
+
+const char *
+conn_cipher(const struct conn *c)
+{
+	const char *n = c->ssl ? SSL_get_cipher_name(c->ssl) : NULL;
+
+	return n ? n : "";
 }
 
 /* Does this OpenSSL reason mean the peer refused our certificate, or

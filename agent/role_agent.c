@@ -1080,6 +1080,11 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 		rc = tls_ctx_new(&a->tls, 0, cfg->ca, cfg->cert, cfg->key, err, errlen);
 		if (rc != SL_OK)
 			goto fail;
+		if (cfg->ciphersuites[0] != '\0') {
+			rc = tls_ctx_set_suites(a->tls, cfg->ciphersuites, err, errlen);
+			if (rc != SL_OK)
+				goto fail;
+		}
 	}
 	for (i = 0; i < SL_MAX_STREAMS; i++) {
 		a->st[i].a = a;

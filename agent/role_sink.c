@@ -40,10 +40,15 @@
 #include "metrics.h"
 #include "roles.h"
 #include "stream.h"
+#include "swrite.h"
 #include "verify.h"
 #include "sltime.h"
 
 enum sc_state { SC_HANDSHAKE, SC_CHALLENGED, SC_READY, SC_CLOSING };
+
+/* Seconds a chunk may wait for the ones before it to be hashed from
+ * memory before its file is left to the re-read at COMMIT (verify.h). */
+#define PARK_MAX	5.0
 
 struct sds {
 	struct sds	*next;
@@ -52,8 +57,17 @@ struct sds {
 	uint32_t	 nfiles;
 	uint8_t		*held;		/* bitmap, global chunk order */
 	int		 pfd;		/* partial directory, -1 when published */
-	struct vds	*vd;		/* re-read following the transfer, or NULL */
+	struct vds	*vd;		/* digests following the transfer, or NULL */
+	uint32_t	 nwriting;	/* chunks at the writers (swrite.h) */
 	uint64_t	 recv_d, dup_d, nack_d;	/* counters not yet journaled */
+};
+
+/* A chunk on its way through a writer thread (swrite.h); its stream is
+ * held until it comes back. */
+struct sjob {
+	struct swjob	 w;		/* first: done() gets &w */
+	uint64_t	 dsid, conn;	/* looked up again: either may be gone */
+	struct stream	*s;		/* held, so still allocated */
 };
 
 struct pending_ack {
@@ -105,6 +119,8 @@ struct sink {
 	int			 rootfd;
 	int			 dio;		/* open chunk files O_DIRECT */
 	struct verifier		*ver;
+	struct swriter		*sw;		/* O_DIRECT writers, NULL = on the loop */
+	ev_timer		 expire;	/* gives up parked chunks (verify.h) */
 	double			 counts_at;	/* counters last journaled, monotonic */
 	uint8_t			*bounce;	/* aligned copy of an unaligned chunk */
 	uint32_t		 bounce_len;
@@ -238,8 +254,8 @@ sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
 }
 
 /*
- * Does a batch not yet durable (being filled, or at the committer) hold
- * chunks of d?  Then HAVE must wait for it: answered now, it would leave
+ * Does a writer, or a batch not yet durable (being filled, or at the
+ * committer), hold chunks of d?  Then HAVE must wait for it: answered now, it would leave
  * those chunks out, the agent would send them again, and they would land
  * twice (a late DATA of the agent's previous session, say, written just
  * before the new session's OPEN).
@@ -249,6 +265,8 @@ sds_pending(struct sink *sk, struct sds *d)
 {
 	uint32_t i;
 
+	if (d->nwriting > 0)
+		return 1;
 	for (i = 0; i < sk->nbatch; i++)
 		if (sk->batch[i].ds == d)
 			return 1;
@@ -291,6 +309,28 @@ send_have(struct sconn *c, struct sds *d)
 		stream_close(c->s, "cannot encode HAVE");
 	wbuf_free(&b);
 	free(ones);
+}
+
+/* HAVEs that waited for chunks on their way to the disk (on_open). */
+static void
+have_check(struct sink *sk)
+{
+	struct sconn	*c;
+	struct sds	*d;
+
+	/* sk->batch may hold newer chunks of the same dataset: wait for
+	 * that one too.  commit_done's caller has cleared sk->cbusy. */
+	for (c = sk->conns; c; c = c->next) {
+		if (c->have_wait == 0 || stream_state(c->s) == ST_CLOSING)
+			continue;
+		d = sds_find(sk, c->have_wait);
+		if (d == NULL)
+			c->have_wait = 0;
+		else if (!sds_pending(sk, d)) {
+			c->have_wait = 0;
+			send_have(c, d);
+		}
+	}
 }
 
 static int
@@ -512,7 +552,8 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 			 * chunk arrive (verify.h). */
 			if (d->rec.chunks_acked == 0)
 				d->vd = verifier_track(sk->ver, d->pfd, &d->rec,
-				    d->files, d->nfiles, sk->dio);
+				    d->files, d->nfiles, sk->dio,
+				    sk->sw != NULL && !sk->cfg->reread);
 		}
 	}
 	d->next = sk->dsets;
@@ -578,6 +619,86 @@ batch_fd(struct sink *sk, struct sds *d, uint32_t file)
 	return -1;
 }
 
+/* Hand a verified chunk of an O_DIRECT file to a writer, without a
+ * copy: the stream is held until write_done. */
+static void
+write_async(struct sconn *c, struct sds *d, const struct wire_data *wd)
+{
+	struct sink		*sk = c->sk;
+	const struct file_rec	*f = &d->files[wd->file];
+	struct sjob		*j;
+	int			 fd;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		stream_close(c->s, "out of memory");
+		return;
+	}
+	fd = fsx_open_dio(d->pfd, f->path, O_WRONLY, 1);
+	if (fd == -1) {
+		send_error(c, wd->dsid, errno == ENOSPC ? SL_ENOSPC : SL_EIO,
+		    "open %s: %s", f->path, strerror(errno));
+		free(j);
+		return;
+	}
+	j->w.fd = fd;
+	j->w.p = wd->bytes;
+	j->w.len = wd->len;
+	j->w.off = (off_t)wd->chunk * d->rec.chunk_size;
+	j->w.vd = d->vd;
+	j->w.file = wd->file;
+	j->w.chunk = wd->chunk;
+	j->w.hash = wd->xxh3;
+	j->dsid = wd->dsid;
+	j->conn = c->serial;
+	j->s = c->s;
+	d->nwriting++;
+	stream_hold(c->s);
+	swrite_queue(sk->sw, &j->w);
+}
+
+static struct sconn *conn_by_serial(struct sink *, uint64_t);
+
+/* A writer is done with a chunk: into the group commit, stream released. */
+static void
+write_done(struct swjob *w, void *arg)
+{
+	struct sink	*sk = arg;
+	struct sjob	*j = (struct sjob *)w;
+	struct sds	*d = sds_find(sk, j->dsid);
+	struct sconn	*c = conn_by_serial(sk, j->conn);
+
+	if (d != NULL && d->nwriting > 0)
+		d->nwriting--;
+	if (w->err != 0) {
+		close(w->fd);
+		if (c != NULL && stream_state(c->s) == ST_OPEN)
+			send_error(c, j->dsid, w->err == ENOSPC || w->err == EDQUOT ?
+			    SL_ENOSPC : SL_EIO, "write %s: %s", d != NULL ?
+			    d->files[w->file].path : "?", strerror(w->err));
+	} else if (d == NULL || d->rec.state != SDS_RECEIVING)
+		close(w->fd);		/* published or abandoned meanwhile */
+	else if (batch_push(sk, d, w->file, w->chunk, w->len, w->hash, w->fd, 1,
+	    j->conn) != SL_OK) {
+		close(w->fd);
+		if (c != NULL)
+			stream_close(c->s, "out of memory");
+	}
+	stream_release(j->s);
+	free(j);
+	have_check(sk);		/* a HAVE may have waited for this chunk */
+}
+
+static void
+expire_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sink *sk = t->data;
+
+	(void)loop; (void)revents;
+	/* Chunks wait for the ones before them for a few ms normally; this
+	 * long only behind a resend queued after them on the same stream. */
+	(void)verifier_expire(sk->ver, sl_time_mono() - PARK_MAX);
+}
+
 static void
 on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 {
@@ -618,6 +739,8 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 	d->recv_d++;
 	if (XXH3_64bits(wd.bytes, wd.len) != wd.xxh3) {
 		d->nack_d++;
+		verifier_giveup(sk->ver, d->vd, wd.file, "a chunk was refused and "
+		    "comes again out of order");
 		log_warnx("sink", "dataset=%016llx file=%s chunk=%u checksum mismatch, "
 		    "nacked", (unsigned long long)d->rec.id, log_q(f->path), wd.chunk);
 		nk.dsid = wd.dsid;
@@ -637,7 +760,11 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 			stream_close(c->s, "out of memory");
 		return;
 	}
-	if (sk->dio && wd.len > sk->bounce_len) {
+	if (sk->dio && f->size >= FSX_DIO_MIN_FILE && sk->sw != NULL) {
+		write_async(c, d, &wd);
+		return;
+	}
+	if (sk->dio && f->size >= FSX_DIO_MIN_FILE && wd.len > sk->bounce_len) {
 		free(sk->bounce);
 		sk->bounce_len = 0;
 		if ((sk->bounce = fsx_dio_alloc(d->rec.chunk_size)) == NULL) {
@@ -864,10 +991,11 @@ on_hello(struct sconn *c, const uint8_t *p, uint32_t len)
 	if (wire_welcome_encode(&b, &w) == SL_OK)
 		send_wbuf(c, &b);
 	wbuf_free(&b);
-	log_info("sink", "conn=%s agent=%s stream=%u/%u tls=%s%s%s", c->label,
+	log_info("sink", "conn=%s agent=%s stream=%u/%u tls=%s%s%s%s%s", c->label,
 	    log_q(c->agent), h.stream, h.nstreams, stream_is_tls(c->s) ? "on" : "off",
 	    stream_is_tls(c->s) ? " cn=" : "", stream_is_tls(c->s) ?
-	    log_q(stream_peer_cn(c->s)) : "");
+	    log_q(stream_peer_cn(c->s)) : "", stream_is_tls(c->s) ? " suite=" : "",
+	    stream_cipher(c->s));
 	sc_enter(c, SC_READY);
 	/* Authenticated: an idle agent is normal; TCP keepalive finds dead peers. */
 	stream_set_idle(c->s, 0);
@@ -1126,20 +1254,7 @@ commit_done(struct sink *sk, struct cbatch *b)
 	for (c = sk->conns; c; c = c->next)
 		if (c->nacks && stream_state(c->s) != ST_CLOSING)
 			send_acks(c);
-	/* HAVEs that waited for this batch (on_open).  sk->batch may hold
-	 * newer chunks of the same dataset: wait for that one too.  The
-	 * caller has cleared sk->cbusy. */
-	for (c = sk->conns; c; c = c->next) {
-		if (c->have_wait == 0 || stream_state(c->s) == ST_CLOSING)
-			continue;
-		d = sds_find(sk, c->have_wait);
-		if (d == NULL)
-			c->have_wait = 0;
-		else if (!sds_pending(sk, d)) {
-			c->have_wait = 0;
-			send_have(c, d);
-		}
-	}
+	have_check(sk);
 }
 
 static void
@@ -1330,6 +1445,11 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 		rc = tls_ctx_new(&sk->tls, 1, cfg->ca, cfg->cert, cfg->key, err, errlen);
 		if (rc != SL_OK)
 			goto fail;
+		if (cfg->ciphersuites[0] != '\0') {
+			rc = tls_ctx_set_suites(sk->tls, cfg->ciphersuites, err, errlen);
+			if (rc != SL_OK)
+				goto fail;
+		}
 	}
 	rc = net_listen(&sk->addr, 128, &sk->lfd, err, errlen);
 	if (rc != SL_OK)
@@ -1349,6 +1469,16 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 	if (rc != SL_OK) {
 		snprintf(err, errlen, "cannot start the verifier thread");
 		goto fail;
+	}
+	if (sk->dio && cfg->writers > 0) {
+		rc = swrite_start(&sk->sw, loop, cfg->writers, sk->ver, write_done, sk);
+		if (rc != SL_OK) {
+			snprintf(err, errlen, "cannot start the writer threads");
+			goto fail;
+		}
+		ev_timer_init(&sk->expire, expire_cb, 1.0, 1.0);
+		sk->expire.data = sk;
+		ev_timer_start(loop, &sk->expire);
 	}
 	pthread_mutex_init(&sk->cmu, NULL);
 	pthread_cond_init(&sk->ccv, NULL);
@@ -1370,6 +1500,10 @@ fail:
 	}
 	if (sk->rootfd != -1)
 		close(sk->rootfd);
+	if (sk->sw != NULL) {
+		ev_timer_stop(loop, &sk->expire);
+		swrite_stop(sk->sw);
+	}
 	verifier_stop(sk->ver);
 	tls_ctx_free(sk->tls);
 	free(sk);
@@ -1386,7 +1520,13 @@ sink_stop(struct sink *sk)
 		return;
 	ev_io_stop(sk->loop, &sk->accept_io);
 	ev_timer_stop(sk->loop, &sk->accept_pause);
-	/* Commit what was written so far, then close everything. */
+	/* Let the writers finish, commit what was written so far, then close
+	 * everything. */
+	if (sk->sw != NULL) {
+		ev_timer_stop(sk->loop, &sk->expire);
+		swrite_stop(sk->sw);
+		sk->sw = NULL;
+	}
 	ev_prepare_stop(sk->loop, &sk->commit);
 	commit_drain(sk);
 	pthread_mutex_lock(&sk->cmu);

@@ -25,6 +25,7 @@
 #include "digest.h"
 #include "fsx.h"
 #include "log.h"
+#include "sltime.h"
 #include "verify.h"
 #include "wire.h"
 
@@ -36,7 +37,24 @@ struct vctx {
 struct vfile {
 	uint32_t	 next;		/* chunks verified; thread writes, under mu */
 	uint8_t		 queued;	/* in vd->ready */
-	struct vctx	*ctx;		/* while 0 < next < nchunks; thread only */
+	uint8_t		 mem;		/* hashed from memory (verifier_feed) */
+	uint8_t		 hashing;	/* mem: a writer is inside ctx */
+	uint8_t		 lost;		/* mem: gave up, re-read at COMMIT */
+	struct vctx	*ctx;		/* while 0 < next < nchunks; thread only
+					 * (mem: the writer with hashing set) */
+};
+
+/* A chunk ahead of its file's cursor, its bytes kept by the writer's
+ * caller until release(tok). */
+struct vpark {
+	struct vpark	*next;
+	struct vds	*vd;
+	uint32_t	 file, chunk, len;
+	uint64_t	 hash;
+	const uint8_t	*p;
+	void		(*release)(void *);
+	void		*tok;
+	double		 since;
 };
 
 struct vds {
@@ -53,6 +71,9 @@ struct vds {
 	uint32_t		 rhead, rlen;
 	uint32_t		 left;		/* files not yet VS_DONE / VS_BAD */
 	int			 busy;		/* the thread is inside */
+	int			 mbusy;		/* writers inside (verifier_feed) */
+	unsigned		 refs;		/* writers' jobs not yet fed */
+	int			 dropped;	/* freed by the last job's feed */
 	char			 err[SL_MAX_MSG];
 };
 
@@ -61,6 +82,7 @@ struct verifier {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 work, progress;
 	struct vds	*all;
+	struct vpark	*parked;
 	int		 stop;
 	uint8_t		*buf;		/* thread only */
 	size_t		 buflen;
@@ -102,15 +124,21 @@ vctx_new(void)
 int
 vctx_chunk(struct vctx *c, const uint8_t *p, size_t len, uint64_t hash)
 {
-	uint8_t	le[8];
-
 	if (XXH3_64bits(p, len) != hash)
 		return SL_ECORRUPT;
+	vctx_add(c, p, len, hash);
+	return SL_OK;
+}
+
+void
+vctx_add(struct vctx *c, const uint8_t *p, size_t len, uint64_t hash)
+{
+	uint8_t	le[8];
+
 	XXH3_128bits_update(c->x128, p, len);
 	sha256_update(c->sha, p, len);
 	wire_put_u64(le, hash);
 	XXH3_128bits_update(c->lst, le, sizeof(le));
-	return SL_OK;
 }
 
 void
@@ -127,6 +155,9 @@ vctx_finish(struct vctx *c, struct vsum *s)
 	s->state = VS_DONE;
 	vctx_free(c);
 }
+
+static struct vpark *unpark(struct verifier *, struct vds *, uint32_t, double);
+static void	release_all(struct vpark *);
 
 static int
 is_durable(const struct vds *vd, uint32_t file, uint32_t chunk)
@@ -307,7 +338,7 @@ vds_free(struct vds *vd)
 
 struct vds *
 verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
-    const struct file_rec *files, uint32_t nfiles, int dio)
+    const struct file_rec *files, uint32_t nfiles, int dio, int mem)
 {
 	struct vds	*vd;
 	struct vctx	*c;
@@ -336,6 +367,7 @@ verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
 	/* Empty files have no chunk to wait for: their sums are those of
 	 * nothing. */
 	for (i = 0; i < nfiles; i++) {
+		vd->vf[i].mem = mem && dio && files[i].size >= FSX_DIO_MIN_FILE;
 		if (files[i].nchunks > 0)
 			continue;
 		if ((c = vctx_new()) == NULL) {
@@ -365,7 +397,7 @@ verifier_durable(struct verifier *v, struct vds *vd, uint32_t file,
 	vd->hashes[g] = hash;
 	vd->dur[g / 8] |= (uint8_t)(1u << (g % 8));
 	if (chunk == vd->vf[file].next && !vd->vf[file].queued &&
-	    vd->sums[file].state == VS_TODO)
+	    !vd->vf[file].mem && vd->sums[file].state == VS_TODO)
 		ready_push(vd, file);
 	pthread_mutex_unlock(&v->mu);
 }
@@ -386,7 +418,7 @@ verifier_finish(struct verifier *v, struct vds *vd, char *err, size_t errlen)
 	/* Until done, or stalled: nothing queued and the thread not inside
 	 * (a chunk that never became durable here); publish_commit re-reads
 	 * whatever is not VS_DONE. */
-	while (vd->left > 0 && (vd->rlen > 0 || vd->busy) && !v->stop)
+	while (vd->left > 0 && (vd->rlen > 0 || vd->busy || vd->mbusy) && !v->stop)
 		pthread_cond_wait(&v->progress, &v->mu);
 	if (err != NULL)
 		snprintf(err, errlen, "%s", vd->err);
@@ -397,18 +429,263 @@ verifier_finish(struct verifier *v, struct vds *vd, char *err, size_t errlen)
 void
 verifier_drop(struct verifier *v, struct vds *vd)
 {
-	struct vds **pp;
+	struct vds	**pp;
+	struct vpark	*out;
+	uint32_t	 i;
+	int		 now;
 
 	if (vd == NULL)
 		return;
 	pthread_mutex_lock(&v->mu);
-	while (vd->busy)
+	while (vd->busy || vd->mbusy)
 		pthread_cond_wait(&v->progress, &v->mu);
 	for (pp = &v->all; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == vd) {
 			*pp = vd->next;
 			break;
 		}
+	/* Writers' jobs still on their way (a resend after the last ack,
+	 * chunks of an abandoned dataset) free it with their feed. */
+	vd->dropped = 1;
+	for (i = 0; i < vd->nfiles; i++)
+		vd->vf[i].lost = 1;
+	out = unpark(v, vd, UINT32_MAX, 0);
+	now = vd->refs == 0;
 	pthread_mutex_unlock(&v->mu);
-	vds_free(vd);
+	release_all(out);
+	if (now)
+		vds_free(vd);
+}
+
+void
+verifier_ref(struct verifier *v, struct vds *vd)
+{
+	if (vd == NULL)
+		return;
+	pthread_mutex_lock(&v->mu);
+	vd->refs++;
+	pthread_mutex_unlock(&v->mu);
+}
+
+/* A job's reference is spent (under mu); 1 when vd must be freed now. */
+static int
+unref(struct vds *vd)
+{
+	return --vd->refs == 0 && vd->dropped;
+}
+
+void
+verifier_unref(struct verifier *v, struct vds *vd)
+{
+	int gone;
+
+	if (vd == NULL)
+		return;
+	pthread_mutex_lock(&v->mu);
+	gone = unref(vd);
+	pthread_mutex_unlock(&v->mu);
+	if (gone)
+		vds_free(vd);
+}
+
+/* ---- hashing from memory ------------------------------------------------ */
+
+/* Take the parked chunks of vd (file, or every file when UINT32_MAX)
+ * parked before `before` (0: all) off the list.  Under mu. */
+static struct vpark *
+unpark(struct verifier *v, struct vds *vd, uint32_t file, double before)
+{
+	struct vpark **pp = &v->parked, *k, *out = NULL;
+
+	while ((k = *pp) != NULL) {
+		if (k->vd == vd && (file == UINT32_MAX || k->file == file) &&
+		    (before == 0 || k->since < before)) {
+			*pp = k->next;
+			k->next = out;
+			out = k;
+		} else
+			pp = &k->next;
+	}
+	return out;
+}
+
+static void
+release_all(struct vpark *k)
+{
+	struct vpark *n;
+
+	for (; k != NULL; k = n) {
+		n = k->next;
+		k->release(k->tok);
+		free(k);
+	}
+}
+
+/* Give up hashing file from memory (under mu): its sums stay VS_TODO
+ * and publish_commit re-reads it; its parked chunks are returned. */
+static struct vpark *
+lose(struct verifier *v, struct vds *vd, uint32_t file, const char *why)
+{
+	struct vfile *vf = &vd->vf[file];
+
+	if (!vf->lost)
+		log_info("sink", "dataset=%016llx file=%s: %s; it is re-read at "
+		    "commit", (unsigned long long)vd->id, log_q(vd->files[file].path),
+		    why);
+	vf->lost = 1;
+	if (!vf->hashing) {
+		vctx_free(vf->ctx);
+		vf->ctx = NULL;
+	}
+	return unpark(v, vd, file, 0);
+}
+
+/* The parked chunk that is next for file, or NULL; parked copies of
+ * chunks already hashed (a resend) are moved to *stale. */
+static struct vpark *
+next_parked(struct verifier *v, struct vds *vd, uint32_t file,
+    struct vpark **stale)
+{
+	struct vpark **pp = &v->parked, *k;
+	uint32_t want = vd->vf[file].next;
+
+	while ((k = *pp) != NULL) {
+		if (k->vd != vd || k->file != file || k->chunk > want) {
+			pp = &k->next;
+			continue;
+		}
+		*pp = k->next;
+		if (k->chunk == want)
+			return k;
+		k->next = *stale;
+		*stale = k;
+	}
+	return NULL;
+}
+
+int
+verifier_feed(struct verifier *v, struct vds *vd, uint32_t file, uint32_t chunk,
+    const uint8_t *p, uint32_t len, uint64_t hash, void (*release)(void *),
+    void *tok)
+{
+	struct vfile	*vf;
+	struct vpark	*k, *cur = NULL, *stale = NULL, *out = NULL;
+
+	int		 gone;
+
+	if (vd == NULL)
+		return 1;
+	pthread_mutex_lock(&v->mu);
+	vf = file < vd->nfiles ? &vd->vf[file] : NULL;
+	if (vd->dropped || vf == NULL || !vf->mem || vf->lost ||
+	    vd->sums[file].state != VS_TODO || chunk < vf->next ||
+	    chunk >= vd->files[file].nchunks) {
+		gone = unref(vd);	/* not ours, given up, or a resend */
+		pthread_mutex_unlock(&v->mu);
+		if (gone)
+			vds_free(vd);
+		return 1;
+	}
+	vd->refs--;		/* not dropped: mbusy or the parked entry keeps it */
+	if (chunk > vf->next || vf->hashing) {
+		/* Ahead of the cursor: wait for the chunks before it.  The
+		 * writer that hashes those goes on with this one. */
+		if ((k = malloc(sizeof(*k))) == NULL) {
+			out = lose(v, vd, file, "out of memory");
+			pthread_mutex_unlock(&v->mu);
+			release_all(out);
+			return 1;
+		}
+		*k = (struct vpark){ v->parked, vd, file, chunk, len, hash, p,
+		    release, tok, sl_time_mono() };
+		v->parked = k;
+		pthread_mutex_unlock(&v->mu);
+		return 0;
+	}
+	vf->hashing = 1;
+	vd->mbusy++;
+	if (vf->ctx == NULL && (vf->ctx = vctx_new()) == NULL)
+		out = lose(v, vd, file, "out of memory");
+	while (!vf->lost) {
+		pthread_mutex_unlock(&v->mu);
+		vctx_add(vf->ctx, p, len, hash);	/* checked on arrival */
+		if (cur != NULL) {
+			cur->release(cur->tok);
+			free(cur);
+			cur = NULL;
+		}
+		pthread_mutex_lock(&v->mu);
+		if (++vf->next == vd->files[file].nchunks) {
+			vctx_finish(vf->ctx, &vd->sums[file]);
+			vf->ctx = NULL;
+			vd->left--;
+			for (k = unpark(v, vd, file, 0); k != NULL; k = cur) {
+				cur = k->next;		/* resends still parked */
+				k->next = stale;
+				stale = k;
+			}
+			cur = NULL;
+			break;
+		}
+		if ((cur = next_parked(v, vd, file, &stale)) == NULL)
+			break;
+		p = cur->p;
+		len = cur->len;
+		hash = cur->hash;
+	}
+	if (vf->lost) {		/* expired while we hashed */
+		vctx_free(vf->ctx);
+		vf->ctx = NULL;
+		if (cur != NULL) {
+			cur->next = out;
+			out = cur;
+		}
+	}
+	vf->hashing = 0;
+	vd->mbusy--;
+	pthread_cond_broadcast(&v->progress);
+	pthread_mutex_unlock(&v->mu);
+	release_all(stale);
+	release_all(out);
+	return 1;
+}
+
+void
+verifier_giveup(struct verifier *v, struct vds *vd, uint32_t file,
+    const char *why)
+{
+	struct vpark *out;
+
+	if (vd == NULL || file >= vd->nfiles)
+		return;
+	pthread_mutex_lock(&v->mu);
+	out = vd->vf[file].mem && vd->sums[file].state == VS_TODO ?
+	    lose(v, vd, file, why) : NULL;
+	pthread_mutex_unlock(&v->mu);
+	release_all(out);
+}
+
+unsigned
+verifier_expire(struct verifier *v, double before)
+{
+	struct vpark	*k, *o, *out = NULL;
+	unsigned	 n;
+
+	pthread_mutex_lock(&v->mu);
+	for (;;) {
+		n = 0;
+		for (k = v->parked; k != NULL && k->since >= before; k = k->next)
+			n++;
+		if (k == NULL)
+			break;
+		for (o = lose(v, k->vd, k->file, "its chunks came out of order for "
+		    "too long to hash them from memory"); o != NULL; o = k) {
+			k = o->next;
+			o->next = out;
+			out = o;
+		}
+	}
+	pthread_mutex_unlock(&v->mu);
+	release_all(out);
+	return n;
 }

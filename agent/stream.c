@@ -72,6 +72,9 @@ struct stream {
 	struct seg		*out_head, *out_tail;
 	size_t			 out_bytes;
 
+	int			 held;		/* stream_hold: input frozen */
+	size_t			 hold_end;	/* input consumed up to the held frame's end */
+
 	struct stream		*next_dead;
 	int			 in_callback;
 };
@@ -112,9 +115,16 @@ reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
 	struct stream	*s;
 	struct seg	*g;
 
+	struct stream	*keep = NULL;
+
 	(void)w; (void)revents;
 	while ((s = dead_list) != NULL) {
 		dead_list = s->next_dead;
+		if (s->held) {		/* someone still has its input: later */
+			s->next_dead = keep;
+			keep = s;
+			continue;
+		}
 		while ((g = s->out_head) != NULL) {
 			s->out_head = g->next;
 			if (g->done)
@@ -129,8 +139,11 @@ reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
 		free(s->in_base);
 		free(s);
 	}
-	ev_check_stop(loop, &reaper);
-	reaper_on = 0;
+	dead_list = keep;
+	if (dead_list == NULL) {
+		ev_check_stop(loop, &reaper);
+		reaper_on = 0;
+	}
 }
 
 void
@@ -195,14 +208,19 @@ set_events(struct stream *s, int events)
 {
 	if (s->state == ST_CLOSING)
 		return;
-	if ((s->io.events & (EV_READ | EV_WRITE)) == events)
+	if (s->held)		/* no reading until stream_release */
+		events &= ~EV_READ;
+	if ((s->io.events & (EV_READ | EV_WRITE)) == events &&
+	    ev_is_active(&s->io) == (events != 0))
 		return;
 	ev_io_stop(s->loop, &s->io);
 	ev_io_set(&s->io, s->fd, events);
-	ev_io_start(s->loop, &s->io);
+	if (events != 0)
+		ev_io_start(s->loop, &s->io);
 }
 
-/* Events wanted when nothing blocks: always read, write while queued. */
+/* Events wanted when nothing blocks: read (unless held), write while
+ * queued. */
 static void
 rearm(struct stream *s)
 {
@@ -290,6 +308,10 @@ dispatch(struct stream *s)
 			break;
 		s->ops->on_frame(s, &h, s->in + off + WIRE_HDR_LEN, s->arg);
 		off += WIRE_HDR_LEN + h.len;
+		if (s->held) {		/* the frame stays put: no memmove */
+			s->hold_end = off;
+			return;
+		}
 	}
 	if (off > 0) {
 		memmove(s->in, s->in + off, s->in_len - off);
@@ -335,7 +357,7 @@ do_read(struct stream *s)
 	size_t	want;
 	int	rounds = 0;
 
-	while (s->state == ST_OPEN && rounds++ < 64) {
+	while (s->state == ST_OPEN && !s->held && rounds++ < 64) {
 		want = in_target(s);
 		if (want > s->in_alloc && grow_in(s, want) != SL_OK) {
 			stream_close(s, "out of memory");
@@ -422,9 +444,39 @@ stream_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		rearm(s);
 	/* Stopped reading early with bytes still inside TLS: the socket will
 	 * not wake us for them. */
-	if (rr == SL_OK && conn_pending(s->conn))
+	if (rr == SL_OK && !s->held && conn_pending(s->conn))
 		ev_feed_event(s->loop, &s->io, EV_READ);
 }
+
+void
+stream_hold(struct stream *s)
+{
+	s->held = 1;
+}
+
+void
+stream_release(struct stream *s)
+{
+	if (!s->held)
+		return;
+	s->held = 0;
+	if (s->state != ST_OPEN) {
+		if (s->state == ST_CLOSING)	/* the reaper may free it now */
+			ev_feed_event(s->loop, &reaper, EV_CUSTOM);
+		return;
+	}
+	memmove(s->in, s->in + s->hold_end, s->in_len - s->hold_end);
+	s->in_len -= s->hold_end;
+	s->hold_end = 0;
+	dispatch(s);			/* frames read behind the held one */
+	if (s->state != ST_OPEN || s->held)
+		return;
+	rearm(s);
+	/* Bytes may be waiting in the socket or inside TLS. */
+	ev_feed_event(s->loop, &s->io, EV_READ);
+}
+
+int	stream_is_held(const struct stream *s) { return s->held; }
 
 static void
 stream_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -512,6 +564,12 @@ const char *
 stream_peer_cn(const struct stream *s)
 {
 	return s->conn ? conn_peer_cn(s->conn) : "";
+}
+
+const char *
+stream_cipher(const struct stream *s)
+{
+	return s->conn ? conn_cipher(s->conn) : "";
 }
 
 void

@@ -6,7 +6,8 @@
  *
  *	[daemon]  role, id, journal, control, log_level
  *	[tls]     mode (on|off), ca, cert, key, secret_file
- *	[sink]    listen, root, max_connections, idle_timeout, direct_io
+ *	[sink]    listen, root, max_connections, idle_timeout, direct_io,
+ *	          writers, reread
  *	[agent]   destination, server_name, streams, chunk_size, window,
  *	          reconnect_min, reconnect_max, sndbuf
  *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
@@ -39,6 +40,7 @@ struct config {
 	int		tls;			/* 1 = on (default), 0 = off (explicit) */
 	char		ca[4096], cert[4096], key[4096];	/* required when tls on */
 	char		secret_file[4096];	/* required when tls off */
+	char		ciphersuites[512];	/* "" = TLS_SUITES_DEFAULT (conn.h) */
 	uint8_t		secret[256];		/* read from secret_file at load */
 	size_t		secret_len;		/* >= 16 bytes */
 	/* [sink] */
@@ -47,6 +49,8 @@ struct config {
 	int		max_connections;	/* default 256 */
 	double		idle_timeout;		/* seconds, default 120 */
 	int		direct_io;		/* 1 = O_DIRECT chunk writes (default), 0 = page cache */
+	int		writers;		/* O_DIRECT writer threads, default 2; 0 = on the loop */
+	int		reread;			/* 1 = read O_DIRECT files back for their digests */
 	/* [agent] */
 	char		destination[1024];	/* required for an agent: host:port[, host:port...]
 						 * in priority order (primary first) */

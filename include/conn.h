@@ -33,6 +33,12 @@ struct conn;
  * in err names the file and OpenSSL's reason). */
 int	tls_ctx_new(struct tls_ctx **out, int server, const char *ca_file,
 	    const char *cert_file, const char *key_file, char *err, size_t errlen);
+/* TLS 1.3 suites in order of preference, ':'-separated.  SL_OK, or
+ * SL_EINVAL with a sentence in err when OpenSSL takes none of them. */
+#define TLS_SUITES_DEFAULT \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+int	tls_ctx_set_suites(struct tls_ctx *t, const char *suites, char *err,
+	    size_t errlen);
 void	tls_ctx_free(struct tls_ctx *t);
 
 /* Wrap a connected (or accepted) non-blocking socket.  tls NULL = plain.
@@ -43,6 +49,8 @@ int	conn_new(struct conn **out, int fd, struct tls_ctx *tls, int server,
 void	conn_free(struct conn *c);
 int	conn_fd(const struct conn *c);
 int	conn_is_tls(const struct conn *c);
+/* The negotiated suite ("TLS_AES_128_GCM_SHA256"), "" when plain. */
+const char *conn_cipher(const struct conn *c);
 
 /* Advance the TLS handshake (plain conns return SL_OK at once).
  * SL_OK: done.  SL_EAGAIN: wait for conn_want().  SL_EAUTH: the peer's

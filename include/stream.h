@@ -70,11 +70,25 @@ size_t	stream_queued(const struct stream *s);
 int	stream_state(const struct stream *s);
 const char *stream_label(const struct stream *s);
 const char *stream_peer_cn(const struct stream *s);
+const char *stream_cipher(const struct stream *s);	/* "" when plain */
 int	stream_is_tls(const struct stream *s);
 void	*stream_arg(const struct stream *s);
 
 /* Change the idle timeout (0 = never), restarting the timer. */
 void	stream_set_idle(struct stream *s, double seconds);
+
+/*
+ * Zero-copy hand-off of a frame's payload.  stream_hold, called inside
+ * on_frame, keeps the payload where it is after on_frame returns: the
+ * stream reads nothing more (it still writes) until stream_release.  A
+ * held stream that closes meanwhile stays allocated, its on_close
+ * deferred, until released.  Release runs on the loop thread, outside the
+ * stream's own callbacks; it dispatches frames already read behind the
+ * held one (which may hold again).
+ */
+void	stream_hold(struct stream *s);
+void	stream_release(struct stream *s);
+int	stream_is_held(const struct stream *s);
 
 /* Start closing (idempotent).  why is copied into the log line. */
 void	stream_close(struct stream *s, const char *why);

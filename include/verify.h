@@ -1,19 +1,36 @@
 /*
- * verify.h: the sink's re-read that follows the transfer
+ * verify.h: the per-file digests the sink publishes (SHA-256, XXH3-128
+ * and the agent's chunk-list digest), computed while the transfer runs
  * (agent/sink_verify.c).
  *
- * Publication re-reads every byte before the rename (publish.h).  Done
- * all at COMMIT, that re-read is a second pass over the dataset after the
- * transfer: for one large file a third of the wall time.  The verifier
- * does it on its own thread while the rest still arrives: as chunks
+ * Two ways, per file:
+ *  - from memory (files on the O_DIRECT path, `reread = off`, the
+ *    default): the writer that has just written a chunk hands its bytes,
+ *    verified on arrival, to verifier_feed, which hashes them in file
+ *    order on that writer's thread.  A chunk ahead of its file's cursor
+ *    is parked (its stream holds its buffer) until the chunks before it
+ *    are hashed.  Nothing is read back: the disk is trusted with what
+ *    O_DIRECT and fdatasync gave it, as rsync and bbcp do.  A file whose
+ *    chunks stay out of order too long (verifier_expire) is given up and
+ *    re-read at COMMIT.
+ *  - by re-reading (page-cache files, and every file with `reread = on`),
+ *    as follows.
+ *
+ * The re-read: done all at COMMIT, it would be a second pass over the
+ * dataset after the transfer (for one large file a third of the wall
+ * time).  The verifier does it on its own thread while the rest still
+ * arrives: as chunks
  * become durable (the group commit), it re-reads each file in order from
  * its first unverified chunk, checks each chunk's XXH3-64 against the hash
  * verified on arrival, and carries the file's SHA-256, XXH3-128 and
  * chunk-list digest forward.  At COMMIT only what it has not reached yet
  * is left, and publish_commit() takes the finished sums.
  *
- * What it proves: the disk held the verified bytes once they were
- * durable (read back after the group commit's fsync).  A byte changed on
+ * What the re-read proves: the disk held the verified bytes once they
+ * were durable (read back after the group commit's fsync; for an O_DIRECT
+ * file from the disk, for a page-cache file from the cache).  Its cost
+ * for an O_DIRECT file is a disk read of every byte, which halved what
+ * the disk could take in; hence the default.  A byte changed on
  * the sink's disk after its chunk was re-read and before COMMIT is not
  * seen; the old all-at-COMMIT re-read would have seen it.
  *
@@ -21,8 +38,9 @@
  * from the journal after a restart is not (its earlier hashes are in the
  * journal, not here) and is re-read at COMMIT as before.
  *
- * Threads: every call is for the loop thread; the verifier's own thread
- * only reads files and hashes.  One mutex guards the shared state.
+ * Threads: every call is for the loop thread but verifier_feed (the
+ * writers'); the verifier's own thread only re-reads and hashes.  One
+ * mutex guards the shared state.
  */
 #ifndef VERIFY_H
 #define VERIFY_H
@@ -56,6 +74,8 @@ struct vctx *vctx_new(void);			/* NULL on ENOMEM */
 int	vctx_chunk(struct vctx *c, const uint8_t *p, size_t len, uint64_t hash);
 /* Fill s (state VS_DONE) and free c. */
 void	vctx_finish(struct vctx *c, struct vsum *s);
+/* One chunk whose XXH3-64 was already checked. */
+void	vctx_add(struct vctx *c, const uint8_t *p, size_t len, uint64_t hash);
 void	vctx_free(struct vctx *c);		/* NULL is fine */
 
 /* Start the thread.  SL_OK, SL_ENOMEM, SL_EIO (pthread). */
@@ -64,10 +84,35 @@ int	verifier_start(struct verifier **out);
 void	verifier_stop(struct verifier *v);
 
 /* Track a dataset whose files are open beneath pfd (kept open by the
- * caller until verifier_drop).  files must outlive the vds.  NULL on
- * ENOMEM: the dataset is then simply re-read at COMMIT. */
+ * caller until verifier_drop).  files must outlive the vds.  mem: hash
+ * files on the O_DIRECT path (dio and at least FSX_DIO_MIN_FILE) from
+ * memory.  NULL on ENOMEM: the dataset is then simply re-read at COMMIT. */
 struct vds *verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
-	    const struct file_rec *files, uint32_t nfiles, int dio);
+	    const struct file_rec *files, uint32_t nfiles, int dio, int mem);
+/*
+ * From memory: chunk `chunk` of `file`, hashed `hash` on arrival, has
+ * just been written from p (spends a verifier_ref).  Returns 1 when p may go now (hashed here, or
+ * not wanted: a re-read file, a resend, a file given up); 0 when parked:
+ * p must stay valid until release(tok), which runs once, on whichever
+ * thread hashes or gives the chunk up.  For the writers' threads.
+ */
+int	verifier_feed(struct verifier *v, struct vds *vd, uint32_t file,
+	    uint32_t chunk, const uint8_t *p, uint32_t len, uint64_t hash,
+	    void (*release)(void *tok), void *tok);
+/* A job for vd is on its way to verifier_feed (loop thread, when it is
+ * queued): vd outlives verifier_drop until that feed, or verifier_unref
+ * for a job that will not be fed (a failed write; any thread). */
+void	verifier_ref(struct verifier *v, struct vds *vd);
+void	verifier_unref(struct verifier *v, struct vds *vd);
+/* Give up hashing file from memory now (a chunk of it was refused and
+ * will come again, after the ones its stream sends meanwhile, which would
+ * wait for it): it is re-read at COMMIT. */
+void	verifier_giveup(struct verifier *v, struct vds *vd, uint32_t file,
+	    const char *why);
+/* Give up the files that have a chunk parked since before `before`
+ * (sl_time_mono): their chunks are released and they are re-read at
+ * COMMIT.  Returns the number of chunks still parked. */
+unsigned verifier_expire(struct verifier *v, double before);
 /* Chunk `chunk` of file `file` is durable and hashed `hash` on arrival.
  * Call for a group commit's chunks, then verifier_kick once. */
 void	verifier_durable(struct verifier *v, struct vds *vd, uint32_t file,
@@ -78,7 +123,8 @@ void	verifier_kick(struct verifier *v);
  * mismatch or read error (a VS_BAD file). */
 const struct vsum *verifier_finish(struct verifier *v, struct vds *vd,
 	    char *err, size_t errlen);
-/* Forget the dataset (waits while the thread is inside it). */
+/* Forget the dataset (waits while a thread is inside it; releases its
+ * parked chunks). */
 void	verifier_drop(struct verifier *v, struct vds *vd);
 
 #endif

@@ -240,6 +240,10 @@ test_symlink_final_component(void **state)
 	assert_outside_intact(fx);
 }
 
+/* What an escape would create beside the root (in /tmp). */
+#define ESC_X	"sluice-fsx-escaped-x"
+#define ESC_Y	"sluice-fsx-escaped-y"
+
 static void
 test_dotdot_refused(void **state)
 {
@@ -253,12 +257,12 @@ test_dotdot_refused(void **state)
 	before = count_entries(parent);
 
 	errno = 0;
-	fd = fsx_open_beneath(fx->rootfd, "../x", O_WRONLY | O_CREAT, 0644);
+	fd = fsx_open_beneath(fx->rootfd, "../" ESC_X, O_WRONLY | O_CREAT, 0644);
 	assert_int_equal(fd, -1);
 	assert_int_equal(errno, EXDEV);
 	assert_int_equal(mkdirat(fx->rootfd, "a", 0755), 0);
 	errno = 0;
-	fd = fsx_open_beneath(fx->rootfd, "a/../../x", O_WRONLY | O_CREAT, 0644);
+	fd = fsx_open_beneath(fx->rootfd, "a/../../" ESC_X, O_WRONLY | O_CREAT, 0644);
 	assert_int_equal(fd, -1);
 	assert_int_equal(errno, EXDEV);
 	errno = 0;
@@ -266,14 +270,15 @@ test_dotdot_refused(void **state)
 	assert_int_equal(fd, -1);
 	assert_int_equal(errno, EXDEV);
 	errno = 0;
-	assert_int_equal(fsx_mkparents_beneath(fx->rootfd, "../y/z"), -1);
+	assert_int_equal(fsx_mkparents_beneath(fx->rootfd, "../" ESC_Y "/z"), -1);
 	assert_int_equal(errno, EXDEV);
 	errno = 0;
-	assert_int_equal(fsx_mkparents_beneath(fx->rootfd, "/tmp/y/z"), -1);
+	assert_int_equal(fsx_mkparents_beneath(fx->rootfd, "/tmp/" ESC_Y "/z"), -1);
 	assert_int_equal(errno, EXDEV);
-	assert_false(exists_at(parent, "x"));
-	assert_false(exists_at(parent, "y"));
-	/* the count may move if other tests share /tmp; x and y are the check */
+	assert_false(exists_at(parent, ESC_X));
+	assert_false(exists_at(parent, ESC_Y));
+	/* the count may move if other tests share /tmp; ESC_X and ESC_Y (names
+	 * nothing else uses) are the check */
 	(void)before;
 }
 
