@@ -40,13 +40,16 @@ PY
 }
 
 mk_shapes "$T/src"
-# TLS on with the sink's O_DIRECT writes (the default), TLS off with
-# direct_io = off (every chunk through the page cache)
-for tls in on off; do
+# TLS on with the sink's defaults (O_DIRECT chunks written by 2 writer
+# threads, hashed from memory); TLS off with direct_io = off (every chunk
+# through the page cache, re-read); TLS off with one writer and
+# reread = on (O_DIRECT chunks read back from the disk for the digests).
+for pass in on:on:off:2 off:off:off:2 off2:on:on:1; do
+	IFS=: read -r tls dio reread writers <<< "$pass"
+	mode=${tls%2}
 	port=$(sl_port)
-	if [ $tls = on ]; then dio=on; else dio=off; fi
-	sl_sink_conf sink$tls "$port" tls=$tls direct_io=$dio
-	sl_agent_conf agent$tls "$port" tls=$tls chunk_size=64K
+	sl_sink_conf sink$tls "$port" tls=$mode direct_io=$dio reread=$reread writers=$writers
+	sl_agent_conf agent$tls "$port" tls=$mode chunk_size=64K
 	sl_start sink$tls && sl_start agent$tls || { fail "start tls=$tls"; continue; }
 	for ds in empty-ds edge nested utf8 small; do
 		out=$(sl_submit agent$tls "$T/src/$ds" --name "$ds" --meta shape="$ds" 2>&1) || { fail "submit $ds tls=$tls: $out"; continue; }
@@ -55,11 +58,15 @@ for tls in on off; do
 		if sl_wait agent$tls "$ds" 120 >/dev/null && sl_same "$T/src/$ds" "$T/sink$tls.root/$ds" &&
 		    sl_manifest_ok "$T/sink$tls.root/$ds" &&
 		    grep -qx "# meta shape=$ds" "$T/sink$tls.root/$ds/.sluice-manifest"; then
-			ok "tls=$tls direct_io=$dio $ds byte-identical, manifest verifies, metadata shipped"
+			ok "tls=$mode direct_io=$dio reread=$reread writers=$writers $ds byte-identical, manifest verifies, metadata shipped"
 		else
 			fail "tls=$tls $ds"
 		fi
 	done
+	# in-order hashing from memory did not give up on anything here
+	if [ "$dio" = on ] && [ "$reread" = off ] && grep -q 're-read at commit' "$T/sink$tls.log"; then
+		fail "tls=$mode: a file fell back to the re-read: $(grep 're-read at commit' "$T/sink$tls.log" | head -1)"
+	fi
 	# nothing left half-way at the sink
 	if ls -a "$T/sink$tls.root" | grep -q partial; then fail "tls=$tls partial dir left"; else ok "tls=$tls no partial dirs left"; fi
 	sl_stop agent$tls; sl_stop sink$tls
