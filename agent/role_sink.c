@@ -412,8 +412,13 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 			    "different manifest");
 			goto out;
 		}
+		/* Chunks of the agent's previous session that wait, parked,
+		 * for ones lost with it would hold this HAVE until they expire:
+		 * give their files up to the re-read at COMMIT now. */
+		verifier_giveup(sk->ver, d->vd, UINT32_MAX, "a new session "
+		    "reopened the dataset with chunks of it waiting for lost ones");
 		if (sds_pending(sk, d))
-			c->have_wait = d->rec.id;	/* commit_done answers */
+			c->have_wait = d->rec.id;	/* have_check answers */
 		else
 			send_have(c, d);
 		goto out;

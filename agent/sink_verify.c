@@ -654,13 +654,27 @@ void
 verifier_giveup(struct verifier *v, struct vds *vd, uint32_t file,
     const char *why)
 {
-	struct vpark *out;
+	struct vpark	*k, *o, *out = NULL;
 
-	if (vd == NULL || file >= vd->nfiles)
+	if (vd == NULL || (file != UINT32_MAX && file >= vd->nfiles))
 		return;
 	pthread_mutex_lock(&v->mu);
-	out = vd->vf[file].mem && vd->sums[file].state == VS_TODO ?
-	    lose(v, vd, file, why) : NULL;
+	if (file != UINT32_MAX) {
+		if (vd->vf[file].mem && vd->sums[file].state == VS_TODO)
+			out = lose(v, vd, file, why);
+	} else {
+		for (;;) {	/* every file of vd with a parked chunk */
+			for (k = v->parked; k != NULL && k->vd != vd; k = k->next)
+				;
+			if (k == NULL)
+				break;
+			for (o = lose(v, vd, k->file, why); o != NULL; o = k) {
+				k = o->next;
+				o->next = out;
+				out = o;
+			}
+		}
+	}
 	pthread_mutex_unlock(&v->mu);
 	release_all(out);
 }

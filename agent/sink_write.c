@@ -85,6 +85,10 @@ writer_main(void *arg)
 		j->err = fsx_pwrite_all(j->fd, j->p, j->len, j->off, (void *)p) == -1 ?
 		    (errno ? errno : EIO) : 0;
 		if (j->err != 0 || j->vd == NULL) {
+			/* Its successors must not wait for it: it comes again. */
+			if (j->err != 0)
+				verifier_giveup(w->ver, j->vd, j->file,
+				    "a chunk of it failed to write");
 			verifier_unref(w->ver, j->vd);
 			job_release(j);
 		} else if (verifier_feed(w->ver, j->vd, j->file, j->chunk, j->p,

@@ -104,9 +104,12 @@ int	verifier_feed(struct verifier *v, struct vds *vd, uint32_t file,
  * for a job that will not be fed (a failed write; any thread). */
 void	verifier_ref(struct verifier *v, struct vds *vd);
 void	verifier_unref(struct verifier *v, struct vds *vd);
-/* Give up hashing file from memory now (a chunk of it was refused and
- * will come again, after the ones its stream sends meanwhile, which would
- * wait for it): it is re-read at COMMIT. */
+/* Give up hashing file from memory now: it is re-read at COMMIT.  For a
+ * chunk that was refused or failed to write (it comes again, after the
+ * ones its stream sends meanwhile, which would wait for it).  file
+ * UINT32_MAX: every file of vd that has a chunk parked (the connections
+ * carrying the ones they wait for are gone).  Any thread; a job's
+ * verifier_ref keeps vd valid. */
 void	verifier_giveup(struct verifier *v, struct vds *vd, uint32_t file,
 	    const char *why);
 /* Give up the files that have a chunk parked since before `before`
