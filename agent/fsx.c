@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,8 +33,9 @@
 
 #define DIR_FLAGS	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
-/* 0: not tried yet, 1: openat2 works, -1: ENOSYS, use the walk. */
-static int have_openat2;
+/* 0: not tried yet, 1: openat2 works, -1: ENOSYS, use the walk.  Atomic:
+ * the sink's loop, writer and verifier threads all open files (TSan). */
+static _Atomic int have_openat2;
 
 /* Test hook, not part of fsx.h: force the component-walk fallback. */
 void	fsx_test_force_walk(int on);
