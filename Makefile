@@ -184,6 +184,15 @@ asan-test:
 	@rc=0; $(ASAN_ENV) bash tests/run.sh || rc=1; \
 	    $(MAKE) --no-print-directory clean >/dev/null; exit $$rc
 
+# make tsan-test: ThreadSanitizer over the sink's threads (loop, writers,
+# verifier, committer) and the hook worker; the first report fails the run.
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:exitcode=66
+tsan-test:
+	@$(MAKE) --no-print-directory clean
+	@$(MAKE) --no-print-directory SAN="-fsanitize=thread" OPT="-O1 -g -Wno-error" all $(UNIT_BINS) tests/hookrun
+	@rc=0; $(TSAN_ENV) bash tests/run.sh || rc=1; \
+	    $(MAKE) --no-print-directory clean >/dev/null; exit $$rc
+
 # make lint: cppcheck and clang-tidy (.clang-tidy) over proto/ and agent/.
 CPPCHECK ?= cppcheck
 CLANG_TIDY ?= clang-tidy
@@ -200,6 +209,6 @@ clean:
 	    $(UNIT_BINS) tests/unit/*.d tests/hookrun tests/*.d \
 	    $(FUZZ_BINS) tests/fuzz/mkcorpus
 
-.PHONY: all test check unit demo install man-check clean fuzz fuzz-build \
+.PHONY: tsan-test all test check unit demo install man-check clean fuzz fuzz-build \
 	fuzz-corpus asan-test lint
 -include $(wildcard agent/*.d proto/*.d tests/unit/*.d tests/*.d)
