@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,6 +522,19 @@ release_all(struct vpark *k)
 	}
 }
 
+/* Prepend the list src to *dst. */
+static void
+park_splice(struct vpark **dst, struct vpark *src)
+{
+	struct vpark *n;
+
+	for (; src != NULL; src = n) {
+		n = src->next;
+		src->next = *dst;
+		*dst = src;
+	}
+}
+
 /* Give up hashing file from memory (under mu): its sums stay VS_TODO
  * and publish_commit re-reads it; its parked chunks are returned. */
 static struct vpark *
@@ -619,12 +633,7 @@ verifier_feed(struct verifier *v, struct vds *vd, uint32_t file, uint32_t chunk,
 			vctx_finish(vf->ctx, &vd->sums[file]);
 			vf->ctx = NULL;
 			vd->left--;
-			for (k = unpark(v, vd, file, 0); k != NULL; k = cur) {
-				cur = k->next;		/* resends still parked */
-				k->next = stale;
-				stale = k;
-			}
-			cur = NULL;
+			park_splice(&stale, unpark(v, vd, file, 0));	/* resends */
 			break;
 		}
 		if ((cur = next_parked(v, vd, file, &stale)) == NULL)
@@ -650,31 +659,40 @@ verifier_feed(struct verifier *v, struct vds *vd, uint32_t file, uint32_t chunk,
 	return 1;
 }
 
+/* Give up every file (of vd, or of any dataset when vd is NULL) with a
+ * chunk parked since before `before`; their chunks go to *out.  Under mu.
+ * Returns the number of chunks still parked. */
+static unsigned
+lose_parked(struct verifier *v, struct vds *vd, double before, const char *why,
+    struct vpark **out)
+{
+	struct vpark	*k;
+	unsigned	 n;
+
+	for (;;) {
+		n = 0;
+		for (k = v->parked; k != NULL; k = k->next, n++)
+			if ((vd == NULL || k->vd == vd) && k->since < before)
+				break;
+		if (k == NULL)
+			return n;
+		park_splice(out, lose(v, k->vd, k->file, why));
+	}
+}
+
 void
 verifier_giveup(struct verifier *v, struct vds *vd, uint32_t file,
     const char *why)
 {
-	struct vpark	*k, *o, *out = NULL;
+	struct vpark *out = NULL;
 
 	if (vd == NULL || (file != UINT32_MAX && file >= vd->nfiles))
 		return;
 	pthread_mutex_lock(&v->mu);
-	if (file != UINT32_MAX) {
-		if (vd->vf[file].mem && vd->sums[file].state == VS_TODO)
-			out = lose(v, vd, file, why);
-	} else {
-		for (;;) {	/* every file of vd with a parked chunk */
-			for (k = v->parked; k != NULL && k->vd != vd; k = k->next)
-				;
-			if (k == NULL)
-				break;
-			for (o = lose(v, vd, k->file, why); o != NULL; o = k) {
-				k = o->next;
-				o->next = out;
-				out = o;
-			}
-		}
-	}
+	if (file == UINT32_MAX)
+		(void)lose_parked(v, vd, DBL_MAX, why, &out);
+	else if (vd->vf[file].mem && vd->sums[file].state == VS_TODO)
+		out = lose(v, vd, file, why);
 	pthread_mutex_unlock(&v->mu);
 	release_all(out);
 }
@@ -682,23 +700,12 @@ verifier_giveup(struct verifier *v, struct vds *vd, uint32_t file,
 unsigned
 verifier_expire(struct verifier *v, double before)
 {
-	struct vpark	*k, *o, *out = NULL;
+	struct vpark	*out = NULL;
 	unsigned	 n;
 
 	pthread_mutex_lock(&v->mu);
-	for (;;) {
-		n = 0;
-		for (k = v->parked; k != NULL && k->since >= before; k = k->next)
-			n++;
-		if (k == NULL)
-			break;
-		for (o = lose(v, k->vd, k->file, "its chunks came out of order for "
-		    "too long to hash them from memory"); o != NULL; o = k) {
-			k = o->next;
-			o->next = out;
-			out = o;
-		}
-	}
+	n = lose_parked(v, NULL, before, "its chunks came out of order for too "
+	    "long to hash them from memory", &out);
 	pthread_mutex_unlock(&v->mu);
 	release_all(out);
 	return n;
