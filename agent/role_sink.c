@@ -765,11 +765,11 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 			stream_close(c->s, "out of memory");
 		return;
 	}
-	if (sk->dio && f->size >= FSX_DIO_MIN_FILE && sk->sw != NULL) {
+	if (FSX_DIO_FILE(sk->dio, f->size) && sk->sw != NULL) {
 		write_async(c, d, &wd);
 		return;
 	}
-	if (sk->dio && f->size >= FSX_DIO_MIN_FILE && wd.len > sk->bounce_len) {
+	if (FSX_DIO_FILE(sk->dio, f->size) && wd.len > sk->bounce_len) {
 		free(sk->bounce);
 		sk->bounce_len = 0;
 		if ((sk->bounce = fsx_dio_alloc(d->rec.chunk_size)) == NULL) {
@@ -781,7 +781,7 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 	fd = batch_fd(sk, d, wd.file);
 	if (fd == -1) {
 		fd = fsx_open_dio(d->pfd, f->path, O_WRONLY,
-		    sk->dio && f->size >= FSX_DIO_MIN_FILE);
+		    FSX_DIO_FILE(sk->dio, f->size));
 		if (fd == -1) {
 			send_error(c, wd.dsid, errno == ENOSPC ? SL_ENOSPC : SL_EIO,
 			    "open %s: %s", f->path, strerror(errno));

@@ -139,7 +139,7 @@ open_sized(int pfd, const struct file_rec *f, int dio, int *rc, char *err,
 	struct stat	st;
 	int		fd;
 
-	fd = fsx_open_dio(pfd, f->path, O_RDONLY, dio && f->size >= FSX_DIO_MIN_FILE);
+	fd = fsx_open_dio(pfd, f->path, O_RDONLY, FSX_DIO_FILE(dio, f->size));
 	if (fd == -1) {
 		snprintf(err, errlen, "%s: %s", f->path, strerror(errno));
 		*rc = SL_EIO;

@@ -189,7 +189,7 @@ verify_run(struct verifier *v, struct vds *vd, uint32_t file, uint32_t from,
 	if (vf->ctx == NULL && (vf->ctx = vctx_new()) == NULL)
 		goto nomem;
 	fd = fsx_open_dio(vd->pfd, f->path, O_RDONLY,
-	    vd->dio && f->size >= FSX_DIO_MIN_FILE);
+	    FSX_DIO_FILE(vd->dio, f->size));
 	if (fd == -1) {
 		snprintf(vd->err, sizeof(vd->err), "%s: %s", f->path, strerror(errno));
 		return SL_EIO;
@@ -368,7 +368,7 @@ verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
 	/* Empty files have no chunk to wait for: their sums are those of
 	 * nothing. */
 	for (i = 0; i < nfiles; i++) {
-		vd->vf[i].mem = mem && dio && files[i].size >= FSX_DIO_MIN_FILE;
+		vd->vf[i].mem = mem && FSX_DIO_FILE(dio, files[i].size);
 		if (files[i].nchunks > 0)
 			continue;
 		if ((c = vctx_new()) == NULL) {

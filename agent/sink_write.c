@@ -187,8 +187,6 @@ swrite_pending(const struct swriter *w)
 void
 swrite_drain(struct swriter *w)
 {
-	struct timespec	ts;
-
 	while (w->pending > 0) {
 		run_done(w);
 		if (w->pending == 0)
@@ -201,15 +199,9 @@ swrite_drain(struct swriter *w)
 			(void)verifier_expire(w->ver, 1e300);
 			continue;
 		}
-		if (w->fin == NULL) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			(void)pthread_cond_timedwait(&w->idle, &w->mu, &ts);
-		}
+		/* job_release and a writer leaving a job both signal idle. */
+		if (w->fin == NULL)
+			pthread_cond_wait(&w->idle, &w->mu);
 		pthread_mutex_unlock(&w->mu);
 	}
 }

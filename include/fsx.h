@@ -41,6 +41,9 @@ int	fsx_sync_fds(const int *fds, size_t n);
  * that wait costs more than the copy it saves (the sink's group commit
  * flushes many small files with one syncfs instead). */
 #define FSX_DIO_MIN_FILE	(1024u * 1024)
+/* 1 when a file of `size` bytes goes through O_DIRECT where direct I/O
+ * is on (dio): the sink's write, verify and publish paths agree on it. */
+#define FSX_DIO_FILE(dio, size)	((dio) && (size) >= FSX_DIO_MIN_FILE)
 /* 1 when p, len and off suit O_DIRECT. */
 int	fsx_dio_aligned(const void *p, size_t len, off_t off);
 /* Write all len bytes of p at off.  bounce: NULL, or FSX_DIO_ALIGN-aligned
