@@ -104,6 +104,7 @@ static const struct keydef keys[] = {
 	{ "sink", "direct_io",		KT_ENUM, RQ_NO,     "on",   F(direct_io), 0, 0, modes },
 	{ "sink", "writers",		KT_INT,  RQ_NO,     "2",    F(writers),	0, 16, NULL },
 	{ "sink", "reread",		KT_ENUM, RQ_NO,     "off",  F(reread),	0, 0, modes },
+	{ "sink", "sha256",		KT_ENUM, RQ_NO,     "off",  F(sha256),	0, 0, modes },
 	{ "agent", "destination",	KT_STR,  RQ_AGENT,  NULL,   F(destination), 0, 0, NULL },
 	{ "agent", "server_name",	KT_STR,  RQ_NO,     NULL,   F(server_name), 0, 0, NULL },
 	{ "agent", "streams",		KT_INT,  RQ_NO,     "4",    F(streams),	1, SL_MAX_STREAMS, NULL },

@@ -42,11 +42,14 @@ manifest_parse_line(char *line, size_t len, struct manifest_ent *e)
 			return SL_EPROTO;
 		*p++ = '\0';
 	}
-	if (p[0] == '\0' || !is_hex(f[1], MANIFEST_SHA_HEX) ||
-	    !is_hex(f[2], MANIFEST_XXH_HEX))
+	if (p[0] == '\0' || !is_hex(f[2], MANIFEST_XXH_HEX) ||
+	    (strcmp(f[1], "-") != 0 && !is_hex(f[1], MANIFEST_SHA_HEX)))
 		return SL_EPROTO;
 	e->size = strtoull(f[0], NULL, 10);
-	memcpy(e->sha256, f[1], sizeof(e->sha256));
+	if (f[1][0] == '-')
+		e->sha256[0] = '\0';	/* not computed */
+	else
+		memcpy(e->sha256, f[1], sizeof(e->sha256));
 	memcpy(e->xxh128, f[2], sizeof(e->xxh128));
 	e->path = p;
 	return 0;

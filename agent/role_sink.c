@@ -203,6 +203,13 @@ send_error(struct sconn *c, uint64_t dsid, int code, const char *fmt, ...)
 
 /* ---- datasets ------------------------------------------------------------ */
 
+/* How every dataset's digests are made (verify.h). */
+static unsigned
+vh_flags(const struct sink *sk)
+{
+	return (sk->dio ? VH_DIO : 0) | (sk->cfg->sha256 ? VH_SHA256 : 0);
+}
+
 static struct sds *
 sds_find(struct sink *sk, uint64_t id)
 {
@@ -557,8 +564,8 @@ on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 			 * chunk arrive (verify.h). */
 			if (d->rec.chunks_acked == 0)
 				d->vd = verifier_track(sk->ver, d->pfd, &d->rec,
-				    d->files, d->nfiles, sk->dio,
-				    sk->sw != NULL && !sk->cfg->reread);
+				    d->files, d->nfiles, vh_flags(sk) |
+				    (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0));
 		}
 	}
 	d->next = sk->dsets;
@@ -853,7 +860,7 @@ on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
 		pre = NULL;
 		if (d->vd)
 			pre = verifier_finish(sk->ver, d->vd, NULL, 0);	/* logged */
-		rc = publish_commit(sk->j, sk->rootfd, d->pfd, sk->dio, &d->rec, d->files,
+		rc = publish_commit(sk->j, sk->rootfd, d->pfd, vh_flags(sk), &d->rec, d->files,
 		    d->nfiles, wc.digests, pre, err, sizeof(err));
 		/* Done with it either way; a COMMIT again re-reads in full. */
 		verifier_drop(sk->ver, d->vd);

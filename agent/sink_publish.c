@@ -174,7 +174,7 @@ finish_file(int fd, const struct file_rec *f, const uint8_t *agent_digest,
 
 /* Re-read one file and check it against the journal and the agent. */
 static int
-verify_file(struct journal *j, int pfd, int dio, const struct ds_rec *d,
+verify_file(struct journal *j, int pfd, unsigned how, const struct ds_rec *d,
     const struct file_rec *f, const uint8_t *agent_digest, uint8_t *buf,
     uint64_t *hashes, struct vsum *out, char *err, size_t errlen)
 {
@@ -182,7 +182,7 @@ verify_file(struct journal *j, int pfd, int dio, const struct ds_rec *d,
 	uint32_t	 c, len;
 	int		 fd, rc = SL_OK;
 
-	if ((fd = open_sized(pfd, f, dio, &rc, err, errlen)) == -1)
+	if ((fd = open_sized(pfd, f, (how & VH_DIO) != 0, &rc, err, errlen)) == -1)
 		return rc;
 	if (f->nchunks > 0) {
 		rc = journal_sink_hashes(j, d->id, f->idx, hashes, f->nchunks);
@@ -193,7 +193,7 @@ verify_file(struct journal *j, int pfd, int dio, const struct ds_rec *d,
 			return rc == SL_ENOTFOUND ? SL_ECORRUPT : rc;
 		}
 	}
-	if ((ctx = vctx_new()) == NULL) {
+	if ((ctx = vctx_new((how & VH_SHA256) != 0)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		rc = SL_ENOMEM;
 		goto out;
@@ -284,7 +284,11 @@ write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
 		fputc('\n', fp);
 	}
 	for (i = 0; i < nfiles; i++) {
-		digest_hex(sums[i].sha, SHA256_LEN, sha);
+		/* "-": not computed ([sink] sha256 = off) */
+		if (sums[i].has_sha)
+			digest_hex(sums[i].sha, SHA256_LEN, sha);
+		else
+			strcpy(sha, "-");
 		digest_hex(sums[i].xxh, 16, xxh);
 		fprintf(fp, "%llu\t%s\t%s\t%s\n", (unsigned long long)files[i].size,
 		    sha, xxh, files[i].path);
@@ -299,7 +303,7 @@ write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
 }
 
 int
-publish_commit(struct journal *j, int rootfd, int pfd, int dio, const struct ds_rec *d,
+publish_commit(struct journal *j, int rootfd, int pfd, unsigned how, const struct ds_rec *d,
     const struct file_rec *files, uint32_t nfiles, const uint8_t *digests,
     const struct vsum *pre, char *err, size_t errlen)
 {
@@ -327,7 +331,7 @@ publish_commit(struct journal *j, int rootfd, int pfd, int dio, const struct ds_
 			rc = check_verified(pfd, &files[i], dg, &pre[i], &sums[i],
 			    err, errlen);
 		else
-			rc = verify_file(j, pfd, dio, d, &files[i], dg, buf, hashes,
+			rc = verify_file(j, pfd, how, d, &files[i], dg, buf, hashes,
 			    &sums[i], err, errlen);
 	}
 	if (rc != SL_OK)

@@ -60,7 +60,7 @@ struct vpark {
 
 struct vds {
 	struct vds		*next;
-	int			 pfd, dio;
+	int			 pfd, dio, sha;
 	uint64_t		 id;
 	uint32_t		 chunk_size, nfiles;
 	const struct file_rec	*files;
@@ -104,7 +104,7 @@ vctx_free(struct vctx *c)
 }
 
 struct vctx *
-vctx_new(void)
+vctx_new(int sha)
 {
 	struct vctx *c = calloc(1, sizeof(*c));
 
@@ -112,8 +112,8 @@ vctx_new(void)
 		return NULL;
 	c->x128 = XXH3_createState();
 	c->lst = XXH3_createState();
-	c->sha = sha256_new();
-	if (c->x128 == NULL || c->lst == NULL || c->sha == NULL) {
+	c->sha = sha ? sha256_new() : NULL;
+	if (c->x128 == NULL || c->lst == NULL || (sha && c->sha == NULL)) {
 		vctx_free(c);
 		return NULL;
 	}
@@ -137,7 +137,8 @@ vctx_add(struct vctx *c, const uint8_t *p, size_t len, uint64_t hash)
 	uint8_t	le[8];
 
 	XXH3_128bits_update(c->x128, p, len);
-	sha256_update(c->sha, p, len);
+	if (c->sha != NULL)
+		sha256_update(c->sha, p, len);
 	wire_put_u64(le, hash);
 	XXH3_128bits_update(c->lst, le, sizeof(le));
 }
@@ -151,7 +152,9 @@ vctx_finish(struct vctx *c, struct vsum *s)
 	memcpy(s->xxh, canon.digest, sizeof(s->xxh));
 	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(c->lst));
 	memcpy(s->lst, canon.digest, sizeof(s->lst));
-	sha256_final(c->sha, s->sha);
+	s->has_sha = c->sha != NULL;
+	if (c->sha != NULL)
+		sha256_final(c->sha, s->sha);
 	c->sha = NULL;
 	s->state = VS_DONE;
 	vctx_free(c);
@@ -186,7 +189,7 @@ verify_run(struct verifier *v, struct vds *vd, uint32_t file, uint32_t from,
 			goto nomem;
 		v->buflen = vd->chunk_size;
 	}
-	if (vf->ctx == NULL && (vf->ctx = vctx_new()) == NULL)
+	if (vf->ctx == NULL && (vf->ctx = vctx_new(vd->sha)) == NULL)
 		goto nomem;
 	fd = fsx_open_dio(vd->pfd, f->path, O_RDONLY,
 	    FSX_DIO_FILE(vd->dio, f->size));
@@ -339,7 +342,7 @@ vds_free(struct vds *vd)
 
 struct vds *
 verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
-    const struct file_rec *files, uint32_t nfiles, int dio, int mem)
+    const struct file_rec *files, uint32_t nfiles, unsigned how)
 {
 	struct vds	*vd;
 	struct vctx	*c;
@@ -349,7 +352,8 @@ verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
 	if (vd == NULL)
 		return NULL;
 	vd->pfd = pfd;
-	vd->dio = dio;
+	vd->dio = (how & VH_DIO) != 0;
+	vd->sha = (how & VH_SHA256) != 0;
 	vd->id = d->id;
 	vd->chunk_size = d->chunk_size;
 	vd->nfiles = nfiles;
@@ -368,10 +372,10 @@ verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
 	/* Empty files have no chunk to wait for: their sums are those of
 	 * nothing. */
 	for (i = 0; i < nfiles; i++) {
-		vd->vf[i].mem = mem && FSX_DIO_FILE(dio, files[i].size);
+		vd->vf[i].mem = (how & VH_MEM) && FSX_DIO_FILE(vd->dio, files[i].size);
 		if (files[i].nchunks > 0)
 			continue;
-		if ((c = vctx_new()) == NULL) {
+		if ((c = vctx_new(vd->sha)) == NULL) {
 			vds_free(vd);
 			return NULL;
 		}
@@ -618,7 +622,7 @@ verifier_feed(struct verifier *v, struct vds *vd, uint32_t file, uint32_t chunk,
 	}
 	vf->hashing = 1;
 	vd->mbusy++;
-	if (vf->ctx == NULL && (vf->ctx = vctx_new()) == NULL)
+	if (vf->ctx == NULL && (vf->ctx = vctx_new(vd->sha)) == NULL)
 		out = lose(v, vd, file, "out of memory");
 	while (!vf->lost) {
 		pthread_mutex_unlock(&v->mu);

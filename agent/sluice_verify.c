@@ -5,7 +5,8 @@
  * At a sink the reference is the dataset's .sluice-manifest (written by
  * sink_publish.c: "SIZE\tSHA256\tXXH3-128\tPATH" lines, '#' comments):
  * each listed file is re-read beneath <root>/<name> (never following a
- * symlink out of it) and its size, SHA-256 and XXH3-128 compared; then
+ * symlink out of it) and its size, XXH3-128 and SHA-256 (when listed,
+ * i.e. not "-") compared; then
  * the tree is walked for files the manifest does not list.
  *
  * At an agent the reference is the journal: the XXH3-64 of each chunk as
@@ -49,6 +50,7 @@ struct vctx {
 	struct mentry	*e;
 	size_t		 n, cap;
 	unsigned	 diffs;
+	size_t		 nosha;		/* files checked without a SHA-256 ("-") */
 	uint64_t	 bytes;
 };
 
@@ -171,19 +173,23 @@ check_entry(int dfd, struct vctx *v, struct mentry *e, uint8_t *buf)
 		close(fd);
 		return;
 	}
-	sh = sha256_new();
+	sh = e->sha[0] != '\0' ? sha256_new() : NULL;	/* "-": not in the manifest */
 	x = XXH3_createState();
-	if (sh == NULL || x == NULL) {
+	if ((e->sha[0] != '\0' && sh == NULL) || x == NULL) {
 		fprintf(stderr, "sluice: verify: out of memory\n");
 		exit(SL_EXIT_FAIL);
 	}
 	XXH3_128bits_reset(x);
 	while ((n = read(fd, buf, READ_BUF)) > 0) {
-		sha256_update(sh, buf, (size_t)n);
+		if (sh != NULL)
+			sha256_update(sh, buf, (size_t)n);
 		XXH3_128bits_update(x, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
-	sha256_final(sh, sha);
+	if (sh != NULL)
+		sha256_final(sh, sha);
+	else
+		v->nosha++;
 	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(x));
 	XXH3_freeState(x);
 	if (n < 0) {
@@ -195,7 +201,7 @@ check_entry(int dfd, struct vctx *v, struct mentry *e, uint8_t *buf)
 	v->bytes += total;
 	digest_hex(sha, SHA256_LEN, shahex);
 	digest_hex(canon.digest, 16, xxhex);
-	sha_bad = strcmp(shahex, e->sha) != 0;
+	sha_bad = sh != NULL && strcmp(shahex, e->sha) != 0;
 	xxh_bad = strcmp(xxhex, e->xxh) != 0;
 	if (sha_bad || xxh_bad)
 		diff(v, "digest", e->path, "%s%s%s differs", sha_bad ? "sha256" : "",
@@ -296,8 +302,10 @@ verify_sink(const char *arg)
 	free(buf);
 	close(dfd);
 	if (v.diffs == 0)
-		printf("OK %s: %zu files, %llu bytes match %s (sha256, xxh3-128)\n", dir,
-		    v.n, (unsigned long long)v.bytes, MANIFEST_NAME);
+		printf("OK %s: %zu files, %llu bytes match %s (%s)\n", dir,
+		    v.n, (unsigned long long)v.bytes, MANIFEST_NAME,
+		    v.nosha == 0 ? "sha256, xxh3-128" : v.nosha == v.n ? "xxh3-128" :
+		    "xxh3-128; sha256 where listed");
 	else
 		printf("FAILED %s: %u difference%s in %zu files\n", dir, v.diffs,
 		    v.diffs == 1 ? "" : "s", v.n);

@@ -7,7 +7,7 @@
  *	[daemon]  role, id, journal, control, log_level
  *	[tls]     mode (on|off), ca, cert, key, secret_file
  *	[sink]    listen, root, max_connections, idle_timeout, direct_io,
- *	          writers, reread
+ *	          writers, reread, sha256
  *	[agent]   destination, server_name, streams, chunk_size, window,
  *	          reconnect_min, reconnect_max, sndbuf
  *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
@@ -51,6 +51,7 @@ struct config {
 	int		direct_io;		/* 1 = O_DIRECT chunk writes (default), 0 = page cache */
 	int		writers;		/* O_DIRECT writer threads, default 2; 0 = on the loop */
 	int		reread;			/* 1 = read O_DIRECT files back for their digests */
+	int		sha256;			/* 1 = SHA-256 per file in the manifest too */
 	/* [agent] */
 	char		destination[1024];	/* required for an agent: host:port[, host:port...]
 						 * in priority order (primary first) */

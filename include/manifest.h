@@ -7,7 +7,9 @@
  *
  *	SIZE '\t' SHA256 '\t' XXH3-128 '\t' PATH
  *
- * SHA256 is 64 and XXH3-128 32 lower-case hex digits; PATH is everything
+ * SHA256 is 64 lower-case hex digits, or "-" when the sink did not
+ * compute it (`[sink] sha256 = off`, the default); XXH3-128 is 32
+ * lower-case hex digits (`xxhsum -H2` prints the same); PATH is everything
  * after the third tab (non-empty; it may contain further tabs).  Empty
  * lines and lines starting with '#' are comments.  SIZE is read with
  * strtoull and not otherwise checked (a bad size shows up as a size
@@ -25,7 +27,7 @@
 
 struct manifest_ent {
 	uint64_t	 size;
-	char		 sha256[MANIFEST_SHA_HEX + 1];	/* NUL-terminated hex */
+	char		 sha256[MANIFEST_SHA_HEX + 1];	/* NUL-terminated hex, "" for "-" */
 	char		 xxh128[MANIFEST_XXH_HEX + 1];	/* NUL-terminated hex */
 	const char	*path;		/* points into the caller's line */
 };

@@ -36,15 +36,15 @@ int	publish_is_published(int rootfd, const struct ds_rec *d);
 
 /* Verify and publish: for every file check size, re-read it and compare
  * each chunk's XXH3-64 with the journal's, compare the chunk-list digest
- * with the agent's (digests: nfiles x 16 bytes), compute XXH3-128 and
- * SHA-256, write the manifest, set modes, fsync, rename into place
+ * with the agent's (digests: nfiles x 16 bytes), compute XXH3-128 (and
+ * SHA-256 with VH_SHA256), write the manifest, set modes, fsync, rename into place
  * (never over an existing name) and fsync the root.  SL_OK, SL_ECORRUPT
  * (a mismatch; err names the file), SL_EEXIST (name taken), SL_EIO,
  * SL_ENOSPC.  pre: NULL, or nfiles results of the verifier (verify.h);
  * a VS_DONE file is not read again (its size, chunk-list digest and mode
- * are still checked and set), any other is re-read here.  dio: read files
- * of FSX_DIO_MIN_FILE and more with O_DIRECT. */
-int	publish_commit(struct journal *j, int rootfd, int partialfd, int dio,
+ * are still checked and set), any other is re-read here.  how: VH_DIO
+ * reads files of FSX_DIO_MIN_FILE and more with O_DIRECT; VH_SHA256. */
+int	publish_commit(struct journal *j, int rootfd, int partialfd, unsigned how,
 	    const struct ds_rec *d, const struct file_rec *files, uint32_t nfiles,
 	    const uint8_t *digests, const struct vsum *pre, char *err, size_t errlen);
 

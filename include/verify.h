@@ -1,7 +1,7 @@
 /*
- * verify.h: the per-file digests the sink publishes (SHA-256, XXH3-128
- * and the agent's chunk-list digest), computed while the transfer runs
- * (agent/sink_verify.c).
+ * verify.h: the per-file digests the sink publishes (XXH3-128, the
+ * agent's chunk-list digest and, with `[sink] sha256 = on`, SHA-256),
+ * computed while the transfer runs (agent/sink_verify.c).
  *
  * Two ways, per file:
  *  - from memory (files on the O_DIRECT path, `reread = off`, the
@@ -55,20 +55,27 @@ struct vds;
 /* What the re-read found for one file. */
 enum vsum_state { VS_TODO, VS_DONE, VS_BAD };
 struct vsum {
-	uint8_t	sha[32];	/* SHA-256 of the file */
+	uint8_t	sha[32];	/* SHA-256 of the file, when has_sha */
 	uint8_t	xxh[16];	/* XXH3-128 of the file, canonical */
 	uint8_t	lst[16];	/* XXH3-128 of the chunk hashes (the agent's digest) */
 	int	state;		/* enum vsum_state */
+	int	has_sha;	/* computed with VH_SHA256 */
 };
 
+/* How a dataset's files are hashed (verifier_track, publish_commit). */
+#define VH_DIO		0x1	/* files of FSX_DIO_MIN_FILE and more are O_DIRECT */
+#define VH_MEM		0x2	/* hash O_DIRECT files from memory (verifier_feed) */
+#define VH_SHA256	0x4	/* SHA-256 too: about 0.5 CPU-s per GB with SHA-NI,
+				 * so only when the manifest's readers want it */
+
 /*
- * The digests of one file fed its chunks in order, as read back from
- * disk: XXH3-128 and SHA-256 of the bytes, XXH3-128 of the chunk hashes
- * (what the agent sends in COMMIT).  Shared by the verifier thread and
- * publish_commit's full re-read.
+ * The digests of one file fed its chunks in order: XXH3-128 (and with
+ * sha, SHA-256) of the bytes, XXH3-128 of the chunk hashes (what the
+ * agent sends in COMMIT).  Shared by the verifier thread, the writers
+ * and publish_commit's full re-read.
  */
 struct vctx;
-struct vctx *vctx_new(void);			/* NULL on ENOMEM */
+struct vctx *vctx_new(int sha);			/* NULL on ENOMEM */
 /* One chunk: SL_OK, or SL_ECORRUPT (nothing added) when its XXH3-64 is
  * not hash, the one it had on arrival. */
 int	vctx_chunk(struct vctx *c, const uint8_t *p, size_t len, uint64_t hash);
@@ -84,11 +91,11 @@ int	verifier_start(struct verifier **out);
 void	verifier_stop(struct verifier *v);
 
 /* Track a dataset whose files are open beneath pfd (kept open by the
- * caller until verifier_drop).  files must outlive the vds.  mem: hash
- * files on the O_DIRECT path (dio and at least FSX_DIO_MIN_FILE) from
- * memory.  NULL on ENOMEM: the dataset is then simply re-read at COMMIT. */
+ * caller until verifier_drop).  files must outlive the vds.  how: VH_*
+ * (VH_MEM: hash files on the O_DIRECT path from memory).  NULL on
+ * ENOMEM: the dataset is then simply re-read at COMMIT. */
 struct vds *verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
-	    const struct file_rec *files, uint32_t nfiles, int dio, int mem);
+	    const struct file_rec *files, uint32_t nfiles, unsigned how);
 /*
  * From memory: chunk `chunk` of `file`, hashed `hash` on arrival, has
  * just been written from p (spends a verifier_ref).  Returns 1 when p may go now (hashed here, or

@@ -13,7 +13,8 @@
 #   sl_wait NAME DATASET [SECS [--hook]]  wait for transferred (agent) /
 #                                published (sink); --hook: for the hook too
 #   sl_same SRC PUBLISHED        byte-identical trees (manifest excluded)
-#   sl_manifest_ok DIR           every file's sha256 matches .sluice-manifest
+#   sl_manifest_ok DIR [sha256]  every file's xxh3-128 (and sha256 where listed)
+#                                matches .sluice-manifest; sha256: must be listed
 #   sl_show NAME DATASET FIELD   print a counter from `sluice show`
 #   ok MSG / fail MSG
 
@@ -125,12 +126,18 @@ sl_same() {
 }
 
 sl_manifest_ok() {
-	local dir=$1
-	local sums
+	local dir=$1 need_sha=${2:-} body shas
 	[ -f "$dir/.sluice-manifest" ] || return 1
-	sums=$(grep -v '^#' "$dir/.sluice-manifest" | awk -F'\t' '{print $2"  "$4}')
-	[ -z "$sums" ] && return 0
-	(cd "$dir" && echo "$sums" | sha256sum -c --quiet -)
+	body=$(grep -v '^#' "$dir/.sluice-manifest")
+	[ -z "$body" ] && return 0
+	# XXH3-128 on every line, as xxh128sum prints it
+	(cd "$dir" && echo "$body" | awk -F'\t' '{print $3"  "$4}' | xxh128sum -c --quiet -) || return 1
+	# SHA-256 where the sink computed it ("-": [sink] sha256 = off)
+	if [ "$need_sha" = sha256 ]; then
+		echo "$body" | awk -F'\t' '$2 == "-" {bad = 1} END {exit bad}' || return 1
+	fi
+	shas=$(echo "$body" | awk -F'\t' '$2 != "-" {print $2"  "$4}')
+	[ -z "$shas" ] || (cd "$dir" && echo "$shas" | sha256sum -c --quiet -)
 }
 
 # sl_show NAME DATASET resent|sent|nacked

@@ -23,7 +23,7 @@ done
 
 # ---- a sink, a slow proxy, an agent --------------------------------------
 sport=$(sl_port); pport=$(sl_port)
-sl_sink_conf sink "$sport" tls=on
+sl_sink_conf sink "$sport" tls=on sha256=on	# verify checks both digests
 sl_agent_conf agent "$pport" tls=on chunk_size=256K streams=2
 python3 "$ROOT/tests/integration/slowproxy.py" "$pport" "$sport" $((3 * 1024 * 1024)) > "$T/proxy.log" 2>&1 &
 SL_PID[proxy]=$!

@@ -41,14 +41,15 @@ PY
 
 mk_shapes "$T/src"
 # TLS on with the sink's defaults (O_DIRECT chunks written by 2 writer
-# threads, hashed from memory); TLS off with direct_io = off (every chunk
-# through the page cache, re-read); TLS off with one writer and
-# reread = on (O_DIRECT chunks read back from the disk for the digests).
-for pass in on:on:off:2 off:off:off:2 off2:on:on:1; do
-	IFS=: read -r tls dio reread writers <<< "$pass"
+# threads, hashed from memory, no SHA-256); TLS off with direct_io = off
+# (every chunk through the page cache, re-read) and SHA-256; TLS off with
+# one writer and reread = on (O_DIRECT chunks read back from the disk for
+# the digests) and SHA-256.
+for pass in on:on:off:2:off off:off:off:2:on off2:on:on:1:on; do
+	IFS=: read -r tls dio reread writers sha <<< "$pass"
 	mode=${tls%2}
 	port=$(sl_port)
-	sl_sink_conf sink$tls "$port" tls=$mode direct_io=$dio reread=$reread writers=$writers
+	sl_sink_conf sink$tls "$port" tls=$mode direct_io=$dio reread=$reread writers=$writers sha256=$sha
 	sl_agent_conf agent$tls "$port" tls=$mode chunk_size=64K
 	sl_start sink$tls && sl_start agent$tls || { fail "start tls=$tls"; continue; }
 	for ds in empty-ds edge nested utf8 small; do
@@ -56,13 +57,22 @@ for pass in on:on:off:2 off:off:off:2 off2:on:on:1; do
 	done
 	for ds in empty-ds edge nested utf8 small; do
 		if sl_wait agent$tls "$ds" 120 >/dev/null && sl_same "$T/src/$ds" "$T/sink$tls.root/$ds" &&
-		    sl_manifest_ok "$T/sink$tls.root/$ds" &&
+		    sl_manifest_ok "$T/sink$tls.root/$ds" "$([ $sha = on ] && echo sha256)" &&
 		    grep -qx "# meta shape=$ds" "$T/sink$tls.root/$ds/.sluice-manifest"; then
-			ok "tls=$mode direct_io=$dio reread=$reread writers=$writers $ds byte-identical, manifest verifies, metadata shipped"
+			ok "tls=$mode direct_io=$dio reread=$reread writers=$writers sha256=$sha $ds byte-identical, manifest verifies, metadata shipped"
 		else
 			fail "tls=$tls $ds"
 		fi
 	done
+	# sha256 = off lists "-", and `sluice verify` checks the XXH3-128 alone
+	m=$T/sink$tls.root/edge/.sluice-manifest
+	if [ $sha = off ]; then
+		nodash=$(grep -v '^#' "$m" | awk -F'\t' '$2 != "-"' | head -1)
+		out=$("$SLUICE" -c "$T/sink$tls.conf" verify edge 2>&1)
+		[ -z "$nodash" ] && echo "$out" | grep -q "^OK .*(xxh3-128)$" &&
+		    ok "tls=$mode sha256=off: manifest lists no SHA-256, verify checks xxh3-128: $out" ||
+		    fail "tls=$mode sha256=off: line '$nodash', verify: $out"
+	fi
 	# in-order hashing from memory did not give up on anything here
 	if [ "$dio" = on ] && [ "$reread" = off ] && grep -q 're-read at commit' "$T/sink$tls.log"; then
 		fail "tls=$mode: a file fell back to the re-read: $(grep 're-read at commit' "$T/sink$tls.log" | head -1)"

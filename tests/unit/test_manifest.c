@@ -43,6 +43,11 @@ test_good(void **state)
 	assert_int_equal(parse("0\t" SHA "\t" XXH "\ta\tb", b, sizeof(b), &e), 0);
 	assert_string_equal(e.path, "a\tb");
 	assert_int_equal(e.size, 0);
+	/* "-": the sink did not compute a SHA-256 ([sink] sha256 = off) */
+	assert_int_equal(parse("7\t-\t" XXH "\tc\n", b, sizeof(b), &e), 0);
+	assert_string_equal(e.sha256, "");
+	assert_string_equal(e.xxh128, XXH);
+	assert_string_equal(e.path, "c");
 }
 
 static void
@@ -72,6 +77,9 @@ test_malformed(void **state)
 		"1\tE3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\t"
 		    XXH "\tp\n",			/* upper case */
 		"1\t" SHA "\t" XXH "\x00" "\tp\n",	/* cut by a NUL */
+		"1\t--\t" XXH "\tp\n",			/* only "-" stands for none */
+		"1\t-\t-\tp\n",			/* XXH3-128 is always there */
+		"1\t\t" XXH "\tp\n",			/* empty */
 	};
 	struct manifest_ent	e;
 	char			b[512];

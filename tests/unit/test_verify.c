@@ -100,9 +100,9 @@ chunk_hash(struct fx *fx, int f, uint32_t c)
 	return XXH3_64bits(fx->data[f] + (size_t)c * CS, len);
 }
 
-/* What the sums of file f must be. */
+/* What the sums of file f must be; sha: with VH_SHA256. */
 static void
-expect_sums(struct fx *fx, int f, const struct vsum *s)
+expect_sums(struct fx *fx, int f, const struct vsum *s, int sha_on)
 {
 	struct sha256		*sha = sha256_new();
 	XXH128_canonical_t	 canon;
@@ -113,7 +113,9 @@ expect_sums(struct fx *fx, int f, const struct vsum *s)
 	sha256_update(sha, fx->data[f], sizes[f]);
 	sha256_final(sha, want);
 	assert_int_equal(s->state, VS_DONE);
-	assert_memory_equal(s->sha, want, SHA256_LEN);
+	assert_int_equal(s->has_sha, sha_on);
+	if (sha_on)
+		assert_memory_equal(s->sha, want, SHA256_LEN);
 	XXH128_canonicalFromHash(&canon, XXH3_128bits(fx->data[f], sizes[f]));
 	assert_memory_equal(s->xxh, canon.digest, 16);
 	XXH3_128bits_reset(lst);
@@ -135,11 +137,14 @@ test_out_of_order(void **state)
 	struct vds		*vd;
 	const struct vsum	*s;
 	char			 err[256];
-	int			 f, c, dio;
+	int			 f, c, k, dio, sha;
 
-	for (dio = 0; dio < 2; dio++) {
+	for (k = 0; k < 4; k++) {
+		dio = k & 1;
+		sha = k >> 1;
 		assert_int_equal(verifier_start(&v), SL_OK);
-		vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4, dio, 0);
+		vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4,
+		    (dio ? VH_DIO : 0) | (sha ? VH_SHA256 : 0));
 		assert_non_null(vd);
 		for (f = 3; f >= 0; f--) {
 			for (c = (int)fx->files[f].nchunks - 1; c >= 0; c--)
@@ -153,7 +158,7 @@ test_out_of_order(void **state)
 		s = verifier_finish(v, vd, err, sizeof(err));
 		assert_string_equal(err, "");
 		for (f = 0; f < 4; f++)
-			expect_sums(fx, f, &s[f]);
+			expect_sums(fx, f, &s[f], sha);
 		verifier_drop(v, vd);
 		verifier_stop(v);
 	}
@@ -176,7 +181,7 @@ test_mismatch(void **state)
 	assert_int_equal(pwrite(fd, "X", 1, 2 * CS + 5), 1);
 	close(fd);
 	assert_int_equal(verifier_start(&v), SL_OK);
-	vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4, 1, 0);
+	vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4, VH_DIO | VH_SHA256);
 	assert_non_null(vd);
 	for (f = 0; f < 4; f++)
 		for (c = 0; c < fx->files[f].nchunks; c++)
@@ -186,7 +191,7 @@ test_mismatch(void **state)
 	assert_int_equal(s[0].state, VS_BAD);
 	assert_non_null(strstr(err, "a.bin: chunk 2 on disk differs"));
 	for (f = 1; f < 4; f++)
-		expect_sums(fx, f, &s[f]);
+		expect_sums(fx, f, &s[f], 1);
 	verifier_drop(v, vd);
 	verifier_stop(v);
 }
@@ -204,7 +209,7 @@ test_stall(void **state)
 	uint32_t		 c;
 
 	assert_int_equal(verifier_start(&v), SL_OK);
-	vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4, 0, 0);
+	vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4, VH_SHA256);
 	assert_non_null(vd);
 	for (f = 0; f < 4; f++)
 		for (c = 0; c < fx->files[f].nchunks; c++)
@@ -214,14 +219,14 @@ test_stall(void **state)
 	verifier_kick(v);
 	s = verifier_finish(v, vd, NULL, 0);
 	for (f = 0; f < 3; f++)
-		expect_sums(fx, f, &s[f]);
+		expect_sums(fx, f, &s[f], 1);
 	assert_int_equal(s[3].state, VS_TODO);
 	/* out-of-range chunks are ignored, not written past the bitmap */
 	verifier_durable(v, vd, 9, 0, 0);
 	verifier_durable(v, vd, 0, 999, 0);
 	verifier_drop(v, vd);
 	/* dropping while tracked elsewhere, then stop with one still tracked */
-	vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4, 0, 0);
+	vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4, VH_SHA256);
 	assert_non_null(vd);
 	verifier_durable(v, vd, 0, 0, chunk_hash(fx, 0, 0));
 	verifier_kick(v);
@@ -323,7 +328,7 @@ feed(struct verifier *v, struct vds *vd, struct mfx *m, int f, uint32_t c)
 
 /* The sums of the in-memory file f of m. */
 static void
-expect_msums(struct mfx *m, int f, const struct vsum *s)
+expect_msums(struct mfx *m, int f, const struct vsum *s, int sha_on)
 {
 	struct sha256		*sha = sha256_new();
 	XXH128_canonical_t	 canon;
@@ -332,7 +337,9 @@ expect_msums(struct mfx *m, int f, const struct vsum *s)
 	sha256_update(sha, m->data[f], msizes[f]);
 	sha256_final(sha, want);
 	assert_int_equal(s->state, VS_DONE);
-	assert_memory_equal(s->sha, want, SHA256_LEN);
+	assert_int_equal(s->has_sha, sha_on);
+	if (sha_on)
+		assert_memory_equal(s->sha, want, SHA256_LEN);
 	XXH128_canonicalFromHash(&canon, XXH3_128bits(m->data[f], msizes[f]));
 	assert_memory_equal(s->xxh, canon.digest, 16);
 }
@@ -350,7 +357,7 @@ test_mem_order(void **state)
 
 	(void)state;
 	assert_int_equal(verifier_start(&v), SL_OK);
-	vd = verifier_track(v, -1, &m->d, m->files, MNF, 1, 1);
+	vd = verifier_track(v, -1, &m->d, m->files, MNF, VH_DIO | VH_MEM | VH_SHA256);
 	assert_non_null(vd);
 	assert_int_equal(feed(v, vd, m, 0, 3), 0);
 	assert_int_equal(feed(v, vd, m, 0, 1), 0);
@@ -373,8 +380,8 @@ test_mem_order(void **state)
 	/* the small file is not hashed from memory */
 	assert_int_equal(feed(v, vd, m, 2, 0), 1);
 	s = verifier_finish(v, vd, NULL, 0);
-	expect_msums(m, 0, &s[0]);
-	expect_msums(m, 1, &s[1]);
+	expect_msums(m, 0, &s[0], 1);
+	expect_msums(m, 1, &s[1], 1);
 	assert_int_equal(s[2].state, VS_TODO);
 	verifier_drop(v, vd);
 	verifier_stop(v);
@@ -427,7 +434,9 @@ test_mem_threads(void **state)
 	for (round = 0; round < 20; round++) {
 		m = mfx_new();
 		assert_int_equal(verifier_start(&v), SL_OK);
-		vd = verifier_track(v, -1, &m->d, m->files, MNF, 1, 1);
+		/* odd rounds without SHA-256, the default */
+		vd = verifier_track(v, -1, &m->d, m->files, MNF, VH_DIO | VH_MEM |
+		    (round & 1 ? 0 : VH_SHA256));
 		assert_non_null(vd);
 		for (i = 0; i < 4; i++) {
 			w[i] = (struct wctx){ v, vd, m, i };
@@ -437,8 +446,8 @@ test_mem_threads(void **state)
 		for (i = 0; i < 4; i++)
 			pthread_join(th[i], NULL);
 		s = verifier_finish(v, vd, NULL, 0);
-		expect_msums(m, 0, &s[0]);
-		expect_msums(m, 1, &s[1]);
+		expect_msums(m, 0, &s[0], !(round & 1));
+		expect_msums(m, 1, &s[1], !(round & 1));
 		assert_int_equal(verifier_expire(v, 1e300), 0);	/* none parked */
 		verifier_drop(v, vd);
 		verifier_stop(v);
@@ -458,7 +467,7 @@ test_mem_expire(void **state)
 
 	(void)state;
 	assert_int_equal(verifier_start(&v), SL_OK);
-	vd = verifier_track(v, -1, &m->d, m->files, MNF, 1, 1);
+	vd = verifier_track(v, -1, &m->d, m->files, MNF, VH_DIO | VH_MEM | VH_SHA256);
 	assert_non_null(vd);
 	assert_int_equal(feed(v, vd, m, 0, 0), 1);
 	assert_int_equal(feed(v, vd, m, 0, 2), 0);
@@ -493,7 +502,7 @@ test_mem_drop(void **state)
 
 	(void)state;
 	assert_int_equal(verifier_start(&v), SL_OK);
-	vd = verifier_track(v, -1, &m->d, m->files, MNF, 1, 1);
+	vd = verifier_track(v, -1, &m->d, m->files, MNF, VH_DIO | VH_MEM | VH_SHA256);
 	assert_non_null(vd);
 	assert_int_equal(feed(v, vd, m, 0, 1), 0);
 	verifier_ref(v, vd);		/* a job still writing */
