@@ -22,7 +22,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include "conn.h"
 #include "digest.h"
 #include "fsx.h"
+#include "gcommit.h"
 #include "log.h"
 #include "net.h"
 #include "publish.h"
@@ -90,22 +90,6 @@ struct sconn {
 	uint32_t		 nacks, aacks;
 };
 
-struct batch_ent {
-	struct sds	*ds;
-	uint32_t	 file, chunk, len;
-	uint64_t	 hash;
-	int		 fd;
-	int		 owns_fd;	/* 0: an earlier entry of the file owns fd */
-	uint64_t	 conn;		/* serial of the sconn to ACK on */
-};
-
-/* A batch on its way through the committer thread. */
-struct cbatch {
-	struct batch_ent	*ents;
-	uint32_t		 n;
-	int			 rc;
-};
-
 struct sink {
 	struct ev_loop		*loop;
 	const struct config	*cfg;
@@ -127,21 +111,8 @@ struct sink {
 	struct sconn		*conns;
 	int			 nconns;
 	struct sds		*dsets;
-	struct batch_ent	*batch;		/* written, not yet handed to the committer */
-	uint32_t		 nbatch, abatch;
 	uint64_t		 serials;
-
-	/* Committer thread: fsync + LMDB txn off the loop, so that the
-	 * loop keeps reading sockets while the disk flushes; whatever
-	 * arrives meanwhile forms the next batch (natural group commit). */
-	pthread_t		 cthread;
-	pthread_mutex_t		 cmu;
-	pthread_cond_t		 ccv;
-	struct cbatch		*ctodo;		/* handed over, guarded by cmu */
-	struct cbatch		*cdone;		/* finished, guarded by cmu */
-	struct cbatch		*cbusy;		/* the one in flight (loop's view) */
-	int			 cstop;
-	ev_async		 cwake;
+	struct gcommit		*gc;		/* fsync + LMDB txn off the loop */
 };
 
 static const char *
@@ -270,18 +241,7 @@ sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
 static int
 sds_pending(struct sink *sk, struct sds *d)
 {
-	uint32_t i;
-
-	if (d->nwriting > 0)
-		return 1;
-	for (i = 0; i < sk->nbatch; i++)
-		if (sk->batch[i].ds == d)
-			return 1;
-	if (sk->cbusy != NULL)
-		for (i = 0; i < sk->cbusy->n; i++)
-			if (sk->cbusy->ents[i].ds == d)
-				return 1;
-	return 0;
+	return d->nwriting > 0 || gcommit_holds(sk->gc, d);
 }
 
 static void
@@ -325,8 +285,9 @@ have_check(struct sink *sk)
 	struct sconn	*c;
 	struct sds	*d;
 
-	/* sk->batch may hold newer chunks of the same dataset: wait for
-	 * that one too.  commit_done's caller has cleared sk->cbusy. */
+	/* The open batch may hold newer chunks of the same dataset: wait
+	 * for that one too.  (commit_done runs once its batch is no longer
+	 * counted.) */
 	for (c = sk->conns; c; c = c->next) {
 		if (c->have_wait == 0 || stream_state(c->s) == ST_CLOSING)
 			continue;
@@ -604,31 +565,9 @@ static int
 batch_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
     uint32_t len, uint64_t hash, int fd, int owns_fd, uint64_t conn)
 {
-	if (sk->nbatch == sk->abatch) {
-		uint32_t na = sk->abatch ? sk->abatch * 2 : 64;
-		struct batch_ent *p = realloc(sk->batch, na * sizeof(*p));
-		if (p == NULL)
-			return SL_ENOMEM;
-		sk->batch = p;
-		sk->abatch = na;
-	}
-	sk->batch[sk->nbatch++] = (struct batch_ent){ d, file, chunk, len, hash, fd,
-	    owns_fd, conn };
-	return SL_OK;
-}
+	struct gc_ent e = { d, d->rec.id, file, chunk, len, hash, fd, owns_fd, conn };
 
-/* The open fd of (d, file) if the batch already has one. */
-static int
-batch_fd(struct sink *sk, struct sds *d, uint32_t file)
-{
-	uint32_t i;
-
-	for (i = sk->nbatch; i > 0 && sk->nbatch - i < 8; i--) {
-		struct batch_ent *e = &sk->batch[i - 1];
-		if (e->ds == d && e->file == file)
-			return e->fd;
-	}
-	return -1;
+	return gcommit_push(sk->gc, &e);
 }
 
 /* Hand a verified chunk of an O_DIRECT file to a writer, without a
@@ -785,7 +724,7 @@ on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 		}
 		sk->bounce_len = d->rec.chunk_size;
 	}
-	fd = batch_fd(sk, d, wd.file);
+	fd = gcommit_fd(sk->gc, d, wd.file);
 	if (fd == -1) {
 		fd = fsx_open_dio(d->pfd, f->path, O_WRONLY,
 		    FSX_DIO_FILE(sk->dio, f->size));
@@ -1130,86 +1069,6 @@ send_acks(struct sconn *c)
 	c->nacks = 0;
 }
 
-/* Committer thread: make each batch durable, then wake the loop. */
-static void *
-committer_main(void *arg)
-{
-	struct sink		*sk = arg;
-	struct cbatch		*b;
-	struct sink_chunk	*sc;
-	int			*fds;
-	uint32_t		 i, nfd;
-
-	for (;;) {
-		pthread_mutex_lock(&sk->cmu);
-		while (sk->ctodo == NULL && !sk->cstop)
-			pthread_cond_wait(&sk->ccv, &sk->cmu);
-		b = sk->ctodo;
-		sk->ctodo = NULL;
-		pthread_mutex_unlock(&sk->cmu);
-		if (b == NULL)
-			return NULL;	/* stopping, nothing left */
-
-		fds = malloc(b->n * sizeof(*fds));
-		sc = malloc(b->n * sizeof(*sc));
-		b->rc = (fds && sc) ? SL_OK : SL_ENOMEM;
-		nfd = 0;
-		for (i = 0; b->rc == SL_OK && i < b->n; i++) {
-			struct batch_ent *e = &b->ents[i];
-			if (e->owns_fd)
-				fds[nfd++] = e->fd;
-			sc[i] = (struct sink_chunk){ e->ds->rec.id, e->file, e->chunk,
-			    e->hash, e->len };
-		}
-		if (b->rc == SL_OK && fsx_sync_fds(fds, nfd) == -1) {
-			log_warn("sink", "group commit: sync of %u files failed", nfd);
-			b->rc = SL_EIO;
-		}
-		if (b->rc == SL_OK) {
-			b->rc = journal_sink_chunks_put(sk->j, sc, b->n);
-			if (b->rc != SL_OK)
-				log_err("journal", "group commit of %u chunks: %s", b->n,
-				    sl_strerror(b->rc));
-		}
-		for (i = 0; i < b->n; i++)
-			if (b->ents[i].owns_fd)
-				close(b->ents[i].fd);
-		log_debug("sink", "group commit chunks=%u files=%u rc=%s", b->n, nfd,
-		    sl_strerror(b->rc));
-		free(fds);
-		free(sc);
-
-		pthread_mutex_lock(&sk->cmu);
-		sk->cdone = b;
-		pthread_cond_broadcast(&sk->ccv);	/* commit_drain waits here */
-		pthread_mutex_unlock(&sk->cmu);
-		ev_async_send(sk->loop, &sk->cwake);
-	}
-}
-
-/* Hand the batch written so far to the committer, if it is idle. */
-static void
-commit_start(struct sink *sk)
-{
-	struct cbatch *b;
-
-	if (sk->cbusy != NULL || sk->nbatch == 0)
-		return;
-	b = malloc(sizeof(*b));
-	if (b == NULL)
-		return;		/* try again next pass */
-	b->ents = sk->batch;
-	b->n = sk->nbatch;
-	b->rc = SL_OK;
-	sk->batch = NULL;
-	sk->nbatch = sk->abatch = 0;
-	sk->cbusy = b;
-	pthread_mutex_lock(&sk->cmu);
-	sk->ctodo = b;
-	pthread_cond_signal(&sk->ccv);
-	pthread_mutex_unlock(&sk->cmu);
-}
-
 static struct sconn *
 conn_by_serial(struct sink *sk, uint64_t serial)
 {
@@ -1223,39 +1082,39 @@ conn_by_serial(struct sink *sk, uint64_t serial)
 
 /* A batch is durable (or failed): record it and send the promises. */
 static void
-commit_done(struct sink *sk, struct cbatch *b)
+commit_done(const struct gc_ent *ents, uint32_t n, int rc, void *arg)
 {
+	struct sink	*sk = arg;
 	struct sconn	*c = NULL;
 	struct sds	*d;
 	uint32_t	 i;
 
-	for (i = 0; i < b->n; i++) {
-		struct batch_ent *e = &b->ents[i];
+	for (i = 0; i < n; i++) {
+		const struct gc_ent *e = &ents[i];
+		struct sds *ed = e->ds;
 
 		if (c == NULL || c->serial != e->conn)
 			c = conn_by_serial(sk, e->conn);
-		if (b->rc != SL_OK) {
+		if (rc != SL_OK) {
 			/* Not durable, so no promise: the agent resends. */
 			if (c && stream_state(c->s) != ST_CLOSING)
 				stream_close(c->s, "group commit failed");
 			continue;
 		}
-		uint64_t g = e->ds->files[e->file].first_chunk + e->chunk;
-		if (!(e->ds->held[g / 8] & (1u << (g % 8)))) {
-			e->ds->held[g / 8] |= (uint8_t)(1u << (g % 8));
-			e->ds->rec.chunks_acked++;
-			e->ds->rec.bytes_acked += e->len;
-			if (e->ds->vd)
-				verifier_durable(sk->ver, e->ds->vd, e->file, e->chunk,
+		uint64_t g = ed->files[e->file].first_chunk + e->chunk;
+		if (!(ed->held[g / 8] & (1u << (g % 8)))) {
+			ed->held[g / 8] |= (uint8_t)(1u << (g % 8));
+			ed->rec.chunks_acked++;
+			ed->rec.bytes_acked += e->len;
+			if (ed->vd)
+				verifier_durable(sk->ver, ed->vd, e->file, e->chunk,
 				    e->hash);
 		}
-		if (c && ack_push(c, e->ds->rec.id, e->file, e->chunk) != SL_OK)
+		if (c && ack_push(c, e->dsid, e->file, e->chunk) != SL_OK)
 			stream_close(c->s, "out of memory");
 	}
-	if (b->rc == SL_OK)
+	if (rc == SL_OK)
 		verifier_kick(sk->ver);
-	free(b->ents);
-	free(b);
 	/* Counters are for people: journal them once a second, not with an
 	 * fsync per batch on the loop thread (COMMIT and stop flush too). */
 	if (sl_time_mono() - sk->counts_at >= 1.0) {
@@ -1269,24 +1128,6 @@ commit_done(struct sink *sk, struct cbatch *b)
 	have_check(sk);
 }
 
-static void
-cwake_cb(struct ev_loop *loop, ev_async *w, int revents)
-{
-	struct sink	*sk = w->data;
-	struct cbatch	*b;
-
-	(void)loop; (void)revents;
-	pthread_mutex_lock(&sk->cmu);
-	b = sk->cdone;
-	sk->cdone = NULL;
-	pthread_mutex_unlock(&sk->cmu);
-	if (b == NULL)
-		return;
-	sk->cbusy = NULL;
-	commit_done(sk, b);
-	commit_start(sk);
-}
-
 /* Once per loop pass, after every ready socket was read. */
 static void
 commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -1298,26 +1139,7 @@ commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	for (c = sk->conns; c; c = c->next)
 		if (c->nacks)	/* duplicates: already durable, ack at once */
 			send_acks(c);
-	commit_start(sk);
-}
-
-/* Wait for the committer to finish whatever it has (shutdown). */
-static void
-commit_drain(struct sink *sk)
-{
-	struct cbatch *b;
-
-	while (sk->cbusy != NULL || sk->nbatch > 0) {
-		commit_start(sk);
-		pthread_mutex_lock(&sk->cmu);
-		while (sk->cdone == NULL)
-			pthread_cond_wait(&sk->ccv, &sk->cmu);
-		b = sk->cdone;
-		sk->cdone = NULL;
-		pthread_mutex_unlock(&sk->cmu);
-		sk->cbusy = NULL;
-		commit_done(sk, b);
-	}
+	gcommit_flush(sk->gc);
 }
 
 /* ---- listener ---------------------------------------------------------------- */
@@ -1474,9 +1296,6 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 	ev_prepare_init(&sk->commit, commit_cb);
 	sk->commit.data = sk;
 	ev_prepare_start(loop, &sk->commit);
-	ev_async_init(&sk->cwake, cwake_cb);
-	sk->cwake.data = sk;
-	ev_async_start(loop, &sk->cwake);
 	rc = verifier_start(&sk->ver);
 	if (rc != SL_OK) {
 		snprintf(err, errlen, "cannot start the verifier thread");
@@ -1492,11 +1311,9 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 		sk->expire.data = sk;
 		ev_timer_start(loop, &sk->expire);
 	}
-	pthread_mutex_init(&sk->cmu, NULL);
-	pthread_cond_init(&sk->ccv, NULL);
-	if (pthread_create(&sk->cthread, NULL, committer_main, sk) != 0) {
+	rc = gcommit_start(&sk->gc, loop, j, commit_done, sk);
+	if (rc != SL_OK) {
 		snprintf(err, errlen, "cannot start the committer thread");
-		rc = SL_ENOMEM;
 		goto fail;
 	}
 	log_info("sink", "id=%s listen=%s root=%s tls=%s", log_q(cfg->id), sk->addr.text,
@@ -1507,7 +1324,6 @@ fail:
 	if (sk->lfd != -1) {
 		ev_io_stop(loop, &sk->accept_io);
 		ev_prepare_stop(loop, &sk->commit);
-		ev_async_stop(loop, &sk->cwake);
 		close(sk->lfd);
 	}
 	if (sk->rootfd != -1)
@@ -1540,13 +1356,8 @@ sink_stop(struct sink *sk)
 		sk->sw = NULL;
 	}
 	ev_prepare_stop(sk->loop, &sk->commit);
-	commit_drain(sk);
-	pthread_mutex_lock(&sk->cmu);
-	sk->cstop = 1;
-	pthread_cond_broadcast(&sk->ccv);
-	pthread_mutex_unlock(&sk->cmu);
-	pthread_join(sk->cthread, NULL);
-	ev_async_stop(sk->loop, &sk->cwake);
+	gcommit_stop(sk->gc);		/* commits what was written so far */
+	sk->gc = NULL;
 	for (c = sk->conns; c; c = c->next)
 		stream_close(c->s, "shutting down");
 	ev_run(sk->loop, EVRUN_NOWAIT);
@@ -1559,7 +1370,6 @@ sink_stop(struct sink *sk)
 	close(sk->lfd);
 	close(sk->rootfd);
 	tls_ctx_free(sk->tls);
-	free(sk->batch);
 	free(sk->bounce);
 	free(sk);
 }
