@@ -743,7 +743,10 @@ cmd_wait(int argc, char **argv)
 			    argv[optind], timeout);
 			return SL_EXIT_FAIL;
 		}
-		usleep(100 * 1000);
+		/* A read-only journal open and one lookup: cheap enough to
+		 * poll often, so a script waiting on a dataset goes on within
+		 * 20 ms (100 ms was 5 % of a 2 GB transfer's wall time). */
+		usleep(20 * 1000);
 	}
 }
 
