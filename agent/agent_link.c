@@ -19,6 +19,7 @@
 
 #include "conn.h"
 #include "digest.h"
+#include "fsx.h"
 #include "log.h"
 #include "net.h"
 #include "pathchk.h"
@@ -191,6 +192,8 @@ connect_all(struct agent *a)
 			link_down(a, "out of memory");
 			return;
 		}
+		if (a->pool != NULL)	/* DATA of large files: encrypted there */
+			stream_use_pool(as->s, a->pool, 0, FSX_DIO_MIN_FILE);
 	}
 	ev_timer_set(&a->connect_to, 15.0, 0);
 	ev_timer_start(a->loop, &a->connect_to);

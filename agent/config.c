@@ -97,6 +97,7 @@ static const struct keydef keys[] = {
 	{ "tls", "key",			KT_STR,  RQ_TLS_ON, NULL,   F(key),	0, 0, NULL },
 	{ "tls", "secret_file",		KT_STR,  RQ_TLS_OFF, NULL,  F(secret_file), 0, 0, NULL },
 	{ "tls", "ciphersuites",	KT_STR,  RQ_NO,     NULL,   F(ciphersuites), 0, 0, NULL },
+	{ "tls", "threads",		KT_INT,  RQ_NO,     "2",    F(tls_threads), 0, 16, NULL },
 	{ "sink", "listen",		KT_STR,  RQ_SINK,   NULL,   F(listen),	0, 0, NULL },
 	{ "sink", "root",		KT_STR,  RQ_SINK,   NULL,   F(root),	0, 0, NULL },
 	{ "sink", "max_connections",	KT_INT,  RQ_NO,     "256",  F(max_connections), 1, 65536, NULL },

@@ -1086,6 +1086,12 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 				goto fail;
 		}
 	}
+	if (cfg->tls && cfg->tls_threads > 0 &&
+	    stream_pool_start(&a->pool, loop, cfg->tls_threads) != SL_OK) {
+		snprintf(err, errlen, "cannot start the TLS threads");
+		rc = SL_EIO;
+		goto fail;
+	}
 	for (i = 0; i < SL_MAX_STREAMS; i++) {
 		a->st[i].a = a;
 		a->st[i].idx = i;
@@ -1119,6 +1125,7 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	*out = a;
 	return SL_OK;
 fail:
+	stream_pool_stop(a->pool);
 	tls_ctx_free(a->tls);
 	free(a);
 	return rc;
@@ -1146,6 +1153,8 @@ agent_stop(struct agent *a)
 		}
 	/* Streams are freed by the reaper on the next loop pass; their send
 	 * buffers must outlive them, so run one pass before freeing. */
+	ev_run(a->loop, EVRUN_NOWAIT);
+	stream_pool_stop(a->pool);	/* lets the last offloaded streams go */
 	ev_run(a->loop, EVRUN_NOWAIT);
 	for (i = 0; i < SL_MAX_STREAMS; i++)
 		free(a->st[i].buf);

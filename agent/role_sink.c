@@ -104,6 +104,7 @@ struct sink {
 	int			 dio;		/* open chunk files O_DIRECT */
 	struct verifier		*ver;
 	struct swriter		*sw;		/* O_DIRECT writers, NULL = on the loop */
+	struct stream_pool	*pool;		/* TLS bulk reads, NULL = on the loop */
 	ev_timer		 expire;	/* gives up parked chunks (verify.h) */
 	double			 counts_at;	/* counters last journaled, monotonic */
 	uint8_t			*bounce;	/* aligned copy of an unaligned chunk */
@@ -1199,6 +1200,8 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			free(c);
 			return;
 		}
+		if (sk->pool != NULL)	/* DATA of large files: read and decrypted there */
+			stream_use_pool(c->s, sk->pool, FSX_DIO_MIN_FILE, 0);
 		c->next = sk->conns;
 		if (c->next)
 			c->next->prevp = &c->next;
@@ -1311,6 +1314,12 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 		sk->expire.data = sk;
 		ev_timer_start(loop, &sk->expire);
 	}
+	if (cfg->tls && cfg->tls_threads > 0 &&
+	    stream_pool_start(&sk->pool, loop, cfg->tls_threads) != SL_OK) {
+		snprintf(err, errlen, "cannot start the TLS threads");
+		rc = SL_EIO;
+		goto fail;
+	}
 	rc = gcommit_start(&sk->gc, loop, j, commit_done, sk);
 	if (rc != SL_OK) {
 		snprintf(err, errlen, "cannot start the committer thread");
@@ -1332,6 +1341,7 @@ fail:
 		ev_timer_stop(loop, &sk->expire);
 		swrite_stop(sk->sw);
 	}
+	stream_pool_stop(sk->pool);
 	verifier_stop(sk->ver);
 	tls_ctx_free(sk->tls);
 	free(sk);
@@ -1360,6 +1370,9 @@ sink_stop(struct sink *sk)
 	sk->gc = NULL;
 	for (c = sk->conns; c; c = c->next)
 		stream_close(c->s, "shutting down");
+	ev_run(sk->loop, EVRUN_NOWAIT);
+	stream_pool_stop(sk->pool);	/* lets the last offloaded streams go */
+	sk->pool = NULL;
 	ev_run(sk->loop, EVRUN_NOWAIT);
 	verifier_stop(sk->ver);		/* drops every vds */
 	while ((d = sk->dsets) != NULL) {

@@ -19,8 +19,20 @@
  * Closing is deferred: stream_close stops the watchers and queues the
  * stream on a list that an ev_check watcher drains, calling on_close and
  * freeing there, never inside the stream's own callback (STYLE 12).
+ *
+ * Worker threads (stream_use_pool): once the head of a large frame is
+ * in, the rest of it is read by a thread of a stream_pool, and a large
+ * referenced segment (DATA) is written by one; with TLS that is where
+ * the decryption and encryption happen.  Meanwhile the stream is
+ * "offloaded": its io watcher is stopped and the loop touches neither its
+ * conn, nor its input buffer, nor the segment being written (a thread
+ * owns them until the job comes back through an ev_async).  Frames
+ * queued meanwhile go out after it; input waits.
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +87,17 @@ struct stream {
 	int			 held;		/* stream_hold: input frozen */
 	size_t			 hold_end;	/* input consumed up to the held frame's end */
 
+	struct stream_pool	*rd;		/* stream_use_pool, or NULL */
+	size_t			 rd_min;	/* frames this large are read there */
+	size_t			 wr_min;	/* segments this large are written there */
+	int			 offloaded;	/* JOB_READ or JOB_WRITE: a worker owns
+						 * conn and input or out_head */
+	size_t			 rd_target;	/* JOB_READ: until in_len reaches this */
+	size_t			 wr_put;	/* JOB_WRITE: bytes it wrote */
+	int			 rd_rc;		/* its result: SL_OK, RD_EOF, an error */
+	atomic_int		 rd_cancel;	/* closing: give up soon */
+	struct stream		*rd_next;	/* in the pool's queue or done list */
+
 	struct stream		*next_dead;
 	int			 in_callback;
 };
@@ -85,6 +108,24 @@ struct stream {
 static struct stream	*dead_list;
 static ev_check		 reaper;
 static int		 reaper_on;
+
+/* A pool of threads that read large frames and write large segments
+ * (stream_use_pool). */
+struct stream_pool {
+	struct ev_loop	*loop;
+	pthread_t	*th;
+	int		 nth;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 work;
+	struct stream	*head, **tailp;	/* queued jobs */
+	struct stream	*fin;		/* finished, for the loop */
+	int		 stop;
+	ev_async	 wake;
+};
+
+#define RD_EOF		1	/* rd_rc: the peer closed mid-frame */
+enum { JOB_NONE, JOB_READ, JOB_WRITE };	/* stream.offloaded */
+#define RD_POLL_MS	100	/* a worker notices rd_cancel this fast */
 
 static void	stream_io_cb(struct ev_loop *, ev_io *, int);
 static void	stream_idle_cb(struct ev_loop *, ev_timer *, int);
@@ -120,7 +161,7 @@ reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
 	(void)w; (void)revents;
 	while ((s = dead_list) != NULL) {
 		dead_list = s->next_dead;
-		if (s->held) {		/* someone still has its input: later */
+		if (s->held || s->offloaded) {	/* its input is still in use: later */
 			s->next_dead = keep;
 			keep = s;
 			continue;
@@ -154,6 +195,8 @@ stream_close(struct stream *s, const char *why)
 	snprintf(s->why, sizeof(s->why), "%s", why ? why : "closed");
 	log_debug("stream", "stream=%s closing why=%s", s->label, log_q(s->why));
 	enter_state(s, ST_CLOSING);
+	if (s->offloaded)
+		atomic_store(&s->rd_cancel, 1);
 	ev_io_stop(s->loop, &s->io);
 	ev_timer_stop(s->loop, &s->idle);
 	s->next_dead = dead_list;
@@ -210,6 +253,8 @@ set_events(struct stream *s, int events)
 		return;
 	if (s->held)		/* no reading until stream_release */
 		events &= ~EV_READ;
+	if (s->offloaded)	/* a worker thread owns the conn */
+		events = 0;
 	if ((s->io.events & (EV_READ | EV_WRITE)) == events &&
 	    ev_is_active(&s->io) == (events != 0))
 		return;
@@ -230,8 +275,11 @@ rearm(struct stream *s)
 static void
 want_to_events(struct stream *s)
 {
-	int w = conn_want(s->conn), ev = 0;
+	int w, ev = 0;
 
+	if (s->offloaded)
+		return;
+	w = conn_want(s->conn);
 	if (w & CONN_WANT_READ)
 		ev |= EV_READ;
 	if (w & CONN_WANT_WRITE)
@@ -350,6 +398,8 @@ grow_in(struct stream *s, size_t want)
 	return SL_OK;
 }
 
+static int offload(struct stream *, size_t);
+
 static int
 do_read(struct stream *s)
 {
@@ -363,6 +413,8 @@ do_read(struct stream *s)
 			stream_close(s, "out of memory");
 			return SL_ENOMEM;
 		}
+		if (offload(s, want - IN_SLACK))
+			return SL_OK;
 		n = conn_read(s->conn, s->in + s->in_len, s->in_alloc - s->in_len);
 		if (n == SL_EAGAIN)
 			return SL_EAGAIN;
@@ -382,6 +434,8 @@ do_read(struct stream *s)
 	return SL_OK;
 }
 
+static int offload_write(struct stream *);
+
 static int
 do_write(struct stream *s)
 {
@@ -389,6 +443,8 @@ do_write(struct stream *s)
 	ssize_t		 n;
 
 	while (s->state == ST_OPEN && (g = s->out_head) != NULL) {
+		if (offload_write(s))
+			return SL_OK;
 		n = conn_write(s->conn, g->p + g->off, g->len - g->off);
 		if (n == SL_EAGAIN)
 			return SL_EAGAIN;
@@ -419,6 +475,8 @@ stream_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int		 rr, wr;
 
 	(void)loop;
+	if (s->offloaded)	/* fed before a worker took it */
+		return;
 	if (s->state == ST_CONNECTING) {
 		if (do_connect(s) != SL_OK)
 			return;
@@ -434,8 +492,12 @@ stream_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (s->state == ST_OPEN && (revents & EV_READ || conn_pending(s->conn) ||
 	    conn_is_tls(s->conn)))
 		rr = do_read(s);
+	if (s->offloaded)	/* the rest of a frame is being read */
+		return;
 	if (s->state == ST_OPEN && s->out_head)
 		wr = do_write(s);
+	if (s->offloaded)	/* a segment is being written */
+		return;
 	if (s->state != ST_OPEN)
 		return;
 	if (rr == SL_EAGAIN || wr == SL_EAGAIN)
@@ -583,4 +645,288 @@ stream_set_idle(struct stream *s, double seconds)
 		ev_timer_again(s->loop, &s->idle);
 	else
 		ev_timer_stop(s->loop, &s->idle);
+}
+
+/* ---- worker threads --------------------------------------------------- */
+
+/*
+ * Hand the rest of the frame at the head of the input to a worker, if it
+ * is large and the stream has a pool.  The buffer already has room for
+ * it (do_read grew it).  Returns 1 when offloaded.
+ */
+static void
+queue_job(struct stream *s, int kind)
+{
+	struct stream_pool *r = s->rd;
+
+	s->rd_rc = SL_OK;
+	atomic_store(&s->rd_cancel, 0);
+	s->offloaded = kind;
+	set_events(s, 0);
+	s->rd_next = NULL;
+	pthread_mutex_lock(&r->mu);
+	*r->tailp = s;
+	r->tailp = &s->rd_next;
+	pthread_cond_signal(&r->work);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static int
+offload(struct stream *s, size_t frame_end)
+{
+	struct stream_pool	*r = s->rd;
+	struct wire_hdr		 h;
+
+	if (r == NULL || s->rd_min == 0 || s->held || s->state != ST_OPEN ||
+	    wire_hdr_decode(s->in, s->in_len, &h, s->max_frame) != SL_OK ||
+	    h.len < s->rd_min || s->in_len >= frame_end)
+		return 0;
+	s->rd_target = frame_end;
+	queue_job(s, JOB_READ);
+	return 1;
+}
+
+/* Hand the segment at the head of the output to a worker, if it is large
+ * (a DATA chunk the caller keeps alive) and the stream has a pool. */
+static int
+offload_write(struct stream *s)
+{
+	struct seg *g = s->out_head;
+
+	if (s->rd == NULL || s->wr_min == 0 || s->state != ST_OPEN ||
+	    g == NULL || g->len - g->off < s->wr_min)
+		return 0;
+	s->wr_put = 0;
+	queue_job(s, JOB_WRITE);
+	return 1;
+}
+
+/* On a worker thread: read until the frame is in (or the stream is
+ * closing).  Only this thread touches s->conn and s->in meanwhile. */
+static int
+read_frame(struct stream *s)
+{
+	struct pollfd	pfd;
+	ssize_t		n;
+
+	while (s->in_len < s->rd_target) {
+		if (atomic_load(&s->rd_cancel))
+			return SL_ESTATE;
+		n = conn_read(s->conn, s->in + s->in_len, s->in_alloc - s->in_len);
+		if (n > 0) {
+			s->in_len += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return RD_EOF;
+		if (n != SL_EAGAIN)
+			return (int)n;
+		pfd.fd = s->fd;
+		pfd.events = conn_want(s->conn) & CONN_WANT_WRITE ? POLLOUT : POLLIN;
+		(void)poll(&pfd, 1, RD_POLL_MS);
+	}
+	return SL_OK;
+}
+
+/* On a worker: write the head segment out (or until closing).  Only this
+ * thread touches s->conn and the segment's offset meanwhile. */
+static int
+write_seg(struct stream *s)
+{
+	struct seg	*g = s->out_head;
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	while (g->off < g->len) {
+		if (atomic_load(&s->rd_cancel))
+			return SL_ESTATE;
+		n = conn_write(s->conn, g->p + g->off, g->len - g->off);
+		if (n > 0) {
+			g->off += (size_t)n;
+			s->wr_put += (size_t)n;
+			continue;
+		}
+		if (n != SL_EAGAIN)
+			return (int)n;
+		pfd.fd = s->fd;
+		pfd.events = conn_want(s->conn) & CONN_WANT_READ ? POLLIN : POLLOUT;
+		(void)poll(&pfd, 1, RD_POLL_MS);
+	}
+	return SL_OK;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct stream_pool	*r = arg;
+	struct stream		*s;
+
+	(void)pthread_setname_np(pthread_self(), "sluice-tls");	/* top -H, tests */
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		while (r->head == NULL && !r->stop)
+			pthread_cond_wait(&r->work, &r->mu);
+		if (r->stop) {		/* queued jobs are finished by the stopper */
+			pthread_mutex_unlock(&r->mu);
+			return NULL;
+		}
+		s = r->head;
+		if ((r->head = s->rd_next) == NULL)
+			r->tailp = &r->head;
+		pthread_mutex_unlock(&r->mu);
+
+		s->rd_rc = s->offloaded == JOB_READ ? read_frame(s) : write_seg(s);
+
+		pthread_mutex_lock(&r->mu);
+		s->rd_next = r->fin;
+		r->fin = s;
+		pthread_mutex_unlock(&r->mu);
+		ev_async_send(r->loop, &r->wake);
+	}
+}
+
+/* Back on the loop: the segment is out, or the write failed. */
+static void
+write_done(struct stream *s)
+{
+	struct seg *g = s->out_head;
+
+	s->out_bytes -= s->wr_put;
+	if (s->rd_rc != SL_OK) {
+		stream_close(s, conn_error(s->conn));
+		return;
+	}
+	s->out_head = g->next;
+	if (s->out_head == NULL)
+		s->out_tail = NULL;
+	if (g->done)
+		g->done(g->arg, 1);
+	free(g);
+	if (s->state == ST_OPEN && s->out_head == NULL && s->ops->on_drain)
+		s->ops->on_drain(s, s->arg);
+	if (s->state != ST_OPEN)
+		return;
+	rearm(s);
+	ev_feed_event(s->loop, &s->io, EV_READ | EV_WRITE);
+}
+
+/* Back on the loop: the frame is in (or the segment out), or it failed. */
+static void
+job_done(struct stream *s)
+{
+	int kind = s->offloaded;
+
+	s->offloaded = JOB_NONE;
+	if (kind == JOB_WRITE && s->state == ST_OPEN) {
+		write_done(s);
+		return;
+	}
+	if (kind == JOB_WRITE)
+		s->out_bytes -= s->wr_put;
+	if (s->state != ST_OPEN) {	/* closed meanwhile: the reaper's turn */
+		ev_feed_event(s->loop, &reaper, EV_CUSTOM);
+		return;
+	}
+	if (s->rd_rc == RD_EOF) {
+		stream_close(s, "peer closed the connection");
+		return;
+	}
+	if (s->rd_rc != SL_OK) {
+		stream_close(s, conn_error(s->conn));
+		return;
+	}
+	if (s->idle_timeout > 0)
+		ev_timer_again(s->loop, &s->idle);
+	dispatch(s);
+	if (s->state != ST_OPEN)
+		return;
+	rearm(s);
+	/* Writes queued meanwhile, and input inside TLS or the socket. */
+	ev_feed_event(s->loop, &s->io, EV_READ | EV_WRITE);
+}
+
+static void
+pool_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct stream_pool	*r = w->data;
+	struct stream		*s, *next;
+
+	(void)loop; (void)revents;
+	pthread_mutex_lock(&r->mu);
+	s = r->fin;
+	r->fin = NULL;
+	pthread_mutex_unlock(&r->mu);
+	for (; s != NULL; s = next) {
+		next = s->rd_next;
+		job_done(s);
+	}
+}
+
+int
+stream_pool_start(struct stream_pool **out, struct ev_loop *loop, int n)
+{
+	struct stream_pool	*r;
+	int			 i;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->th = calloc((size_t)n, sizeof(*r->th))) == NULL) {
+		free(r);
+		return SL_ENOMEM;
+	}
+	r->loop = loop;
+	r->tailp = &r->head;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->work, NULL);
+	ev_async_init(&r->wake, pool_wake_cb);
+	r->wake.data = r;
+	ev_async_start(loop, &r->wake);
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&r->th[i], NULL, worker_main, r) != 0)
+			break;
+		r->nth++;
+	}
+	if (r->nth < n) {
+		stream_pool_stop(r);
+		return SL_EIO;
+	}
+	*out = r;
+	return SL_OK;
+}
+
+void
+stream_pool_stop(struct stream_pool *r)
+{
+	struct stream	*s, *next;
+	int		 i;
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->work);
+	pthread_mutex_unlock(&r->mu);
+	for (i = 0; i < r->nth; i++)
+		pthread_join(r->th[i], NULL);
+	/* Jobs never started, then the finished ones: their streams are
+	 * closing (the caller closed them), so this only lets them go. */
+	for (s = r->head; s != NULL; s = next) {
+		next = s->rd_next;
+		s->rd_rc = SL_ESTATE;
+		job_done(s);
+	}
+	pool_wake_cb(r->loop, &r->wake, 0);
+	ev_async_stop(r->loop, &r->wake);
+	pthread_cond_destroy(&r->work);
+	pthread_mutex_destroy(&r->mu);
+	free(r->th);
+	free(r);
+}
+
+void
+stream_use_pool(struct stream *s, struct stream_pool *r, size_t min_read,
+    size_t min_write)
+{
+	s->rd = r;
+	s->rd_min = min_read;
+	s->wr_min = min_write;
 }

@@ -98,6 +98,7 @@ struct agent {
 	const struct config	*cfg;
 	struct journal		*j;
 	struct tls_ctx		*tls;
+	struct stream_pool	*pool;		/* DATA encrypted and sent there, or NULL */
 	struct dest		 dests[CFG_MAX_DESTS];
 	int			 ndest;
 	int			 cur_dest;	/* the session's destination */

@@ -5,7 +5,8 @@
  * config.c; this struct is what the rest of the program reads.
  *
  *	[daemon]  role, id, journal, control, log_level
- *	[tls]     mode (on|off), ca, cert, key, secret_file
+ *	[tls]     mode (on|off), ca, cert, key, secret_file, ciphersuites,
+ *	          threads
  *	[sink]    listen, root, max_connections, idle_timeout, direct_io,
  *	          writers, reread, sha256
  *	[agent]   destination, server_name, streams, chunk_size, window,
@@ -41,6 +42,7 @@ struct config {
 	char		ca[4096], cert[4096], key[4096];	/* required when tls on */
 	char		secret_file[4096];	/* required when tls off */
 	char		ciphersuites[512];	/* "" = TLS_SUITES_DEFAULT (conn.h) */
+	int		tls_threads;		/* bulk TLS crypto off the loop, default 2; 0 = on it */
 	uint8_t		secret[256];		/* read from secret_file at load */
 	size_t		secret_len;		/* >= 16 bytes */
 	/* [sink] */

@@ -16,7 +16,7 @@
  * ops->on_drain runs whenever the queue becomes empty.  Input is capped at
  * WIRE_HDR_LEN + max_frame bytes; a larger frame closes the stream.
  *
- * Threads: loop thread only.
+ * Threads: loop thread only (but see stream_use_pool).
  */
 #ifndef STREAM_H
 #define STREAM_H
@@ -89,6 +89,24 @@ void	stream_set_idle(struct stream *s, double seconds);
 void	stream_hold(struct stream *s);
 void	stream_release(struct stream *s);
 int	stream_is_held(const struct stream *s);
+
+/*
+ * Worker threads: with TLS, decrypting and encrypting bulk frames is most
+ * of what a loop does, and one loop thread is one core.  A stream given a
+ * stream_pool hands to a pool thread the rest of every incoming frame of
+ * at least min_read bytes once its header is in, and every queued segment
+ * of at least min_write bytes (0: never); on_frame and the done callbacks
+ * still run on the loop.  While a thread has it, the stream neither reads
+ * nor writes anything else (acks wait one frame's time).
+ * stream_pool_stop: after every stream using the pool has been closed; it
+ * lets their last jobs go (run the loop once more for the reaper).
+ */
+struct stream_pool;
+int	stream_pool_start(struct stream_pool **out, struct ev_loop *loop,
+	    int nthreads);			/* SL_OK, SL_ENOMEM, SL_EIO */
+void	stream_pool_stop(struct stream_pool *r);	/* NULL is fine */
+void	stream_use_pool(struct stream *s, struct stream_pool *r,
+	    size_t min_read, size_t min_write);
 
 /* Start closing (idempotent).  why is copied into the log line. */
 void	stream_close(struct stream *s, const char *why);

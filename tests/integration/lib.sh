@@ -6,7 +6,8 @@
 #   sl_setup                     temp dir $T, certs in $T/certs, builds nothing
 #   sl_port                      print a free TCP port on 127.0.0.1
 #   sl_sink_conf NAME PORT [tls=on|off] [KEY=VALUE...]   write $T/NAME.conf
-#   sl_agent_conf NAME PORT [tls=on|off] [KEY=VALUE...]  (KEY goes in [agent])
+#   sl_agent_conf NAME PORT [tls=on|off] [KEY=VALUE...]  (KEY goes in [agent];
+#                                tls.KEY=VALUE in [tls])
 #   sl_start NAME                start sluiced -c $T/NAME.conf, log $T/NAME.log
 #   sl_kill9 NAME / sl_stop NAME
 #   sl_submit NAME DIR [ARGS]    sluice submit through agent NAME
@@ -60,6 +61,21 @@ sl_tls_block() {
 	fi
 }
 
+# KEY=VALUE arguments of sl_*_conf: tls.KEY goes in [tls], tls= is the
+# mode, the rest in the role's section.
+sl_tls_keys() {
+	local kv
+	for kv in "$@"; do
+		case $kv in tls.*) kv=${kv#tls.}; printf '%s = %s\n' "${kv%%=*}" "${kv#*=}";; esac
+	done
+}
+sl_role_keys() {
+	local kv
+	for kv in "$@"; do
+		case $kv in tls=*|tls.*) ;; *) printf '%s = %s\n' "${kv%%=*}" "${kv#*=}";; esac
+	done
+}
+
 sl_sink_conf() {
 	local name=$1 port=$2 tls=on kv
 	shift 2
@@ -68,8 +84,9 @@ sl_sink_conf() {
 		printf '[daemon]\nrole = sink\nid = %s\njournal = %s\n' "$name" "$T/$name.journal"
 		for kv in "$@"; do [ "${kv%%=*}" = tls ] && tls=${kv#tls=}; done
 		sl_tls_block sink "$tls"
+		sl_tls_keys "$@"
 		printf '[sink]\nlisten = 127.0.0.1:%s\nroot = %s\n' "$port" "$T/$name.root"
-		for kv in "$@"; do [ "${kv%%=*}" = tls ] || printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
+		sl_role_keys "$@"
 	} > "$T/$name.conf"
 }
 
@@ -80,8 +97,9 @@ sl_agent_conf() {
 		printf '[daemon]\nrole = agent\nid = %s\njournal = %s\n' "$name" "$T/$name.journal"
 		for kv in "$@"; do [ "${kv%%=*}" = tls ] && tls=${kv#tls=}; done
 		sl_tls_block agent "$tls"
+		sl_tls_keys "$@"
 		printf '[agent]\ndestination = 127.0.0.1:%s\nreconnect_min = 0.1s\nreconnect_max = 1s\n' "$port"
-		for kv in "$@"; do [ "${kv%%=*}" = tls ] || printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
+		sl_role_keys "$@"
 	} > "$T/$name.conf"
 }
 
