@@ -87,16 +87,16 @@ struct stream {
 	int			 held;		/* stream_hold: input frozen */
 	size_t			 hold_end;	/* input consumed up to the held frame's end */
 
-	struct stream_pool	*rd;		/* stream_use_pool, or NULL */
+	struct stream_pool	*pool;		/* stream_use_pool, or NULL */
 	size_t			 rd_min;	/* frames this large are read there */
 	size_t			 wr_min;	/* segments this large are written there */
 	int			 offloaded;	/* JOB_READ or JOB_WRITE: a worker owns
 						 * conn and input or out_head */
 	size_t			 rd_target;	/* JOB_READ: until in_len reaches this */
 	size_t			 wr_put;	/* JOB_WRITE: bytes it wrote */
-	int			 rd_rc;		/* its result: SL_OK, RD_EOF, an error */
-	atomic_int		 rd_cancel;	/* closing: give up soon */
-	struct stream		*rd_next;	/* in the pool's queue or done list */
+	int			 job_rc;	/* its result: SL_OK, JOB_EOF, an error */
+	atomic_int		 job_cancel;	/* closing: give up soon */
+	struct stream		*job_next;	/* in the pool's queue or done list */
 
 	struct stream		*next_dead;
 	int			 in_callback;
@@ -123,9 +123,9 @@ struct stream_pool {
 	ev_async	 wake;
 };
 
-#define RD_EOF		1	/* rd_rc: the peer closed mid-frame */
+#define JOB_EOF		1	/* job_rc: the peer closed mid-frame */
 enum { JOB_NONE, JOB_READ, JOB_WRITE };	/* stream.offloaded */
-#define RD_POLL_MS	100	/* a worker notices rd_cancel this fast */
+#define JOB_POLL_MS	100	/* a worker notices job_cancel this fast */
 
 static void	stream_io_cb(struct ev_loop *, ev_io *, int);
 static void	stream_idle_cb(struct ev_loop *, ev_timer *, int);
@@ -161,7 +161,7 @@ reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
 	(void)w; (void)revents;
 	while ((s = dead_list) != NULL) {
 		dead_list = s->next_dead;
-		if (s->held || s->offloaded) {	/* its input is still in use: later */
+		if (s->held || s->offloaded) {	/* its buffers are still in use: later */
 			s->next_dead = keep;
 			keep = s;
 			continue;
@@ -196,7 +196,7 @@ stream_close(struct stream *s, const char *why)
 	log_debug("stream", "stream=%s closing why=%s", s->label, log_q(s->why));
 	enter_state(s, ST_CLOSING);
 	if (s->offloaded)
-		atomic_store(&s->rd_cancel, 1);
+		atomic_store(&s->job_cancel, 1);
 	ev_io_stop(s->loop, &s->io);
 	ev_timer_stop(s->loop, &s->idle);
 	s->next_dead = dead_list;
@@ -649,32 +649,33 @@ stream_set_idle(struct stream *s, double seconds)
 
 /* ---- worker threads --------------------------------------------------- */
 
+/* The stream's conn and buffers go to the pool until job_done. */
+static void
+queue_job(struct stream *s, int kind)
+{
+	struct stream_pool *r = s->pool;
+
+	s->job_rc = SL_OK;
+	atomic_store(&s->job_cancel, 0);
+	s->offloaded = kind;
+	set_events(s, 0);
+	s->job_next = NULL;
+	pthread_mutex_lock(&r->mu);
+	*r->tailp = s;
+	r->tailp = &s->job_next;
+	pthread_cond_signal(&r->work);
+	pthread_mutex_unlock(&r->mu);
+}
+
 /*
  * Hand the rest of the frame at the head of the input to a worker, if it
  * is large and the stream has a pool.  The buffer already has room for
  * it (do_read grew it).  Returns 1 when offloaded.
  */
-static void
-queue_job(struct stream *s, int kind)
-{
-	struct stream_pool *r = s->rd;
-
-	s->rd_rc = SL_OK;
-	atomic_store(&s->rd_cancel, 0);
-	s->offloaded = kind;
-	set_events(s, 0);
-	s->rd_next = NULL;
-	pthread_mutex_lock(&r->mu);
-	*r->tailp = s;
-	r->tailp = &s->rd_next;
-	pthread_cond_signal(&r->work);
-	pthread_mutex_unlock(&r->mu);
-}
-
 static int
 offload(struct stream *s, size_t frame_end)
 {
-	struct stream_pool	*r = s->rd;
+	struct stream_pool	*r = s->pool;
 	struct wire_hdr		 h;
 
 	if (r == NULL || s->rd_min == 0 || s->held || s->state != ST_OPEN ||
@@ -693,7 +694,7 @@ offload_write(struct stream *s)
 {
 	struct seg *g = s->out_head;
 
-	if (s->rd == NULL || s->wr_min == 0 || s->state != ST_OPEN ||
+	if (s->pool == NULL || s->wr_min == 0 || s->state != ST_OPEN ||
 	    g == NULL || g->len - g->off < s->wr_min)
 		return 0;
 	s->wr_put = 0;
@@ -710,7 +711,7 @@ read_frame(struct stream *s)
 	ssize_t		n;
 
 	while (s->in_len < s->rd_target) {
-		if (atomic_load(&s->rd_cancel))
+		if (atomic_load(&s->job_cancel))
 			return SL_ESTATE;
 		n = conn_read(s->conn, s->in + s->in_len, s->in_alloc - s->in_len);
 		if (n > 0) {
@@ -718,12 +719,12 @@ read_frame(struct stream *s)
 			continue;
 		}
 		if (n == 0)
-			return RD_EOF;
+			return JOB_EOF;
 		if (n != SL_EAGAIN)
 			return (int)n;
 		pfd.fd = s->fd;
 		pfd.events = conn_want(s->conn) & CONN_WANT_WRITE ? POLLOUT : POLLIN;
-		(void)poll(&pfd, 1, RD_POLL_MS);
+		(void)poll(&pfd, 1, JOB_POLL_MS);
 	}
 	return SL_OK;
 }
@@ -738,7 +739,7 @@ write_seg(struct stream *s)
 	ssize_t		 n;
 
 	while (g->off < g->len) {
-		if (atomic_load(&s->rd_cancel))
+		if (atomic_load(&s->job_cancel))
 			return SL_ESTATE;
 		n = conn_write(s->conn, g->p + g->off, g->len - g->off);
 		if (n > 0) {
@@ -750,7 +751,7 @@ write_seg(struct stream *s)
 			return (int)n;
 		pfd.fd = s->fd;
 		pfd.events = conn_want(s->conn) & CONN_WANT_READ ? POLLIN : POLLOUT;
-		(void)poll(&pfd, 1, RD_POLL_MS);
+		(void)poll(&pfd, 1, JOB_POLL_MS);
 	}
 	return SL_OK;
 }
@@ -771,14 +772,14 @@ worker_main(void *arg)
 			return NULL;
 		}
 		s = r->head;
-		if ((r->head = s->rd_next) == NULL)
+		if ((r->head = s->job_next) == NULL)
 			r->tailp = &r->head;
 		pthread_mutex_unlock(&r->mu);
 
-		s->rd_rc = s->offloaded == JOB_READ ? read_frame(s) : write_seg(s);
+		s->job_rc = s->offloaded == JOB_READ ? read_frame(s) : write_seg(s);
 
 		pthread_mutex_lock(&r->mu);
-		s->rd_next = r->fin;
+		s->job_next = r->fin;
 		r->fin = s;
 		pthread_mutex_unlock(&r->mu);
 		ev_async_send(r->loop, &r->wake);
@@ -792,7 +793,7 @@ write_done(struct stream *s)
 	struct seg *g = s->out_head;
 
 	s->out_bytes -= s->wr_put;
-	if (s->rd_rc != SL_OK) {
+	if (s->job_rc != SL_OK) {
 		stream_close(s, conn_error(s->conn));
 		return;
 	}
@@ -827,11 +828,11 @@ job_done(struct stream *s)
 		ev_feed_event(s->loop, &reaper, EV_CUSTOM);
 		return;
 	}
-	if (s->rd_rc == RD_EOF) {
+	if (s->job_rc == JOB_EOF) {
 		stream_close(s, "peer closed the connection");
 		return;
 	}
-	if (s->rd_rc != SL_OK) {
+	if (s->job_rc != SL_OK) {
 		stream_close(s, conn_error(s->conn));
 		return;
 	}
@@ -857,7 +858,7 @@ pool_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	r->fin = NULL;
 	pthread_mutex_unlock(&r->mu);
 	for (; s != NULL; s = next) {
-		next = s->rd_next;
+		next = s->job_next;
 		job_done(s);
 	}
 }
@@ -910,8 +911,8 @@ stream_pool_stop(struct stream_pool *r)
 	/* Jobs never started, then the finished ones: their streams are
 	 * closing (the caller closed them), so this only lets them go. */
 	for (s = r->head; s != NULL; s = next) {
-		next = s->rd_next;
-		s->rd_rc = SL_ESTATE;
+		next = s->job_next;
+		s->job_rc = SL_ESTATE;
 		job_done(s);
 	}
 	pool_wake_cb(r->loop, &r->wake, 0);
@@ -926,7 +927,7 @@ void
 stream_use_pool(struct stream *s, struct stream_pool *r, size_t min_read,
     size_t min_write)
 {
-	s->rd = r;
+	s->pool = r;
 	s->rd_min = min_read;
 	s->wr_min = min_write;
 }
