@@ -75,7 +75,9 @@ echo; echo "== sluice status (sink)"
 echo; echo "== agent log (transfer line)"
 grep 'published=' "$D/agent.log" || true
 
-echo; echo "== verify: byte-identical tree and sha256 of every file against .sluice-manifest"
+echo; echo "== verify: byte-identical tree, and every file's XXH3-128 against .sluice-manifest"
 diff -r "$S" "$D/incoming/scan-0001" --exclude=.sluice-manifest && echo "trees identical"
-(cd "$D/incoming/scan-0001" && grep -v '^#' .sluice-manifest | awk -F'\t' '{print $2"  "$4}' | sha256sum -c --quiet - && echo "manifest verifies: $(grep -vc '^#' .sluice-manifest) files")
+# the manifest's XXH3-128 column, as xxh128sum (Debian's xxhash) checks it
+(cd "$D/incoming/scan-0001" && grep -v '^#' .sluice-manifest | awk -F'\t' '{print $3"  "$4}' | xxh128sum -c --quiet - && echo "manifest verifies with xxh128sum: $(grep -vc '^#' .sluice-manifest) files")
+./sluice -c "$D/sink.conf" verify scan-0001
 echo; echo "demo OK (stopping sink and agent, removing $D)"
