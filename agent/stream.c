@@ -436,6 +436,20 @@ do_read(struct stream *s)
 
 static int offload_write(struct stream *);
 
+/* The head segment is all written: off the queue, its owner told. */
+static void
+seg_sent(struct stream *s)
+{
+	struct seg *g = s->out_head;
+
+	s->out_head = g->next;
+	if (s->out_head == NULL)
+		s->out_tail = NULL;
+	if (g->done)
+		g->done(g->arg, 1);
+	free(g);
+}
+
 static int
 do_write(struct stream *s)
 {
@@ -456,12 +470,7 @@ do_write(struct stream *s)
 		s->out_bytes -= (size_t)n;
 		if (g->off < g->len)
 			continue;
-		s->out_head = g->next;
-		if (s->out_head == NULL)
-			s->out_tail = NULL;
-		if (g->done)
-			g->done(g->arg, 1);
-		free(g);
+		seg_sent(s);
 		if (s->out_head == NULL && s->ops->on_drain)
 			s->ops->on_drain(s, s->arg);
 	}
@@ -702,13 +711,24 @@ offload_write(struct stream *s)
 	return 1;
 }
 
+/* On a worker: the conn said SL_EAGAIN; wait a while for the readiness
+ * it wants (exactly one of the two after SL_EAGAIN). */
+static void
+job_wait(struct stream *s)
+{
+	struct pollfd pfd;
+
+	pfd.fd = s->fd;
+	pfd.events = conn_want(s->conn) & CONN_WANT_WRITE ? POLLOUT : POLLIN;
+	(void)poll(&pfd, 1, JOB_POLL_MS);
+}
+
 /* On a worker thread: read until the frame is in (or the stream is
  * closing).  Only this thread touches s->conn and s->in meanwhile. */
 static int
 read_frame(struct stream *s)
 {
-	struct pollfd	pfd;
-	ssize_t		n;
+	ssize_t n;
 
 	while (s->in_len < s->rd_target) {
 		if (atomic_load(&s->job_cancel))
@@ -722,9 +742,7 @@ read_frame(struct stream *s)
 			return JOB_EOF;
 		if (n != SL_EAGAIN)
 			return (int)n;
-		pfd.fd = s->fd;
-		pfd.events = conn_want(s->conn) & CONN_WANT_WRITE ? POLLOUT : POLLIN;
-		(void)poll(&pfd, 1, JOB_POLL_MS);
+		job_wait(s);
 	}
 	return SL_OK;
 }
@@ -735,7 +753,6 @@ static int
 write_seg(struct stream *s)
 {
 	struct seg	*g = s->out_head;
-	struct pollfd	 pfd;
 	ssize_t		 n;
 
 	while (g->off < g->len) {
@@ -749,9 +766,7 @@ write_seg(struct stream *s)
 		}
 		if (n != SL_EAGAIN)
 			return (int)n;
-		pfd.fd = s->fd;
-		pfd.events = conn_want(s->conn) & CONN_WANT_READ ? POLLIN : POLLOUT;
-		(void)poll(&pfd, 1, JOB_POLL_MS);
+		job_wait(s);
 	}
 	return SL_OK;
 }
@@ -786,31 +801,6 @@ worker_main(void *arg)
 	}
 }
 
-/* Back on the loop: the segment is out, or the write failed. */
-static void
-write_done(struct stream *s)
-{
-	struct seg *g = s->out_head;
-
-	s->out_bytes -= s->wr_put;
-	if (s->job_rc != SL_OK) {
-		stream_close(s, conn_error(s->conn));
-		return;
-	}
-	s->out_head = g->next;
-	if (s->out_head == NULL)
-		s->out_tail = NULL;
-	if (g->done)
-		g->done(g->arg, 1);
-	free(g);
-	if (s->state == ST_OPEN && s->out_head == NULL && s->ops->on_drain)
-		s->ops->on_drain(s, s->arg);
-	if (s->state != ST_OPEN)
-		return;
-	rearm(s);
-	ev_feed_event(s->loop, &s->io, EV_READ | EV_WRITE);
-}
-
 /* Back on the loop: the frame is in (or the segment out), or it failed. */
 static void
 job_done(struct stream *s)
@@ -818,27 +808,26 @@ job_done(struct stream *s)
 	int kind = s->offloaded;
 
 	s->offloaded = JOB_NONE;
-	if (kind == JOB_WRITE && s->state == ST_OPEN) {
-		write_done(s);
-		return;
-	}
 	if (kind == JOB_WRITE)
 		s->out_bytes -= s->wr_put;
 	if (s->state != ST_OPEN) {	/* closed meanwhile: the reaper's turn */
 		ev_feed_event(s->loop, &reaper, EV_CUSTOM);
 		return;
 	}
-	if (s->job_rc == JOB_EOF) {
-		stream_close(s, "peer closed the connection");
-		return;
-	}
 	if (s->job_rc != SL_OK) {
-		stream_close(s, conn_error(s->conn));
+		stream_close(s, s->job_rc == JOB_EOF ? "peer closed the connection" :
+		    conn_error(s->conn));
 		return;
 	}
-	if (s->idle_timeout > 0)
-		ev_timer_again(s->loop, &s->idle);
-	dispatch(s);
+	if (kind == JOB_WRITE) {
+		seg_sent(s);
+		if (s->state == ST_OPEN && s->out_head == NULL && s->ops->on_drain)
+			s->ops->on_drain(s, s->arg);
+	} else {
+		if (s->idle_timeout > 0)
+			ev_timer_again(s->loop, &s->idle);
+		dispatch(s);
+	}
 	if (s->state != ST_OPEN)
 		return;
 	rearm(s);
