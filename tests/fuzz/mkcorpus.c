@@ -152,6 +152,9 @@ other_seeds(void)
 	snprintf(buf, sizeof(buf), "1\t%s\t%s\t\n", sha, xxh);
 	puts_("fuzz_manifest", "empty_path", buf);
 	puts_("fuzz_manifest", "short", "1\tab\tcd\tp\n");
+	/* the default sink (sha256 = off) writes "-" in the SHA-256 column */
+	snprintf(buf, sizeof(buf), "7\t-\t%s\ta.dat\n", xxh);
+	puts_("fuzz_manifest", "sha256_dash", buf);
 
 	puts_("fuzz_config", "sink",
 	    "[daemon]\nrole = sink\njournal = /tmp/j\nlog_level = info\n"
