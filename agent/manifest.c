@@ -28,7 +28,7 @@ int
 manifest_parse_line(char *line, size_t len, struct manifest_ent *e)
 {
 	char	*f[3], *p;
-	int	 i;
+	int	 i, nosha;
 
 	if (len > 0 && line[len - 1] == '\n')
 		line[--len] = '\0';
@@ -42,12 +42,13 @@ manifest_parse_line(char *line, size_t len, struct manifest_ent *e)
 			return SL_EPROTO;
 		*p++ = '\0';
 	}
+	nosha = strcmp(f[1], "-") == 0;	/* not computed */
 	if (p[0] == '\0' || !is_hex(f[2], MANIFEST_XXH_HEX) ||
-	    (strcmp(f[1], "-") != 0 && !is_hex(f[1], MANIFEST_SHA_HEX)))
+	    (!nosha && !is_hex(f[1], MANIFEST_SHA_HEX)))
 		return SL_EPROTO;
 	e->size = strtoull(f[0], NULL, 10);
-	if (f[1][0] == '-')
-		e->sha256[0] = '\0';	/* not computed */
+	if (nosha)
+		e->sha256[0] = '\0';
 	else
 		memcpy(e->sha256, f[1], sizeof(e->sha256));
 	memcpy(e->xxh128, f[2], sizeof(e->xxh128));

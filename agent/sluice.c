@@ -1053,8 +1053,9 @@ static const struct cmd cmds[] = {
 	{ "verify", cmd_verify, "DATASET",
 	  "re-hash a dataset and report every difference",
 	  "At a sink: re-reads every file of the published dataset <root>/<name> and\n"
-	  "checks its size, SHA-256 and XXH3-128 against .sluice-manifest; reports\n"
-	  "missing, extra, wrong-size and wrong-digest files.\n"
+	  "checks its size, XXH3-128 and (where listed) SHA-256 against\n"
+	  ".sluice-manifest; reports missing, extra, wrong-size and wrong-digest\n"
+	  "files.\n"
 	  "At an agent: re-reads the source files and compares each chunk's XXH3-64\n"
 	  "with the hash journaled when the sink acknowledged it; reports files that\n"
 	  "changed since they were sent.\n\n"

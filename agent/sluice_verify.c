@@ -151,7 +151,7 @@ check_entry(int dfd, struct vctx *v, struct mentry *e, uint8_t *buf)
 	char		 shahex[2 * SHA256_LEN + 1], xxhex[33];
 	ssize_t		 n;
 	uint64_t	 total = 0;
-	int		 fd, sha_bad, xxh_bad;
+	int		 fd, want_sha, sha_bad = 0, xxh_bad;
 
 	e->seen = 1;
 	fd = fsx_open_beneath(dfd, e->path, O_RDONLY | O_NOFOLLOW, 0);
@@ -173,9 +173,10 @@ check_entry(int dfd, struct vctx *v, struct mentry *e, uint8_t *buf)
 		close(fd);
 		return;
 	}
-	sh = e->sha[0] != '\0' ? sha256_new() : NULL;	/* "-": not in the manifest */
+	want_sha = e->sha[0] != '\0';		/* "-": not in the manifest */
+	sh = want_sha ? sha256_new() : NULL;
 	x = XXH3_createState();
-	if ((e->sha[0] != '\0' && sh == NULL) || x == NULL) {
+	if ((want_sha && sh == NULL) || x == NULL) {
 		fprintf(stderr, "sluice: verify: out of memory\n");
 		exit(SL_EXIT_FAIL);
 	}
@@ -186,8 +187,8 @@ check_entry(int dfd, struct vctx *v, struct mentry *e, uint8_t *buf)
 		XXH3_128bits_update(x, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
-	if (sh != NULL)
-		sha256_final(sh, sha);
+	if (want_sha)
+		sha256_final(sh, sha);		/* frees sh */
 	else
 		v->nosha++;
 	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(x));
@@ -199,9 +200,11 @@ check_entry(int dfd, struct vctx *v, struct mentry *e, uint8_t *buf)
 	}
 	close(fd);
 	v->bytes += total;
-	digest_hex(sha, SHA256_LEN, shahex);
+	if (want_sha) {
+		digest_hex(sha, SHA256_LEN, shahex);
+		sha_bad = strcmp(shahex, e->sha) != 0;
+	}
 	digest_hex(canon.digest, 16, xxhex);
-	sha_bad = sh != NULL && strcmp(shahex, e->sha) != 0;
 	xxh_bad = strcmp(xxhex, e->xxh) != 0;
 	if (sha_bad || xxh_bad)
 		diff(v, "digest", e->path, "%s%s%s differs", sha_bad ? "sha256" : "",

@@ -7,7 +7,7 @@ PKGS=(build-essential pkg-config clang
       libssh2-1-dev libinih-dev libcmocka-dev libjansson-dev
       python3 iproute2 rsync iperf3 xxhash bc
       tmux man-db groff-base
-      cppcheck clang-tidy libclang-rt-14-dev)
+      cppcheck clang-tidy libclang-rt-14-dev valgrind)
 # The hook tests' private sshd and single-node Slurm (openssh-server,
 # slurm-wlm, munge) are installed by scripts/testbed-up.sh when it runs.
 missing=()
