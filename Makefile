@@ -43,7 +43,7 @@ CORE_SRCS  = agent/config.c agent/log.c agent/journal.c agent/digest.c \
 	     agent/manifest.c
 # the daemon only
 DAEMON_SRCS = agent/conn.c agent/stream.c agent/control.c \
-	     agent/role_agent.c agent/role_sink.c agent/sink_publish.c agent/sink_verify.c agent/sink_write.c agent/sink_commit.c agent/sluiced.c \
+	     agent/role_agent.c agent/role_sink.c agent/sink_publish.c agent/sink_verify.c agent/sink_write.c agent/sink_commit.c agent/workq.c agent/sluiced.c \
 	     agent/agent_source.c agent/agent_link.c agent/agent_ops.c \
 	     agent/ingest.c agent/retention.c agent/agent_hook.c \
 	     agent/hook.c \

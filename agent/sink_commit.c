@@ -2,11 +2,9 @@
  * sink_commit.c: the sink's group commit (gcommit.h).
  *
  * Two batches at most: the open one the loop appends to, and the one the
- * committer thread is making durable (busy).  The hand-over is one
- * pointer each way under a mutex (todo, fin); an ev_async wakes the loop
- * for the result.
+ * committer thread is making durable (busy).  The committer is a workq
+ * (workq.h) of one thread, so a batch is its job.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -14,15 +12,16 @@
 #include "gcommit.h"
 #include "log.h"
 #include "sluice.h"
+#include "workq.h"
 
 struct batch {
+	struct wq_job	 wq;
 	struct gc_ent	*ents;
 	uint32_t	 n;
 	int		 rc;
 };
 
 struct gcommit {
-	struct ev_loop	*loop;
 	struct journal	*j;
 	gc_done_fn	*done;
 	void		*arg;
@@ -30,14 +29,7 @@ struct gcommit {
 	struct gc_ent	*open;		/* the open batch (loop thread) */
 	uint32_t	 nopen, aopen;
 	struct batch	*busy;		/* at the committer (loop's view) */
-
-	pthread_t	 th;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	struct batch	*todo;		/* handed over, guarded by mu */
-	struct batch	*fin;		/* finished, guarded by mu */
-	int		 stop;
-	ev_async	 wake;
+	struct workq	*q;		/* the committer thread */
 };
 
 /* Sync the files of b, journal its chunks, close its fds. */
@@ -77,54 +69,25 @@ commit_one(struct gcommit *g, struct batch *b)
 	free(sc);
 }
 
-static void *
-committer_main(void *arg)
+static void
+commit_job(struct wq_job *j, int worker, void *arg)
 {
-	struct gcommit	*g = arg;
-	struct batch	*b;
-
-	for (;;) {
-		pthread_mutex_lock(&g->mu);
-		while (g->todo == NULL && !g->stop)
-			pthread_cond_wait(&g->cv, &g->mu);
-		b = g->todo;
-		g->todo = NULL;
-		pthread_mutex_unlock(&g->mu);
-		if (b == NULL)
-			return NULL;	/* stopping, nothing left */
-		commit_one(g, b);
-		pthread_mutex_lock(&g->mu);
-		g->fin = b;
-		pthread_cond_broadcast(&g->cv);		/* gcommit_drain waits here */
-		pthread_mutex_unlock(&g->mu);
-		ev_async_send(g->loop, &g->wake);
-	}
+	(void)worker;
+	commit_one(arg, WQ_CONTAINER(j, struct batch, wq));
+	workq_finish(((struct gcommit *)arg)->q, j);
 }
 
 /* The committer is done with b: the caller's turn, then the next batch. */
 static void
-finish(struct gcommit *g, struct batch *b)
+commit_done(struct wq_job *j, void *arg)
 {
+	struct gcommit	*g = arg;
+	struct batch	*b = WQ_CONTAINER(j, struct batch, wq);
+
 	g->busy = NULL;		/* gcommit_holds no longer sees b */
 	g->done(b->ents, b->n, b->rc, g->arg);
 	free(b->ents);
 	free(b);
-}
-
-static void
-wake_cb(struct ev_loop *loop, ev_async *w, int revents)
-{
-	struct gcommit	*g = w->data;
-	struct batch	*b;
-
-	(void)loop; (void)revents;
-	pthread_mutex_lock(&g->mu);
-	b = g->fin;
-	g->fin = NULL;
-	pthread_mutex_unlock(&g->mu);
-	if (b == NULL)
-		return;
-	finish(g, b);
 	gcommit_flush(g);
 }
 
@@ -132,25 +95,19 @@ int
 gcommit_start(struct gcommit **out, struct ev_loop *loop, struct journal *j,
     gc_done_fn *done, void *arg)
 {
-	struct gcommit *g = calloc(1, sizeof(*g));
+	struct gcommit	*g = calloc(1, sizeof(*g));
+	int		 rc;
 
 	if (g == NULL)
 		return SL_ENOMEM;
-	g->loop = loop;
 	g->j = j;
 	g->done = done;
 	g->arg = arg;
-	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
-	if (pthread_create(&g->th, NULL, committer_main, g) != 0) {
-		pthread_cond_destroy(&g->cv);
-		pthread_mutex_destroy(&g->mu);
+	rc = workq_start(&g->q, loop, 1, NULL, commit_job, commit_done, g);
+	if (rc != SL_OK) {
 		free(g);
-		return SL_EIO;
+		return rc;
 	}
-	ev_async_init(&g->wake, wake_cb);
-	g->wake.data = g;
-	ev_async_start(loop, &g->wake);
 	*out = g;
 	return SL_OK;
 }
@@ -161,14 +118,7 @@ gcommit_stop(struct gcommit *g)
 	if (g == NULL)
 		return;
 	gcommit_drain(g);
-	pthread_mutex_lock(&g->mu);
-	g->stop = 1;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-	pthread_join(g->th, NULL);
-	ev_async_stop(g->loop, &g->wake);
-	pthread_cond_destroy(&g->cv);
-	pthread_mutex_destroy(&g->mu);
+	workq_stop(g->q);
 	free(g->open);
 	free(g);
 }
@@ -231,27 +181,17 @@ gcommit_flush(struct gcommit *g)
 	g->open = NULL;
 	g->nopen = g->aopen = 0;
 	g->busy = b;
-	pthread_mutex_lock(&g->mu);
-	g->todo = b;
-	pthread_cond_signal(&g->cv);
-	pthread_mutex_unlock(&g->mu);
+	workq_push(g->q, &b->wq);
 }
 
 void
 gcommit_drain(struct gcommit *g)
 {
-	struct batch *b;
-
 	while (g->busy != NULL || g->nopen > 0) {
 		gcommit_flush(g);
 		if (g->busy == NULL)
 			return;		/* out of memory: nothing more to do */
-		pthread_mutex_lock(&g->mu);
-		while (g->fin == NULL)
-			pthread_cond_wait(&g->cv, &g->mu);
-		b = g->fin;
-		g->fin = NULL;
-		pthread_mutex_unlock(&g->mu);
-		finish(g, b);
+		(void)workq_wait(g->q);	/* busy is queued or committing */
+		workq_reap(g->q);	/* commit_done */
 	}
 }

@@ -31,7 +31,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +41,7 @@
 #include "log.h"
 #include "net.h"
 #include "stream.h"
+#include "workq.h"
 
 #define IN_SLACK	(64u * 1024)
 /* The input buffer sits so that a frame at its head has the bytes after
@@ -96,7 +96,7 @@ struct stream {
 	size_t			 wr_put;	/* JOB_WRITE: bytes it wrote */
 	int			 job_rc;	/* its result: SL_OK, JOB_EOF, an error */
 	atomic_int		 job_cancel;	/* closing: give up soon */
-	struct stream		*job_next;	/* in the pool's queue or done list */
+	struct wq_job		 job;		/* in the pool's queue */
 
 	struct stream		*next_dead;
 	int			 in_callback;
@@ -109,18 +109,10 @@ static struct stream	*dead_list;
 static ev_check		 reaper;
 static int		 reaper_on;
 
-/* A pool of threads that read large frames and write large segments
+/* Threads that read large frames and write large segments
  * (stream_use_pool). */
 struct stream_pool {
-	struct ev_loop	*loop;
-	pthread_t	*th;
-	int		 nth;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 work;
-	struct stream	*head, **tailp;	/* queued jobs */
-	struct stream	*fin;		/* finished, for the loop */
-	int		 stop;
-	ev_async	 wake;
+	struct workq	*q;
 };
 
 #define JOB_EOF		1	/* job_rc: the peer closed mid-frame */
@@ -662,18 +654,11 @@ stream_set_idle(struct stream *s, double seconds)
 static void
 queue_job(struct stream *s, int kind)
 {
-	struct stream_pool *r = s->pool;
-
 	s->job_rc = SL_OK;
 	atomic_store(&s->job_cancel, 0);
 	s->offloaded = kind;
 	set_events(s, 0);
-	s->job_next = NULL;
-	pthread_mutex_lock(&r->mu);
-	*r->tailp = s;
-	r->tailp = &s->job_next;
-	pthread_cond_signal(&r->work);
-	pthread_mutex_unlock(&r->mu);
+	workq_push(s->pool->q, &s->job);
 }
 
 /*
@@ -771,42 +756,24 @@ write_seg(struct stream *s)
 	return SL_OK;
 }
 
-static void *
-worker_main(void *arg)
+static void
+job_run(struct wq_job *j, int worker, void *arg)
 {
-	struct stream_pool	*r = arg;
-	struct stream		*s;
+	struct stream *s = WQ_CONTAINER(j, struct stream, job);
 
-	(void)pthread_setname_np(pthread_self(), "sluice-tls");	/* top -H, tests */
-	for (;;) {
-		pthread_mutex_lock(&r->mu);
-		while (r->head == NULL && !r->stop)
-			pthread_cond_wait(&r->work, &r->mu);
-		if (r->stop) {		/* queued jobs are finished by the stopper */
-			pthread_mutex_unlock(&r->mu);
-			return NULL;
-		}
-		s = r->head;
-		if ((r->head = s->job_next) == NULL)
-			r->tailp = &r->head;
-		pthread_mutex_unlock(&r->mu);
-
-		s->job_rc = s->offloaded == JOB_READ ? read_frame(s) : write_seg(s);
-
-		pthread_mutex_lock(&r->mu);
-		s->job_next = r->fin;
-		r->fin = s;
-		pthread_mutex_unlock(&r->mu);
-		ev_async_send(r->loop, &r->wake);
-	}
+	(void)worker; (void)arg;
+	s->job_rc = s->offloaded == JOB_READ ? read_frame(s) : write_seg(s);
+	workq_finish(s->pool->q, j);
 }
 
 /* Back on the loop: the frame is in (or the segment out), or it failed. */
 static void
-job_done(struct stream *s)
+job_done(struct wq_job *j, void *arg)
 {
-	int kind = s->offloaded;
+	struct stream	*s = WQ_CONTAINER(j, struct stream, job);
+	int		 kind = s->offloaded;
 
+	(void)arg;
 	s->offloaded = JOB_NONE;
 	if (kind == JOB_WRITE)
 		s->out_bytes -= s->wr_put;
@@ -835,80 +802,32 @@ job_done(struct stream *s)
 	ev_feed_event(s->loop, &s->io, EV_READ | EV_WRITE);
 }
 
-static void
-pool_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
-{
-	struct stream_pool	*r = w->data;
-	struct stream		*s, *next;
-
-	(void)loop; (void)revents;
-	pthread_mutex_lock(&r->mu);
-	s = r->fin;
-	r->fin = NULL;
-	pthread_mutex_unlock(&r->mu);
-	for (; s != NULL; s = next) {
-		next = s->job_next;
-		job_done(s);
-	}
-}
-
 int
 stream_pool_start(struct stream_pool **out, struct ev_loop *loop, int n)
 {
 	struct stream_pool	*r;
-	int			 i;
+	int			 rc;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->th = calloc((size_t)n, sizeof(*r->th))) == NULL) {
-		free(r);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return SL_ENOMEM;
-	}
-	r->loop = loop;
-	r->tailp = &r->head;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->work, NULL);
-	ev_async_init(&r->wake, pool_wake_cb);
-	r->wake.data = r;
-	ev_async_start(loop, &r->wake);
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&r->th[i], NULL, worker_main, r) != 0)
-			break;
-		r->nth++;
-	}
-	if (r->nth < n) {
-		stream_pool_stop(r);
-		return SL_EIO;
+	/* the name: top -H, and t_tls_bulk finds them by it */
+	rc = workq_start(&r->q, loop, n, "sluice-tls", job_run, job_done, NULL);
+	if (rc != SL_OK) {
+		free(r);
+		return rc;
 	}
 	*out = r;
 	return SL_OK;
 }
 
+/* Jobs never started, and the finished ones, go to job_done: their
+ * streams are closing (the caller closed them), so it only lets them go. */
 void
 stream_pool_stop(struct stream_pool *r)
 {
-	struct stream	*s, *next;
-	int		 i;
-
 	if (r == NULL)
 		return;
-	pthread_mutex_lock(&r->mu);
-	r->stop = 1;
-	pthread_cond_broadcast(&r->work);
-	pthread_mutex_unlock(&r->mu);
-	for (i = 0; i < r->nth; i++)
-		pthread_join(r->th[i], NULL);
-	/* Jobs never started, then the finished ones: their streams are
-	 * closing (the caller closed them), so this only lets them go. */
-	for (s = r->head; s != NULL; s = next) {
-		next = s->job_next;
-		s->job_rc = SL_ESTATE;
-		job_done(s);
-	}
-	pool_wake_cb(r->loop, &r->wake, 0);
-	ev_async_stop(r->loop, &r->wake);
-	pthread_cond_destroy(&r->work);
-	pthread_mutex_destroy(&r->mu);
-	free(r->th);
+	workq_stop(r->q);
 	free(r);
 }
 

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <ev.h>
+#include "workq.h"
 
 struct swriter;
 struct verifier;
@@ -41,7 +42,7 @@ struct swjob {
 	/* Set by the writer. */
 	int		 err;		/* errno of the write, 0 when written */
 	/* The writers' own. */
-	struct swjob	*next;
+	struct wq_job	 wq;
 	struct swriter	*w;
 };
 
