@@ -8,9 +8,9 @@ SYSCONFDIR ?= /etc
 # systemd units: /lib/systemd/system for PREFIX=/usr (Debian's place),
 # else under PREFIX.
 UNITDIR	?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
-MAN1	 = agent/sluice.1
-MAN5	 = agent/sluice.conf.5
-MAN8	 = agent/sluiced.8
+MAN1	 = agent/cli/sluice.1
+MAN5	 = agent/daemon/sluice.conf.5
+MAN8	 = agent/daemon/sluiced.8
 UNITS	 = etc/sluice-agent.service etc/sluice-sink.service
 
 CC	?= cc
@@ -36,19 +36,18 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
 
 # proto/: the pure codec, a static library with no I/O dependencies.
-PROTO_SRCS = proto/wire.c proto/pathchk.c proto/errors.c
-# common daemon/CLI modules (no libev, no TLS)
-CORE_SRCS  = agent/config.c agent/log.c agent/journal.c agent/digest.c \
-	     agent/fsx.c agent/net.c agent/walk.c agent/ctlclient.c \
-	     agent/manifest.c
-# the daemon only
-DAEMON_SRCS = agent/conn.c agent/stream.c agent/control.c \
-	     agent/role_agent.c agent/role_sink.c agent/sink_publish.c agent/sink_verify.c agent/sink_write.c agent/sink_commit.c agent/workq.c agent/sluiced.c \
-	     agent/agent_source.c agent/agent_link.c agent/agent_ops.c \
-	     agent/ingest.c agent/retention.c agent/agent_hook.c \
-	     agent/hook.c \
-	     agent/metrics.c
-CLI_SRCS   = agent/sluice.c agent/sluice_watch.c agent/sluice_verify.c
+PROTO_SRCS = $(sort $(wildcard proto/*.c))
+# agent/ is divided into rooms by concern (docs/architecture.md); each room
+# is one archive, and dependencies point down the floors (scripts/layers):
+#   cli, daemon -> send, sink -> hook -> net, store -> base -> proto
+ROOMS	   = base store net hook send sink daemon cli
+$(foreach r,$(ROOMS),$(eval $(r)_SRCS = $$(sort $$(wildcard agent/$(r)/*.c))))
+$(foreach r,$(ROOMS),$(eval $(r)_OBJS = $$($(r)_SRCS:.c=.o)))
+# what the CLI links: no libev, no TLS (STYLE 3)
+CORE_SRCS  = $(base_SRCS) $(store_SRCS)
+DAEMON_SRCS = $(daemon_SRCS) $(send_SRCS) $(sink_SRCS) $(hook_SRCS) $(net_SRCS)
+CLI_SRCS   = $(cli_SRCS)
+ROOM_LIBS  = $(ROOMS:%=agent/lib%.a)
 
 PROTO_OBJS = $(PROTO_SRCS:.c=.o)
 CORE_OBJS  = $(CORE_SRCS:.c=.o)
@@ -66,6 +65,9 @@ libsluiceproto.a: $(PROTO_OBJS)
 libsluicecore.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
+# one archive per room, for the unit tests' "// links:" lines
+$(foreach r,$(ROOMS),$(eval agent/lib$(r).a: $$($(r)_OBJS) ; rm -f $$@ && $$(AR) rcs $$@ $$^))
+
 %.o: %.c
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
@@ -75,9 +77,10 @@ sluiced: $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a
 sluice: $(CLI_OBJS) libsluicecore.a libsluiceproto.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) libsluicecore.a libsluiceproto.a $(PKG_LIBS) $(JANSSON_LIBS)
 
-# A unit test links libsluiceproto.a plus the objects it names in a
-# "// links: agent/journal.o agent/log.o" comment on its first line, so it
-# builds as soon as the modules it tests exist.
+# A unit test links libsluiceproto.a plus the objects or room archives it
+# names in a "// links: agent/libstore.a agent/libbase.a" comment on its
+# first line (a higher room first), so it builds as soon as the modules it
+# tests exist.
 .SECONDEXPANSION:
 tests/unit/%: tests/unit/%.c libsluiceproto.a $$(shell head -1 tests/unit/$$*.c | sed -n 's,^// links. ,,p')
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
@@ -85,9 +88,9 @@ tests/unit/%: tests/unit/%.c libsluiceproto.a $$(shell head -1 tests/unit/$$*.c 
 	    libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS) -lpthread
 
 # tests/hookrun: runs one completion hook from an agent config (t_hook_ssh.sh)
-tests/hookrun: tests/hookrun.c agent/hook.o agent/config.o agent/log.o libsluiceproto.a
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ tests/hookrun.c agent/hook.o \
-	    agent/config.o agent/log.o libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) -lpthread -lm
+tests/hookrun: tests/hookrun.c agent/libhook.a agent/libstore.a agent/libbase.a libsluiceproto.a
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ tests/hookrun.c agent/libhook.a \
+	    agent/libstore.a agent/libbase.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) -lpthread -lm
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do ./$$t || fail=1; done; exit $$fail
@@ -145,8 +148,8 @@ FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/%)
 
 tests/fuzz/fuzz_wire: $(PROTO_SRCS)
 tests/fuzz/fuzz_pathchk: $(PROTO_SRCS)
-tests/fuzz/fuzz_manifest: agent/manifest.c $(PROTO_SRCS)
-tests/fuzz/fuzz_config: agent/config.c agent/log.c $(PROTO_SRCS)
+tests/fuzz/fuzz_manifest: agent/store/manifest.c $(PROTO_SRCS)
+tests/fuzz/fuzz_config: agent/base/config.c agent/base/log.c $(PROTO_SRCS)
 tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
 	$(FUZZ_CC) $(CSTD) $(FUZZ_FLAGS) -Iinclude -D_GNU_SOURCE $(PKG_CFLAGS) \
 	    -o $@ $(filter %.c,$^) $(PKG_LIBS)
@@ -205,10 +208,10 @@ lint:
 	$(CLANG_TIDY) --quiet $(LINT_SRCS) -- $(CSTD) -Iinclude -D_GNU_SOURCE $(PKG_CFLAGS)
 
 clean:
-	rm -f sluiced sluice *.a agent/*.o proto/*.o agent/*.d proto/*.d \
+	rm -f sluiced sluice *.a agent/*.a agent/*/*.o proto/*.o agent/*/*.d proto/*.d \
 	    $(UNIT_BINS) tests/unit/*.d tests/hookrun tests/*.d \
 	    $(FUZZ_BINS) tests/fuzz/mkcorpus
 
 .PHONY: tsan-test all test check unit demo install man-check clean fuzz fuzz-build \
 	fuzz-corpus asan-test lint
--include $(wildcard agent/*.d proto/*.d tests/unit/*.d tests/*.d)
+-include $(wildcard agent/*/*.d proto/*.d tests/unit/*.d tests/*.d)

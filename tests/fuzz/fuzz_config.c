@@ -1,6 +1,6 @@
 /*
  * fuzz_config.c: libFuzzer target for the configuration loader
- * (agent/config.c, inih underneath).
+ * (agent/base/config.c, inih underneath).
  *
  * The input is written to a memfd and loaded through its /proc/self/fd
  * path, so nothing touches the disk and parallel fuzzers do not collide.

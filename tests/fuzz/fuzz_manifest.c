@@ -1,6 +1,6 @@
 /*
  * fuzz_manifest.c: libFuzzer target for the .sluice-manifest line parser
- * (agent/manifest.c), which `sluice verify` runs on a file in the sink
+ * (agent/store/manifest.c), which `sluice verify` runs on a file in the sink
  * root.
  *
  * The input is split into lines the way getline does (each keeps its

@@ -201,14 +201,14 @@ out=$(S agent verify small); rc=$?
 # ---- man pages -----------------------------------------------------------------------
 if command -v man >/dev/null; then
 	good=1
-	for m in sluice.1 sluiced.8 sluice.conf.5; do
-		w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$ROOT/agent/$m" 2>&1 >/dev/null)
+	for m in agent/cli/sluice.1 agent/daemon/sluiced.8 agent/daemon/sluice.conf.5; do
+		w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$ROOT/$m" 2>&1 >/dev/null)
 		[ -z "$w" ] || { good=0; echo "   $m: $w"; }
 	done
 	[ $good = 1 ] && ok "man pages render without warnings" || fail "man warnings"
 	good=1
-	for k in $(sed -n 's/^\t{ "\([a-z]*\)", "\([a-z_]*\)",.*/\1.\2/p' "$ROOT/agent/config.c"); do
-		grep -q "^\.It Cm ${k#*.}\b" "$ROOT/agent/sluice.conf.5" || { good=0; echo "   sluice.conf.5 lacks $k"; }
+	for k in $(sed -n 's/^\t{ "\([a-z]*\)", "\([a-z_]*\)",.*/\1.\2/p' "$ROOT/agent/base/config.c"); do
+		grep -q "^\.It Cm ${k#*.}\b" "$ROOT/agent/daemon/sluice.conf.5" || { good=0; echo "   sluice.conf.5 lacks $k"; }
 	done
 	[ $good = 1 ] && ok "sluice.conf.5 documents every key of config.c" || fail "sluice.conf.5 keys"
 fi

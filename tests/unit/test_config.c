@@ -1,4 +1,4 @@
-// links: agent/config.o agent/log.o
+// links: agent/libbase.a
 /*
  * test_config.c: config_load() on good and bad files written to a mkdtemp
  * directory; the size and duration parsers; log_q() quoting.

@@ -1,4 +1,4 @@
-// links: agent/conn.o agent/net.o agent/digest.o
+// links: agent/libnet.a agent/libstore.a agent/libbase.a
 /*
  * test_conn.c: conn (plain and TLS 1.3 mutual auth), net and digest.
  * Certificates are made at run time by scripts/mkcerts.sh into a temporary

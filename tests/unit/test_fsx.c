@@ -1,4 +1,4 @@
-// links: agent/fsx.o
+// links: agent/libstore.a
 /*
  * test_fsx.c: fsx wrappers.  Every confinement test runs twice: with
  * openat2 and with the component-walk fallback used on kernels without it.
@@ -22,7 +22,7 @@
 #include "sluice.h"
 #include "fsx.h"
 
-/* test hook in agent/fsx.c, not in fsx.h */
+/* test hook in agent/store/fsx.c, not in fsx.h */
 void	fsx_test_force_walk(int on);
 
 struct fx {

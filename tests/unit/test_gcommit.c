@@ -1,4 +1,4 @@
-// links: agent/sink_commit.o agent/workq.o agent/journal.o agent/fsx.o agent/log.o
+// links: agent/libsink.a agent/libnet.a agent/libstore.a agent/libbase.a
 /*
  * test_gcommit.c: the sink's group commit (gcommit.h) with a real LMDB
  * journal, real files and a real libev loop: a batch is journaled before

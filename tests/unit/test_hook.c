@@ -1,4 +1,4 @@
-// links: agent/hook.o agent/config.o agent/log.o
+// links: agent/libhook.a agent/libstore.a agent/libbase.a
 /*
  * test_hook.c: hook_expand() (variables, metadata, quoting of hostile
  * values checked by running the expansion through /bin/sh), and the exec

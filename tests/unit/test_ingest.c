@@ -1,4 +1,4 @@
-// links: agent/ingest.o agent/config.o agent/log.o
+// links: agent/libsend.a agent/libbase.a
 /*
  * test_ingest.c: the ingest module against real directories in a mkdtemp
  * spool, on a real libev loop: marker and quiet sealing, start-up scan,

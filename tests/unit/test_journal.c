@@ -1,6 +1,6 @@
-// links: agent/journal.o
+// links: agent/libstore.a
 /*
- * test_journal.c: the LMDB journal (agent/journal.c), both roles, in a
+ * test_journal.c: the LMDB journal (agent/store/journal.c), both roles, in a
  * fresh temporary directory per test.
  */
 #include <stdarg.h>

@@ -1,7 +1,7 @@
-// links: agent/manifest.o
+// links: agent/libstore.a
 /*
  * test_manifest.c: the .sluice-manifest line parser that `sluice verify`
- * uses at a sink (agent/manifest.c): good lines, comments, and every way
+ * uses at a sink (agent/store/manifest.c): good lines, comments, and every way
  * a line can be malformed.
  */
 #include <stdarg.h>

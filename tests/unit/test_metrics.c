@@ -1,4 +1,4 @@
-// links: agent/metrics.o agent/net.o agent/log.o
+// links: agent/libdaemon.a agent/libnet.a agent/libbase.a
 /*
  * test_metrics.c: the /metrics HTTP server on a real loop.  The loop runs
  * in a thread; the test is a plain blocking client on 127.0.0.1.

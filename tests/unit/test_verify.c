@@ -1,4 +1,4 @@
-// links: agent/sink_verify.o agent/fsx.o agent/digest.o agent/log.o
+// links: agent/libsink.a agent/libstore.a agent/libbase.a
 /*
  * test_verify.c: the sink's re-read thread (verify.h) against real files:
  * chunks made durable out of order, a file whose bytes on disk differ from
