@@ -11,6 +11,9 @@
  * loop: sockets are non-blocking and the reply is written as the socket
  * takes it.
  *
+ * The daemon passes mreg_render (mreg.h) as the render callback: the roles
+ * register their numbers there and never call this module.
+ *
  * Threads: everything runs on the thread of `loop`.
  */
 #ifndef METRICS_H
@@ -39,15 +42,5 @@ int	metrics_start(struct metrics **out, struct ev_loop *loop, const char *addr,
 /* Close the listener and every client; NULL is allowed.  Never call it
  * from inside render. */
 void	metrics_stop(struct metrics *m);
-
-/* Helpers for render.  metrics_help appends "# HELP name help" and
- * "# TYPE name type" (type: counter, gauge, ...).  metrics_line appends
- * "name{labels} value"; labels is the text inside the braces
- * ('dest="a",state="queued"', caller escapes it) or NULL for none.
- * An append that does not fit in b is dropped (b's cap). */
-void	metrics_help(struct wbuf *b, const char *name, const char *type,
-	    const char *help);
-void	metrics_line(struct wbuf *b, const char *name, const char *labels,
-	    double value);
 
 #endif

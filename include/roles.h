@@ -24,14 +24,14 @@ void	agent_stop(struct agent *a);
 /* Control-socket handler (control_fn); arg is the struct agent. */
 int	agent_control(void *arg, const struct wire_ctl_req *req, struct wbuf *text);
 
-/* Prometheus exposition of the agent's state (metrics_render_fn). */
-void	agent_metrics(void *arg, struct wbuf *out);
+/* Each role registers its Prometheus collector with mreg.h at start and
+ * removes it at stop; the daemon serves whatever is registered. */
+
 
 /* Start the sink: listen, load datasets being received. */
 int	sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 	    struct journal *j, char *err, size_t errlen);
 void	sink_stop(struct sink *s);
 int	sink_control(void *arg, const struct wire_ctl_req *req, struct wbuf *text);
-void	sink_metrics(void *arg, struct wbuf *out);
 
 #endif

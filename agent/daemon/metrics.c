@@ -94,25 +94,6 @@ append(struct wbuf *b, const char *s, size_t n)
 	(void)wbuf_append(b, s, n);	/* past the cap: dropped, as documented */
 }
 
-static void
-appendf(struct wbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-appendf(struct wbuf *b, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || wbuf_reserve(b, (size_t)n + 1) != SL_OK)
-		return;		/* past the cap: dropped */
-	va_start(ap, fmt);
-	vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
 /* Queue a complete reply and switch the client to WRITE. */
 static void
 client_reply(struct mclient *c, int code, const char *reason,
@@ -120,12 +101,17 @@ client_reply(struct mclient *c, int code, const char *reason,
 {
 	struct metrics	*m = c->m;
 	size_t		 blen = body ? body->len : 0;
+	char		 head[256];	/* the longest reason is a short phrase */
+	int		 n;
 
 	wbuf_reset(&c->out);
-	appendf(&c->out, "HTTP/1.0 %d %s\r\nContent-Type: %s\r\n"
+	n = snprintf(head, sizeof(head), "HTTP/1.0 %d %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", code, reason,
 	    code == 200 ? "text/plain; version=0.0.4; charset=utf-8" :
 	    "text/plain; charset=utf-8", body ? blen : strlen(reason) + 1);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		n = 0;		/* cannot happen with our reasons */
+	append(&c->out, head, (size_t)n);
 	if (body)
 		append(&c->out, (const char *)body->p, blen);
 	else {
@@ -384,29 +370,4 @@ metrics_stop(struct metrics *m)
 	if (m->lfd != -1)
 		close(m->lfd);
 	free(m);
-}
-
-void
-metrics_help(struct wbuf *b, const char *name, const char *type, const char *help)
-{
-	appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-void
-metrics_line(struct wbuf *b, const char *name, const char *labels, double value)
-{
-	char	v[64];
-
-	if (isnan(value))
-		snprintf(v, sizeof(v), "NaN");
-	else if (isinf(value))
-		snprintf(v, sizeof(v), value > 0 ? "+Inf" : "-Inf");
-	else if (value == (double)(long long)value && value < 1e15 && value > -1e15)
-		snprintf(v, sizeof(v), "%lld", (long long)value);
-	else
-		snprintf(v, sizeof(v), "%.17g", value);
-	if (labels != NULL && labels[0] != '\0')
-		appendf(b, "%s{%s} %s\n", name, labels, v);
-	else
-		appendf(b, "%s %s\n", name, v);
 }

@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
+#include "mreg.h"
 #include "roles.h"
 
 static struct config	cfg;
@@ -108,9 +109,8 @@ main(int argc, char **argv)
 		    agent_control : sink_control, cfg.role == ROLE_AGENT ?
 		    (void *)agent : (void *)sink, err, sizeof(err));
 	if (rc == SL_OK)
-		rc = metrics_start(&met, loop, cfg.metrics, cfg.role == ROLE_AGENT ?
-		    agent_metrics : sink_metrics, cfg.role == ROLE_AGENT ?
-		    (void *)agent : (void *)sink, err, sizeof(err));
+		rc = metrics_start(&met, loop, cfg.metrics, mreg_render, NULL,
+		    err, sizeof(err));
 	if (rc != SL_OK) {
 		fprintf(stderr, "sluiced: %s\n", err);
 		control_close(ctl);

@@ -175,5 +175,7 @@ int	want_failback(struct agent *a);
 int	ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta);
 /* Once a second: spool marks and retention, blocked destinations, fail-back. */
 void	tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
+/* agent_ops.c: the Prometheus collector registered with mreg.h. */
+void	agent_metrics(void *arg, struct wbuf *out);
 
 #endif

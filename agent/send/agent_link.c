@@ -28,7 +28,7 @@
 #include "walk.h"
 #include "ingest.h"
 #include "retention.h"
-#include "metrics.h"
+#include "mreg.h"
 #include "agent_hook.h"
 #include "agent_int.h"
 

@@ -25,7 +25,7 @@
 #include "walk.h"
 #include "ingest.h"
 #include "retention.h"
-#include "metrics.h"
+#include "mreg.h"
 #include "agent_hook.h"
 #include "agent_int.h"
 
@@ -548,42 +548,42 @@ agent_metrics(void *arg, struct wbuf *out)
 
 	memset(&m, 0, sizeof(m));
 	journal_ds_foreach(a->j, msum_fn, &m);
-	metrics_help(out, "sluice_bytes_acked_total", "counter",
+	mreg_family(out, "sluice_bytes_acked_total", "counter",
 	    "Bytes the sink confirmed durable, all datasets in the journal.");
-	metrics_line(out, "sluice_bytes_acked_total", NULL, (double)m.bytes_acked);
-	metrics_help(out, "sluice_chunks_sent_total", "counter", "DATA frames sent.");
-	metrics_line(out, "sluice_chunks_sent_total", NULL, (double)m.sent);
-	metrics_help(out, "sluice_chunks_resent_total", "counter",
+	mreg_sample(out, "sluice_bytes_acked_total", NULL, (double)m.bytes_acked);
+	mreg_family(out, "sluice_chunks_sent_total", "counter", "DATA frames sent.");
+	mreg_sample(out, "sluice_chunks_sent_total", NULL, (double)m.sent);
+	mreg_family(out, "sluice_chunks_resent_total", "counter",
 	    "Chunks sent again after a NACK or a lost session.");
-	metrics_line(out, "sluice_chunks_resent_total", NULL, (double)m.resent);
-	metrics_help(out, "sluice_chunks_nacked_total", "counter",
+	mreg_sample(out, "sluice_chunks_resent_total", NULL, (double)m.resent);
+	mreg_family(out, "sluice_chunks_nacked_total", "counter",
 	    "Chunks the sink rejected (checksum mismatch).");
-	metrics_line(out, "sluice_chunks_nacked_total", NULL, (double)m.nacked);
-	metrics_help(out, "sluice_datasets", "gauge", "Datasets in the journal by state.");
+	mreg_sample(out, "sluice_chunks_nacked_total", NULL, (double)m.nacked);
+	mreg_family(out, "sluice_datasets", "gauge", "Datasets in the journal by state.");
 	for (i = DS_QUEUED; i <= DS_STATE_MAX; i++) {
 		snprintf(lab, sizeof(lab), "state=\"%s\"", ds_state_name(i));
-		metrics_line(out, "sluice_datasets", lab, (double)m.by_state[i]);
+		mreg_sample(out, "sluice_datasets", lab, (double)m.by_state[i]);
 	}
-	metrics_help(out, "sluice_queue_bytes", "gauge",
+	mreg_family(out, "sluice_queue_bytes", "gauge",
 	    "Bytes journaled and not yet confirmed by a sink.");
-	metrics_line(out, "sluice_queue_bytes", NULL, (double)m.queue_bytes);
-	metrics_help(out, "sluice_throughput_bytes_per_second", "gauge",
+	mreg_sample(out, "sluice_queue_bytes", NULL, (double)m.queue_bytes);
+	mreg_family(out, "sluice_throughput_bytes_per_second", "gauge",
 	    "Bytes confirmed per second, over the last 5 s.");
-	metrics_line(out, "sluice_throughput_bytes_per_second", NULL, rate(a, 5));
-	metrics_help(out, "sluice_link_up", "gauge",
+	mreg_sample(out, "sluice_throughput_bytes_per_second", NULL, rate(a, 5));
+	mreg_family(out, "sluice_link_up", "gauge",
 	    "1 while the session to this destination is up.");
-	metrics_help(out, "sluice_destination_blocked", "gauge",
+	mreg_family(out, "sluice_destination_blocked", "gauge",
 	    "1 while a destination is paused or in a maintenance window.");
 	for (i = 0; i < a->ndest; i++) {
 		snprintf(lab, sizeof(lab), "dest=\"%s\"", a->dests[i].text);
-		metrics_line(out, "sluice_link_up", lab,
+		mreg_sample(out, "sluice_link_up", lab,
 		    i == a->cur_dest && a->link == LINK_UP);
-		metrics_line(out, "sluice_destination_blocked", lab,
+		mreg_sample(out, "sluice_destination_blocked", lab,
 		    dest_blocked(a, i, now, &why));
 	}
 	if (a->spool.pct >= 0) {
-		metrics_help(out, "sluice_spool_used_ratio", "gauge",
+		mreg_family(out, "sluice_spool_used_ratio", "gauge",
 		    "Fullest spool file system, fraction used.");
-		metrics_line(out, "sluice_spool_used_ratio", NULL, a->spool.pct / 100.0);
+		mreg_sample(out, "sluice_spool_used_ratio", NULL, a->spool.pct / 100.0);
 	}
 }

@@ -46,7 +46,7 @@
 #include "walk.h"
 #include "ingest.h"
 #include "retention.h"
-#include "metrics.h"
+#include "mreg.h"
 #include "agent_hook.h"
 #include "sltime.h"
 
@@ -1122,6 +1122,7 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 		agent_stop(a);
 		return rc;
 	}
+	(void)mreg_register(agent_metrics, a);	/* one role, one collector: fits */
 	*out = a;
 	return SL_OK;
 fail:
@@ -1139,6 +1140,7 @@ agent_stop(struct agent *a)
 
 	if (a == NULL)
 		return;
+	mreg_unregister(agent_metrics, a);
 	ev_timer_stop(a->loop, &a->retry);
 	ev_timer_stop(a->loop, &a->connect_to);
 	ev_timer_stop(a->loop, &a->tick);

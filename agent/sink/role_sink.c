@@ -37,7 +37,7 @@
 #include "log.h"
 #include "net.h"
 #include "publish.h"
-#include "metrics.h"
+#include "mreg.h"
 #include "roles.h"
 #include "stream.h"
 #include "swrite.h"
@@ -609,6 +609,7 @@ write_async(struct sconn *c, struct sds *d, const struct wire_data *wd)
 }
 
 static struct sconn *conn_by_serial(struct sink *, uint64_t);
+static void sink_metrics(void *, struct wbuf *);
 
 /* A writer is done with a chunk: into the group commit, stream released. */
 static void
@@ -1327,6 +1328,7 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 	}
 	log_info("sink", "id=%s listen=%s root=%s tls=%s", log_q(cfg->id), sk->addr.text,
 	    log_q(cfg->root), cfg->tls ? "on" : "off");
+	(void)mreg_register(sink_metrics, sk);	/* one role, one collector: fits */
 	*out = sk;
 	return SL_OK;
 fail:
@@ -1356,6 +1358,7 @@ sink_stop(struct sink *sk)
 
 	if (sk == NULL)
 		return;
+	mreg_unregister(sink_metrics, sk);
 	ev_io_stop(sk->loop, &sk->accept_io);
 	ev_timer_stop(sk->loop, &sk->accept_pause);
 	/* Let the writers finish, commit what was written so far, then close
@@ -1408,7 +1411,7 @@ ssum_fn(const struct ds_rec *d, void *arg)
 	return 0;
 }
 
-void
+static void
 sink_metrics(void *arg, struct wbuf *out)
 {
 	struct sink	*sk = arg;
@@ -1418,27 +1421,27 @@ sink_metrics(void *arg, struct wbuf *out)
 
 	memset(&m, 0, sizeof(m));
 	journal_ds_foreach(sk->j, ssum_fn, &m);
-	metrics_help(out, "sluice_sink_bytes_durable_total", "counter",
+	mreg_family(out, "sluice_sink_bytes_durable_total", "counter",
 	    "Bytes written, fsynced and journaled.");
-	metrics_line(out, "sluice_sink_bytes_durable_total", NULL, (double)m.bytes);
-	metrics_help(out, "sluice_sink_chunks_received_total", "counter",
+	mreg_sample(out, "sluice_sink_bytes_durable_total", NULL, (double)m.bytes);
+	mreg_family(out, "sluice_sink_chunks_received_total", "counter",
 	    "DATA frames received.");
-	metrics_line(out, "sluice_sink_chunks_received_total", NULL, (double)m.received);
-	metrics_help(out, "sluice_sink_chunks_duplicate_total", "counter",
+	mreg_sample(out, "sluice_sink_chunks_received_total", NULL, (double)m.received);
+	mreg_family(out, "sluice_sink_chunks_duplicate_total", "counter",
 	    "DATA frames for chunks already held (acked again, not rewritten).");
-	metrics_line(out, "sluice_sink_chunks_duplicate_total", NULL, (double)m.dups);
-	metrics_help(out, "sluice_sink_chunks_nacked_total", "counter",
+	mreg_sample(out, "sluice_sink_chunks_duplicate_total", NULL, (double)m.dups);
+	mreg_family(out, "sluice_sink_chunks_nacked_total", "counter",
 	    "Chunks rejected for a checksum mismatch.");
-	metrics_line(out, "sluice_sink_chunks_nacked_total", NULL, (double)m.nacked);
-	metrics_help(out, "sluice_sink_datasets", "gauge", "Datasets by state.");
+	mreg_sample(out, "sluice_sink_chunks_nacked_total", NULL, (double)m.nacked);
+	mreg_family(out, "sluice_sink_datasets", "gauge", "Datasets by state.");
 	for (i = SDS_RECEIVING; i <= SDS_FAILED; i++) {
 		snprintf(lab, sizeof(lab), "state=\"%s\"", sds_state_name(i));
-		metrics_line(out, "sluice_sink_datasets", lab, (double)m.by_state[i]);
+		mreg_sample(out, "sluice_sink_datasets", lab, (double)m.by_state[i]);
 	}
-	metrics_help(out, "sluice_sink_connections", "gauge", "Open agent connections.");
-	metrics_line(out, "sluice_sink_connections", NULL, sk->nconns);
-	metrics_help(out, "sluice_sink_root_free_bytes", "gauge",
+	mreg_family(out, "sluice_sink_connections", "gauge", "Open agent connections.");
+	mreg_sample(out, "sluice_sink_connections", NULL, sk->nconns);
+	mreg_family(out, "sluice_sink_root_free_bytes", "gauge",
 	    "Free bytes on the file system of the root.");
-	metrics_line(out, "sluice_sink_root_free_bytes", NULL,
+	mreg_sample(out, "sluice_sink_root_free_bytes", NULL,
 	    (double)fsx_free_bytes(sk->rootfd));
 }

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "mreg.h"
 #include "sluice.h"
 
 struct fixture {
@@ -41,12 +42,12 @@ render(void *arg, struct wbuf *b)
 	struct fixture *f = arg;
 
 	f->renders++;
-	metrics_help(b, "sluice_bytes_sent_total", "counter", "Bytes sent.");
-	metrics_line(b, "sluice_bytes_sent_total", NULL, 123456789);
-	metrics_help(b, "sluice_datasets", "gauge", "Datasets by state.");
-	metrics_line(b, "sluice_datasets", "state=\"queued\"", 3);
-	metrics_line(b, "sluice_datasets", "state=\"failed\"", 0);
-	metrics_line(b, "sluice_ratio", "", 0.25);
+	mreg_family(b, "sluice_bytes_sent_total", "counter", "Bytes sent.");
+	mreg_sample(b, "sluice_bytes_sent_total", NULL, 123456789);
+	mreg_family(b, "sluice_datasets", "gauge", "Datasets by state.");
+	mreg_sample(b, "sluice_datasets", "state=\"queued\"", 3);
+	mreg_sample(b, "sluice_datasets", "state=\"failed\"", 0);
+	mreg_sample(b, "sluice_ratio", "", 0.25);
 }
 
 static void
@@ -287,10 +288,10 @@ test_helpers(void **state)
 
 	(void)state;
 	wbuf_init(&b, 0);
-	metrics_line(&b, "a", NULL, 1.5);
-	metrics_line(&b, "b", "x=\"y\"", -2);
-	metrics_line(&b, "c", NULL, 1e20);
-	metrics_help(&b, "d", "gauge", "Help text.");
+	mreg_sample(&b, "a", NULL, 1.5);
+	mreg_sample(&b, "b", "x=\"y\"", -2);
+	mreg_sample(&b, "c", NULL, 1e20);
+	mreg_family(&b, "d", "gauge", "Help text.");
 	assert_int_equal(b.len, strlen("a 1.5\nb{x=\"y\"} -2\nc 1e+20\n"
 	    "# HELP d Help text.\n# TYPE d gauge\n"));
 	assert_memory_equal(b.p, "a 1.5\nb{x=\"y\"} -2\nc 1e+20\n# HELP d Help text.\n"
@@ -313,6 +314,53 @@ test_off(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* The registry: collectors render in registration order, a pair is
+ * registered once, the table is bounded, unregister removes only its pair. */
+static void
+coll_a(void *arg, struct wbuf *b)
+{
+	mreg_sample(b, "a", NULL, (double)(intptr_t)arg);
+}
+
+static void
+coll_b(void *arg, struct wbuf *b)
+{
+	mreg_sample(b, "b", NULL, (double)(intptr_t)arg);
+}
+
+static void
+test_registry(void **state)
+{
+	struct wbuf	b;
+	intptr_t	i;
+
+	(void)state;
+	wbuf_init(&b, 4096);
+	assert_int_equal(mreg_register(coll_a, (void *)1), SL_OK);
+	assert_int_equal(mreg_register(coll_b, (void *)2), SL_OK);
+	assert_int_equal(mreg_register(coll_a, (void *)1), SL_EEXIST);
+	assert_int_equal(mreg_register(coll_a, (void *)3), SL_OK);
+	mreg_render(NULL, &b);
+	assert_int_equal(b.len, strlen("a 1\nb 2\na 3\n"));
+	assert_memory_equal(b.p, "a 1\nb 2\na 3\n", b.len);
+	mreg_unregister(coll_a, (void *)1);
+	mreg_unregister(coll_b, (void *)99);	/* unknown: ignored */
+	wbuf_reset(&b);
+	mreg_render(NULL, &b);
+	assert_memory_equal(b.p, "b 2\na 3\n", b.len);
+	for (i = 10; i < 10 + MREG_MAX - 2; i++)
+		assert_int_equal(mreg_register(coll_b, (void *)i), SL_OK);
+	assert_int_equal(mreg_register(coll_b, (void *)1000), SL_ETOOBIG);
+	mreg_unregister(coll_b, (void *)2);
+	mreg_unregister(coll_a, (void *)3);
+	for (i = 10; i < 10 + MREG_MAX - 2; i++)
+		mreg_unregister(coll_b, (void *)i);
+	wbuf_reset(&b);
+	mreg_render(NULL, &b);
+	assert_int_equal(b.len, 0);
+	wbuf_free(&b);
+}
+
 int
 main(void)
 {
@@ -322,6 +370,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_off),
 	};
 
