@@ -498,41 +498,58 @@ conn_handshake(struct conn *c)
 	return rc;
 }
 
-ssize_t
-conn_read(struct conn *c, void *buf, size_t len)
+/* The plain-socket half of conn_read and conn_write. */
+static ssize_t
+plain_io(struct conn *c, void *buf, size_t len, int wr)
 {
 	ssize_t n;
-	size_t got = 0;
-	int ret;
 
-	c->want = 0;
-	if (len == 0)
-		return 0;
-	if (c->ssl == NULL) {
-		for (;;) {
-			n = read(c->fd, buf, len);
-			if (n >= 0)
-				return n;
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				c->want = CONN_WANT_READ;
-				return SL_EAGAIN;
-			}
-			snprintf(c->err, sizeof(c->err), "read from %s: %s",
-			    c->peer, strerror(errno));
-			return SL_EIO;
+	for (;;) {
+		n = wr ? send(c->fd, buf, len, MSG_NOSIGNAL) : read(c->fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			c->want = wr ? CONN_WANT_WRITE : CONN_WANT_READ;
+			return SL_EAGAIN;
 		}
+		snprintf(c->err, sizeof(c->err), "%s %s: %s",
+		    wr ? "write to" : "read from", c->peer, strerror(errno));
+		return SL_EIO;
 	}
+}
+
+/* May a TLS record be read or written now?  SL_OK, or the error to return. */
+static int
+tls_ready(struct conn *c, const char *what)
+{
 	if (!c->handshake_done) {
-		snprintf(c->err, sizeof(c->err), "TLS read with %s: handshake "
-		    "not done", c->peer);
+		snprintf(c->err, sizeof(c->err), "%s with %s: handshake "
+		    "not done", what, c->peer);
 		return SL_EPROTO;
 	}
 	if (c->failed)
 		return SL_EIO;
 	ERR_clear_error();
 	errno = 0;
+	return SL_OK;
+}
+
+ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	size_t got = 0;
+	int ret;
+
+	c->want = 0;
+	if (len == 0)
+		return 0;
+	if (c->ssl == NULL)
+		return plain_io(c, buf, len, 0);
+	ret = tls_ready(c, "TLS read");
+	if (ret != SL_OK)
+		return ret;
 	ret = SSL_read_ex(c->ssl, buf, len, &got);
 	if (ret == 1)
 		return (ssize_t)got;
@@ -542,38 +559,17 @@ conn_read(struct conn *c, void *buf, size_t len)
 ssize_t
 conn_write(struct conn *c, const void *buf, size_t len)
 {
-	ssize_t n;
 	size_t put = 0;
 	int ret, rc;
 
 	c->want = 0;
 	if (len == 0)
 		return 0;
-	if (c->ssl == NULL) {
-		for (;;) {
-			n = send(c->fd, buf, len, MSG_NOSIGNAL);
-			if (n >= 0)
-				return n;
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				c->want = CONN_WANT_WRITE;
-				return SL_EAGAIN;
-			}
-			snprintf(c->err, sizeof(c->err), "write to %s: %s",
-			    c->peer, strerror(errno));
-			return SL_EIO;
-		}
-	}
-	if (!c->handshake_done) {
-		snprintf(c->err, sizeof(c->err), "TLS write with %s: handshake "
-		    "not done", c->peer);
-		return SL_EPROTO;
-	}
-	if (c->failed)
-		return SL_EIO;
-	ERR_clear_error();
-	errno = 0;
+	if (c->ssl == NULL)
+		return plain_io(c, (void *)(uintptr_t)buf, len, 1);
+	ret = tls_ready(c, "TLS write");
+	if (ret != SL_OK)
+		return ret;
 	ret = SSL_write_ex(c->ssl, buf, len, &put);
 	if (ret == 1)
 		return (ssize_t)put;
