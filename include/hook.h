@@ -1,5 +1,5 @@
 /*
- * hook.h: the completion hook (agent/hook.c).  After a dataset is
+ * hook.h: the completion hook (agent/hook/hook.c).  After a dataset is
  * published, the agent runs one command: over SSH (libssh2, public key,
  * host key checked against a known_hosts file) or locally (/bin/sh -c).
  *
@@ -80,8 +80,8 @@ struct hook_result {
 int	hook_run_sync(const struct config *cfg, const char *command,
 	    struct hook_result *r);
 
-/* The runner: one worker thread, a job queue and a result queue, both
- * mutex-protected; results come back through an ev_async on loop. */
+/* The runner: one worker thread (a workq, thread name sluice-hook) that
+ * runs one job at a time; results come back on the loop thread. */
 struct hook_runner;
 
 typedef void hook_done_fn(void *arg, const struct hook_result *r);

@@ -1,12 +1,12 @@
 /*
  * workq.h: a pool of threads that take jobs off the event loop and hand
- * them back to it (agent/workq.c).
+ * them back to it (agent/base/workq.c).
  *
  * The loop pushes a job; a worker takes it in FIFO order and runs run();
  * whoever finishes with the job (run() itself, or a thread it handed the
  * job to) calls workq_finish, and done() runs for it on the loop, woken
  * through an ev_async.  The sink's chunk writers, its group commit and the
- * streams' TLS threads are each one of these.
+ * streams' TLS threads and the hook runner are each one of these.
  *
  * Jobs are intrusive: embed a struct wq_job and recover the container in
  * run() and done().  Only jobs between push and done() keep the loop

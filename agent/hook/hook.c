@@ -17,10 +17,9 @@
  * otherwise pick ecdsa over ed25519) negotiates a key we can check; an
  * unknown or changed key is refused, never learnt.
  *
- * The runner is the libev THREADS pattern: a worker thread takes jobs
- * from a mutex-protected list, runs hook_run_sync, appends the result to
- * another list and ev_async_send()s; the async callback, on the loop
- * thread, drains the results and calls done for each.
+ * The runner is a one-thread worker pool (workq.h, the libev THREADS
+ * pattern): the thread runs hook_run_sync for one job at a time and the
+ * loop gets the result back through the pool's ev_async.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +45,7 @@
 #include "log.h"
 #include "hook.h"
 #include "sltime.h"
+#include "workq.h"
 
 #define TICK_MS	100	/* how often long waits look at the cancel flag */
 
@@ -812,24 +812,19 @@ hook_run_sync(const struct config *cfg, const char *command, struct hook_result 
 /* ---- runner ----------------------------------------------------------- */
 
 struct hook_job {
-	struct hook_job		*next;
+	struct wq_job		 wq;
 	struct hook_result	 res;
 	char			*command;
 };
 
+/* The runner is a one-thread workq (workq.h) plus a stop flag that the
+ * running command watches. */
 struct hook_runner {
-	struct ev_loop		*loop;
 	const struct config	*cfg;
 	hook_done_fn		*done;
 	void			*arg;
-	ev_async		 wake;
-	pthread_t		 thread;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
-	struct hook_job		*jobs, **jobs_tail;	/* to the worker */
-	struct hook_job		*results, **results_tail; /* to the loop */
+	struct workq		*q;
 	atomic_int		 stopping;
-	unsigned		 pending;		/* loop thread only */
 };
 
 static void
@@ -841,56 +836,29 @@ job_free(struct hook_job *j)
 	free(j);
 }
 
-static void *
-worker(void *arg)
+static void
+job_run(struct wq_job *wj, int worker, void *arg)
 {
 	struct hook_runner	*hr = arg;
-	struct hook_job		*j;
+	struct hook_job		*j = WQ_CONTAINER(wj, struct hook_job, wq);
 
-	for (;;) {
-		pthread_mutex_lock(&hr->mu);
-		while (hr->jobs == NULL && !atomic_load(&hr->stopping))
-			pthread_cond_wait(&hr->cv, &hr->mu);
-		if (atomic_load(&hr->stopping)) {
-			pthread_mutex_unlock(&hr->mu);
-			return NULL;
-		}
-		j = hr->jobs;
-		hr->jobs = j->next;
-		if (hr->jobs == NULL)
-			hr->jobs_tail = &hr->jobs;
-		pthread_mutex_unlock(&hr->mu);
-
-		log_debug("hook", "id=%" PRIu64 " start", j->res.id);
-		hook_run(hr->cfg, j->command, &j->res, &hr->stopping);
-
-		pthread_mutex_lock(&hr->mu);
-		j->next = NULL;
-		*hr->results_tail = j;
-		hr->results_tail = &j->next;
-		pthread_mutex_unlock(&hr->mu);
-		ev_async_send(hr->loop, &hr->wake);
-	}
+	(void)worker;
+	log_debug("hook", "id=%" PRIu64 " start", j->res.id);
+	hook_run(hr->cfg, j->command, &j->res, &hr->stopping);
+	workq_finish(hr->q, wj);
 }
 
+/* On the loop.  At stop, what was abandoned or never started is dropped
+ * without done (hook.h). */
 static void
-wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+job_done(struct wq_job *wj, void *arg)
 {
-	struct hook_runner	*hr = w->data;
-	struct hook_job		*list, *j;
+	struct hook_runner	*hr = arg;
+	struct hook_job		*j = WQ_CONTAINER(wj, struct hook_job, wq);
 
-	pthread_mutex_lock(&hr->mu);
-	list = hr->results;
-	hr->results = NULL;
-	hr->results_tail = &hr->results;
-	pthread_mutex_unlock(&hr->mu);
-	while ((j = list) != NULL) {
-		list = j->next;
-		if (--hr->pending == 0)
-			ev_unref(loop);
+	if (!atomic_load(&hr->stopping))
 		hr->done(hr->arg, &j->res);
-		job_free(j);
-	}
+	job_free(j);
 }
 
 int
@@ -898,40 +866,21 @@ hook_runner_start(struct hook_runner **out, struct ev_loop *loop,
     const struct config *cfg, hook_done_fn *done, void *arg)
 {
 	struct hook_runner	*hr;
-	sigset_t		 all, old;
-	int			 e;
+	int			 rc;
 
 	*out = NULL;
 	pthread_once(&ssh2_once, ssh2_init);	/* not thread-safe: do it here */
 	hr = calloc(1, sizeof(*hr));
 	if (hr == NULL)
 		return SL_ENOMEM;
-	hr->loop = loop;
 	hr->cfg = cfg;
 	hr->done = done;
 	hr->arg = arg;
-	hr->jobs_tail = &hr->jobs;
-	hr->results_tail = &hr->results;
-	pthread_mutex_init(&hr->mu, NULL);
-	pthread_cond_init(&hr->cv, NULL);
-	ev_async_init(&hr->wake, wake_cb);
-	hr->wake.data = hr;
-	ev_async_start(loop, &hr->wake);
-	ev_unref(loop);			/* only outstanding jobs keep the loop */
-
-	/* the worker takes no signals: they belong to the loop thread */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&hr->thread, NULL, worker, hr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
-		log_warnx("hook", "pthread_create: %s", strerror(e));
-		ev_ref(loop);
-		ev_async_stop(loop, &hr->wake);
-		pthread_cond_destroy(&hr->cv);
-		pthread_mutex_destroy(&hr->mu);
+	rc = workq_start(&hr->q, loop, 1, "sluice-hook", job_run, job_done, hr);
+	if (rc != SL_OK) {
+		log_warnx("hook", "cannot start the hook thread: %s", sl_strerror(rc));
 		free(hr);
-		return SL_EIO;
+		return rc;
 	}
 	*out = hr;
 	return SL_OK;
@@ -953,47 +902,22 @@ hook_runner_submit(struct hook_runner *hr, uint64_t id, const char *command)
 		return SL_ENOMEM;
 	}
 	j->res.id = id;
-	pthread_mutex_lock(&hr->mu);
-	*hr->jobs_tail = j;
-	hr->jobs_tail = &j->next;
-	pthread_cond_signal(&hr->cv);
-	pthread_mutex_unlock(&hr->mu);
-	if (hr->pending++ == 0)
-		ev_ref(hr->loop);
+	workq_push(hr->q, &j->wq);
 	return SL_OK;
 }
 
 unsigned
 hook_runner_pending(const struct hook_runner *hr)
 {
-	return hr->pending;
+	return workq_pending(hr->q);
 }
 
 void
 hook_runner_stop(struct hook_runner *hr)
 {
-	struct hook_job	*j;
-
 	if (hr == NULL)
 		return;
-	pthread_mutex_lock(&hr->mu);
-	atomic_store(&hr->stopping, 1);
-	pthread_cond_broadcast(&hr->cv);
-	pthread_mutex_unlock(&hr->mu);
-	pthread_join(hr->thread, NULL);
-
-	if (hr->pending == 0)
-		ev_ref(hr->loop);	/* balance the unref before stopping */
-	ev_async_stop(hr->loop, &hr->wake);
-	while ((j = hr->jobs) != NULL) {
-		hr->jobs = j->next;
-		job_free(j);
-	}
-	while ((j = hr->results) != NULL) {
-		hr->results = j->next;
-		job_free(j);
-	}
-	pthread_cond_destroy(&hr->cv);
-	pthread_mutex_destroy(&hr->mu);
+	atomic_store(&hr->stopping, 1);	/* the running command gives up */
+	workq_stop(hr->q);		/* joins; job_done drops the rest */
 	free(hr);
 }

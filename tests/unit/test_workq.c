@@ -1,4 +1,4 @@
-// links: agent/libnet.a
+// links: agent/libnet.a agent/libbase.a
 /*
  * test_workq.c: the worker pool (workq.h) with real threads and a real
  * libev loop: every job runs once on a worker and comes back to done() on

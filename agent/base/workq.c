@@ -6,6 +6,7 @@
  * the loop for the finished list.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -78,6 +79,7 @@ workq_start(struct workq **out, struct ev_loop *loop, int nthreads,
     const char *name, wq_run_fn *run, wq_done_fn *done, void *arg)
 {
 	struct workq	*q;
+	sigset_t	 all, old;
 	int		 i;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
@@ -98,12 +100,18 @@ workq_start(struct workq **out, struct ev_loop *loop, int nthreads,
 	q->wake.data = q;
 	ev_async_start(loop, &q->wake);
 	ev_unref(loop);		/* only pending jobs keep the loop (workq_push) */
+	/* workers take no signals: they belong to the loop thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < nthreads; i++) {
-		if (pthread_create(&q->th[i], NULL, worker_main, q) != 0) {
-			workq_stop(q);
-			return SL_EIO;
-		}
+		if (pthread_create(&q->th[i], NULL, worker_main, q) != 0)
+			break;
 		q->nth = i + 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (q->nth < nthreads) {
+		workq_stop(q);
+		return SL_EIO;
 	}
 	*out = q;
 	return SL_OK;
