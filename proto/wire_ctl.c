@@ -62,15 +62,10 @@ wire_ctl_req_decode(const uint8_t *buf, size_t n, struct wire_ctl_req *q)
 	memset(q, 0, sizeof(*q));
 	rd_init(&r, buf, n);
 	q->command = rd_str(&r, 1, WIRE_MAX_CMD);
-	q->argc = rd_u32(&r);
-	if (r.err == SL_OK && q->argc > SL_MAX_CTL_ARGS)
-		rd_fail(&r, SL_ETOOBIG);
-	if (r.err == SL_OK && q->argc > r.left / 4)
-		rd_fail(&r, SL_EPROTO);
-	if (r.err != SL_OK) {
-		q->argc = 0;
+	/* each argument takes at least its u32 length */
+	q->argc = rd_count(&r, SL_MAX_CTL_ARGS, 4);
+	if (r.err != SL_OK)
 		return r.err;
-	}
 	if (q->argc > 0) {
 		q->argv = calloc(q->argc, sizeof(*q->argv));
 		if (q->argv == NULL) {

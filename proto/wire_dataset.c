@@ -160,11 +160,7 @@ wire_open_decode(const uint8_t *buf, size_t n, struct wire_open *o)
 		rd_fail(&r, SL_EPROTO);
 	o->total_bytes = rd_u64(&r);
 
-	o->nmeta = rd_u32(&r);
-	if (r.err == SL_OK && o->nmeta > SL_MAX_META)
-		rd_fail(&r, SL_ETOOBIG);
-	if (r.err == SL_OK && o->nmeta > r.left / WIRE_META_MIN)
-		rd_fail(&r, SL_EPROTO);
+	o->nmeta = rd_count(&r, SL_MAX_META, WIRE_META_MIN);
 	if (r.err != SL_OK)
 		goto fail;
 	if (o->nmeta > 0) {
@@ -179,11 +175,7 @@ wire_open_decode(const uint8_t *buf, size_t n, struct wire_open *o)
 		o->meta[i].val = rd_str(&r, 0, SL_MAX_META_VAL);
 	}
 
-	o->nfiles = rd_u32(&r);
-	if (r.err == SL_OK && o->nfiles > SL_MAX_FILES)
-		rd_fail(&r, SL_ETOOBIG);
-	if (r.err == SL_OK && o->nfiles > r.left / WIRE_FILE_MIN)
-		rd_fail(&r, SL_EPROTO);
+	o->nfiles = rd_count(&r, SL_MAX_FILES, WIRE_FILE_MIN);
 	if (r.err != SL_OK)
 		goto fail;
 	if (o->nfiles > 0) {
@@ -371,15 +363,10 @@ wire_ack_decode(const uint8_t *buf, size_t n, struct wire_ack *a)
 	memset(a, 0, sizeof(*a));
 	rd_init(&r, buf, n);
 	a->dsid = rd_u64(&r);
-	a->n = rd_u32(&r);
-	if (r.err == SL_OK && a->n > SL_MAX_ACKS)
-		rd_fail(&r, SL_ETOOBIG);
-	if (r.err == SL_OK && (size_t)a->n * 8 != r.left)
-		rd_fail(&r, SL_EPROTO);
-	if (r.err != SL_OK) {
-		a->n = 0;
+	/* entries of u32 file, u32 chunk */
+	a->n = rd_count_rest(&r, SL_MAX_ACKS, 4 + 4);
+	if (r.err != SL_OK)
 		return r.err;
-	}
 	if (a->n > 0) {
 		a->ents = calloc(a->n, sizeof(*a->ents));
 		if (a->ents == NULL) {
@@ -468,11 +455,7 @@ wire_commit_decode(const uint8_t *buf, size_t n, struct wire_commit *m)
 	memset(m, 0, sizeof(*m));
 	rd_init(&r, buf, n);
 	m->dsid = rd_u64(&r);
-	m->nfiles = rd_u32(&r);
-	if (r.err == SL_OK && m->nfiles > SL_MAX_FILES)
-		rd_fail(&r, SL_ETOOBIG);
-	if (r.err == SL_OK && (size_t)m->nfiles * WIRE_DIGEST_LEN != r.left)
-		rd_fail(&r, SL_EPROTO);
+	m->nfiles = rd_count_rest(&r, SL_MAX_FILES, WIRE_DIGEST_LEN);
 	if (r.err == SL_OK)
 		m->digests = rd_bytes(&r, r.left);
 	return rd_end(&r);

@@ -10,9 +10,10 @@
  * payload was consumed exactly).  Every length and count is checked
  * against its limit from sluice.h (SL_ETOOBIG) and against the bytes that
  * remain (SL_EPROTO) before anything is allocated or touched, so a hostile
- * count can never make us allocate more than the payload could describe.
- * A payload that ends early is SL_EPROTO, not SL_ETRUNC: the caller hands
- * us a complete frame, so missing bytes mean a malformed frame.
+ * count can never make us allocate more than the payload could describe
+ * (rd_str for strings, rd_count and rd_count_rest for arrays).  A payload
+ * that ends early is SL_EPROTO, not SL_ETRUNC: the caller hands us a
+ * complete frame, so missing bytes mean a malformed frame.
  *
  * Encoding first validates the message with the same rules (str_ok and
  * each frame's own checks: SL_EINVAL for anything the decoder would
@@ -134,6 +135,35 @@ rd_str(struct rd *r, uint32_t minlen, uint32_t maxlen)
 	s.p = (const char *)p;
 	s.len = len;
 	return s;
+}
+
+/* A u32 count of entries that take at least minent bytes each, read
+ * before the caller allocates them: past max (its named limit) is
+ * SL_ETOOBIG; more entries than the bytes left could hold is SL_EPROTO. */
+static inline uint32_t
+rd_count(struct rd *r, uint32_t max, size_t minent)
+{
+	uint32_t	n = rd_u32(r);
+
+	if (r->err == SL_OK && n > max)
+		rd_fail(r, SL_ETOOBIG);
+	if (r->err == SL_OK && n > r->left / minent)
+		rd_fail(r, SL_EPROTO);
+	return r->err == SL_OK ? n : 0;
+}
+
+/* A u32 count of entries of exactly entsize bytes that fill the rest of
+ * the payload: past max is SL_ETOOBIG, any other byte count SL_EPROTO. */
+static inline uint32_t
+rd_count_rest(struct rd *r, uint32_t max, size_t entsize)
+{
+	uint32_t	n = rd_u32(r);
+
+	if (r->err == SL_OK && n > max)
+		rd_fail(r, SL_ETOOBIG);
+	if (r->err == SL_OK && (size_t)n * entsize != r->left)
+		rd_fail(r, SL_EPROTO);
+	return r->err == SL_OK ? n : 0;
 }
 
 /* The final verdict: the sticky error, or SL_EPROTO for trailing bytes. */
