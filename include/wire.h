@@ -1,6 +1,10 @@
 /*
- * wire.h: the sluice wire codec (proto/wire.c).  Pure: no I/O, no libev,
- * no OpenSSL, no LMDB.  The byte layout is specified in proto/PROTOCOL.md.
+ * wire.h: the sluice wire codec.  Pure: no I/O, no libev, no OpenSSL, no
+ * LMDB.  The byte layout is specified in proto/PROTOCOL.md.  One contract
+ * for every frame, since all share the framing below; the code is in
+ * proto/: wire.c (integers, header, strings, wbuf), wire_session.c
+ * (CHALLENGE, HELLO, WELCOME, ERROR), wire_dataset.c (OPEN .. COMMITTED
+ * and the chunk arithmetic) and wire_ctl.c (CTL_REQ, CTL_REPLY).
  *
  * Every frame is an 8-byte header followed by `len` payload bytes:
  *
@@ -269,12 +273,16 @@ struct wire_ctl_reply {
 	struct wire_str	text;
 };
 
+/* session frames (wire_session.c) */
 int	wire_challenge_encode(struct wbuf *, const struct wire_challenge *);
 int	wire_challenge_decode(const uint8_t *, size_t, struct wire_challenge *);
 int	wire_hello_encode(struct wbuf *, const struct wire_hello *);
 int	wire_hello_decode(const uint8_t *, size_t, struct wire_hello *);
 int	wire_welcome_encode(struct wbuf *, const struct wire_welcome *);
 int	wire_welcome_decode(const uint8_t *, size_t, struct wire_welcome *);
+int	wire_error_encode(struct wbuf *, const struct wire_error *);
+int	wire_error_decode(const uint8_t *, size_t, struct wire_error *);
+/* one dataset's frames (wire_dataset.c) */
 int	wire_open_encode(struct wbuf *, const struct wire_open *);
 int	wire_open_decode(const uint8_t *, size_t, struct wire_open *);
 int	wire_have_encode(struct wbuf *, const struct wire_have *);
@@ -289,8 +297,7 @@ int	wire_commit_encode(struct wbuf *, const struct wire_commit *);
 int	wire_commit_decode(const uint8_t *, size_t, struct wire_commit *);
 int	wire_committed_encode(struct wbuf *, const struct wire_committed *);
 int	wire_committed_decode(const uint8_t *, size_t, struct wire_committed *);
-int	wire_error_encode(struct wbuf *, const struct wire_error *);
-int	wire_error_decode(const uint8_t *, size_t, struct wire_error *);
+/* control socket frames (wire_ctl.c) */
 int	wire_ctl_req_encode(struct wbuf *, const struct wire_ctl_req *);
 int	wire_ctl_req_decode(const uint8_t *, size_t, struct wire_ctl_req *);
 int	wire_ctl_reply_encode(struct wbuf *, const struct wire_ctl_reply *);
