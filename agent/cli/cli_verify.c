@@ -1,5 +1,5 @@
 /*
- * sluice_verify.c: `sluice verify DATASET`, re-hash and report every
+ * cli_verify.c: `sluice verify DATASET`, re-hash and report every
  * difference.
  *
  * At a sink the reference is the dataset's .sluice-manifest (written by
@@ -253,7 +253,6 @@ find_extra(int dfd, const char *rel, struct vctx *v, int depth)
 static int
 verify_sink(const char *arg)
 {
-	struct journal	*j;
 	struct ds_rec	 d;
 	struct vctx	 v;
 	char		 dir[SL_MAX_PATH * 2];
@@ -263,11 +262,7 @@ verify_sink(const char *arg)
 	int		 dfd, rc;
 
 	memset(&v, 0, sizeof(v));
-	memset(&d, 0, sizeof(d));
-	j = cli_open_journal(1);
-	rc = j ? journal_ds_find(j, arg, &d) : SL_ENOTFOUND;
-	if (j)
-		journal_close(j);
+	rc = cli_ds_lookup(arg, &d);
 	if (rc == SL_OK) {
 		name = d.name;
 		if (d.state != SDS_PUBLISHED)
@@ -474,9 +469,7 @@ out:
 int
 cmd_verify(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
-		cli_cmd_usage("verify");
-		return SL_EXIT_USAGE;
-	}
+	if (argc != 2 || argv[1][0] == '-')
+		return CLI_USAGE;
 	return cli_cfg.role == ROLE_SINK ? verify_sink(argv[1]) : verify_agent(argv[1]);
 }

@@ -1,5 +1,5 @@
 /*
- * sluice_watch.c: `sluice watch`, live progress of the active datasets.
+ * cli_watch.c: `sluice watch`, live progress of the active datasets.
  *
  * Every interval: open the journal read-only, copy the few fields of each
  * active dataset (agent: queued, transferring, committing; sink:
@@ -118,7 +118,6 @@ collect_fn(const struct ds_rec *d, void *arg)
 static void
 poll_journal(struct wstate *w, double now)
 {
-	struct journal	*j;
 	double		 dt = now - w->tprev;
 	int		 i, k;
 
@@ -126,11 +125,7 @@ poll_journal(struct wstate *w, double now)
 	w->nprev = w->ncur;
 	w->ncur = 0;
 	w->more = 0;
-	j = cli_open_journal(1);
-	if (j != NULL) {
-		journal_ds_foreach(j, collect_fn, w);
-		journal_close(j);
-	}
+	cli_ds_foreach(1, collect_fn, w);
 	for (i = 0; i < w->ncur; i++) {
 		for (k = 0; k < w->nprev && w->prev[k].id != w->cur[i].id; k++)
 			;
@@ -330,10 +325,8 @@ cmd_watch(int argc, char **argv)
 		default: return SL_EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
-		cli_cmd_usage("watch");
-		return SL_EXIT_USAGE;
-	}
+	if (optind != argc)
+		return CLI_USAGE;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL) {
 		fprintf(stderr, "sluice: watch: out of memory\n");

@@ -1,0 +1,75 @@
+/*
+ * cli.h: the contract of the sluice CLI's room.  Room-private: only the
+ * files in agent/cli/ include it.  Calls point down only:
+ *
+ *   sluice.c       main, the command table, help: dispatches, nothing more
+ *   cli_status.c   status, ls       (the whole journal, plus a ping)
+ *   cli_show.c     show, wait       (one dataset from the journal)
+ *   cli_ctl.c      submit, pause, resume, retry, retry-hook, cancel
+ *                  (requests the daemon acts on, over the control socket)
+ *   cli_watch.c    watch            (live progress)
+ *   cli_verify.c   verify           (re-hash against manifest or journal)
+ *   cli_util.c     config, the journal read-only, how values are printed
+ *   ctlclient.c    the control socket's client side (control.h)
+ *
+ * The CLI links neither libev nor TLS.  Single-threaded.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "journal.h"
+
+/*
+ * A command's function: argv[0] is the command's name, getopt is reset
+ * (optind = 1) and cli_cfg loaded before the call.  It returns an exit
+ * status (SL_EXIT_*), or CLI_USAGE when its arguments are wrong and its
+ * --help text should be shown: main prints that text to stdout and exits
+ * SL_EXIT_USAGE.  Only the command table knows the help texts, so no
+ * command calls back into sluice.c.
+ */
+#define CLI_USAGE	(-1)
+
+int	cmd_status(int argc, char **argv);	/* cli_status.c */
+int	cmd_ls(int argc, char **argv);
+int	cmd_show(int argc, char **argv);	/* cli_show.c */
+int	cmd_wait(int argc, char **argv);
+int	cmd_submit(int argc, char **argv);	/* cli_ctl.c */
+int	cmd_pause(int argc, char **argv);
+int	cmd_resume(int argc, char **argv);
+int	cmd_one_dataset(int argc, char **argv);	/* retry, retry-hook DATASET */
+int	cmd_cancel(int argc, char **argv);
+int	cmd_watch(int argc, char **argv);	/* cli_watch.c */
+int	cmd_verify(int argc, char **argv);	/* cli_verify.c */
+
+/* ---- cli_util.c ---- */
+
+extern struct config	cli_cfg;	/* loaded before any command but help */
+
+/* Load the daemon's config from path into cli_cfg; on any error print
+ * every message to stderr and exit SL_EXIT_USAGE.  Called once, by main. */
+void		cli_load_config(const char *path);
+
+/* Open the journal of cli_cfg read-only.  A missing journal returns NULL
+ * when quiet_missing, else prints and exits 1; any other failure prints
+ * and exits 1.  Close it soon: a read txn pins LMDB pages. */
+struct journal *cli_open_journal(int quiet_missing);
+/* Open the journal read-only, call fn for every dataset (one read txn, as
+ * journal_ds_foreach), close it.  0, or -1 when quiet_missing and there is
+ * no journal (fn not called); other failures as cli_open_journal. */
+int		cli_ds_foreach(int quiet_missing,
+		    int (*fn)(const struct ds_rec *d, void *arg), void *arg);
+/* Open the journal read-only, find one dataset by name or 16-hex-digit id
+ * into *d (the caller frees it with ds_rec_free), close it.  SL_OK, or
+ * SL_ENOTFOUND (also when there is no journal); other failures as
+ * cli_open_journal. */
+int		cli_ds_lookup(const char *name_or_id, struct ds_rec *d);
+
+double		cli_now(void);			/* CLOCK_REALTIME seconds */
+const char     *cli_bytes(uint64_t b, char *buf, size_t len);	/* "1.5 GiB" */
+const char     *cli_duration(double s, char *buf, size_t len);	/* "42s", "3m", "1.5h" */
+const char     *cli_state_name(int state);	/* agent or sink state by role */
+
+#endif
