@@ -57,7 +57,7 @@ CLI_OBJS   = $(CLI_SRCS:.c=.o)
 UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:.c=)
 
-all: sluiced sluice
+all: sluiced sluice layers
 
 libsluiceproto.a: $(PROTO_OBJS)
 	$(AR) rcs $@ $^
@@ -91,6 +91,13 @@ tests/unit/%: tests/unit/%.c libsluiceproto.a $$(shell head -1 tests/unit/$$*.c 
 tests/hookrun: tests/hookrun.c agent/libhook.a agent/libstore.a agent/libbase.a libsluiceproto.a
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ tests/hookrun.c agent/libhook.a \
 	    agent/libstore.a agent/libbase.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) -lpthread -lm
+
+# make layers: refuse an include or a call that crosses a room boundary
+# (the table of allowed edges is in scripts/layers); it reads the built
+# objects with nm, so it runs once they are all there.
+NM	?= nm
+layers: $(PROTO_OBJS) $(CORE_OBJS) $(DAEMON_OBJS) $(CLI_OBJS)
+	@NM="$(NM)" python3 scripts/layers
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do ./$$t || fail=1; done; exit $$fail
@@ -212,6 +219,6 @@ clean:
 	    $(UNIT_BINS) tests/unit/*.d tests/hookrun tests/*.d \
 	    $(FUZZ_BINS) tests/fuzz/mkcorpus
 
-.PHONY: tsan-test all test check unit demo install man-check clean fuzz fuzz-build \
+.PHONY: tsan-test all test check layers unit demo install man-check clean fuzz fuzz-build \
 	fuzz-corpus asan-test lint
 -include $(wildcard agent/*/*.d proto/*.d tests/unit/*.d tests/*.d)
