@@ -153,8 +153,8 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_TARGETS = fuzz_wire fuzz_pathchk fuzz_config fuzz_manifest
 FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/%)
 
-tests/fuzz/fuzz_wire: $(PROTO_SRCS)
-tests/fuzz/fuzz_pathchk: $(PROTO_SRCS)
+tests/fuzz/fuzz_wire: $(PROTO_SRCS) $(wildcard proto/*.h include/*.h)
+tests/fuzz/fuzz_pathchk: $(PROTO_SRCS) $(wildcard proto/*.h include/*.h)
 tests/fuzz/fuzz_manifest: agent/store/manifest.c $(PROTO_SRCS)
 tests/fuzz/fuzz_config: agent/base/config.c agent/base/log.c $(PROTO_SRCS)
 tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
