@@ -53,7 +53,7 @@
 /* Acks and counters reach the journal at most this often while chunks
  * flow (and always before COMMIT, on link loss and at stop). */
 #define ACK_FLUSH_SECS	0.5
-#include "agent_int.h"
+#include "send_int.h"
 
 static void	pump(struct agent *);
 

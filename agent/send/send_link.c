@@ -30,7 +30,7 @@
 #include "retention.h"
 #include "mreg.h"
 #include "agent_hook.h"
-#include "agent_int.h"
+#include "send_int.h"
 
 /* "2026-12-01T08:00:00Z", "2026-12-01T08:00Z" or seconds since the
  * epoch; -1 if neither. */

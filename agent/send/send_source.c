@@ -30,7 +30,7 @@
 #include "retention.h"
 #include "mreg.h"
 #include "agent_hook.h"
-#include "agent_int.h"
+#include "send_int.h"
 
 /* ---- source I/O -------------------------------------------------------- */
 
