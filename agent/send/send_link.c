@@ -263,7 +263,7 @@ link_close(struct agent *a, const char *why, int failed)
 			stream_close(s, why);
 	}
 	a->nready = 0;
-	a->lops->closed(a);
+	a->lops->closed(a);	/* what was in flight goes back to pending */
 	if (failed) {
 		a->backoff = a->backoff == 0 ? a->cfg->reconnect_min :
 		    fmin(a->backoff * 2, a->cfg->reconnect_max);
