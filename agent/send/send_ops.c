@@ -1,33 +1,28 @@
 /*
- * agent_ops.c: the agent's operator surface: control-socket commands
+ * send_ops.c: the agent's operator surface: control-socket commands
  * (submit, ping, pause, resume, retry, cancel, retry-hook), the ingest
  * hand-off, the once-a-second housekeeping tick (spool marks, retention,
  * blocked destinations) and the Prometheus metrics.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-#include <xxhash.h>
 
-#include "conn.h"
+#include "agent_hook.h"
 #include "digest.h"
+#include "ingest.h"
 #include "log.h"
-#include "net.h"
+#include "mreg.h"
 #include "pathchk.h"
 #include "roles.h"
-#include "stream.h"
+#include "sltime.h"
 #include "walk.h"
-#include "ingest.h"
-#include "retention.h"
-#include "mreg.h"
-#include "agent_hook.h"
-#include "agent_int.h"
+#include "send_int.h"
+#include "send_link.h"
+#include "send_ops.h"
+#include "send_queue.h"
+#include "send_xfer.h"
 
 /* ---- control ------------------------------------------------------------ */
 
@@ -118,7 +113,7 @@ submit_dataset(struct agent *a, const char *dir, const char *name_in,
 	snprintf(msg, msglen, "%016llx %s files=%u bytes=%llu chunks=%llu",
 	    (unsigned long long)d->id, name, nfiles, (unsigned long long)total,
 	    (unsigned long long)nchunks);
-	start_next(a);
+	xfer_next(a);
 	return SL_OK;
 }
 
@@ -328,13 +323,33 @@ cmd_pause(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out, int
 	wbuf_puts(out, msg);
 	if (pause && (i < 0 || i == a->cur_dest) && a->link != LINK_WAIT)
 		link_switch(a, i < 0 ? "paused by operator" : "destination paused");
-	else if (!pause && (a->link == LINK_WAIT || (i >= 0 && i < a->cur_dest))) {
-		if (a->link == LINK_WAIT) {
-			ev_timer_stop(a->loop, &a->retry);
-			connect_all(a);
-		}
-	}
+	else if (!pause)
+		link_resume(a);	/* when waiting: look again now */
 	(void)now;
+	return SL_OK;
+}
+
+/* The one DATASET argument of a command, looked up in the journal into d
+ * (caller frees).  Else the answer is in out: usage, or "no such dataset"
+ * returning notfound (0: the journal's own code). */
+static int
+arg_dataset(struct agent *a, const struct wire_ctl_req *req, const char *usage,
+    int notfound, struct ds_rec *d, struct wbuf *out)
+{
+	char	key[64], msg[512];
+	int	rc;
+
+	memset(d, 0, sizeof(*d));
+	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
+		wbuf_puts(out, usage);
+		return SL_EINVAL;
+	}
+	rc = journal_ds_find(a->j, key, d);
+	if (rc != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
+		wbuf_puts(out, msg);
+		return notfound ? notfound : rc;
+	}
 	return SL_OK;
 }
 
@@ -344,20 +359,12 @@ cmd_retry(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 {
 	struct ds_rec	 d;
 	struct ads	*ad;
-	char		 key[64], msg[512];
+	char		 msg[512];
 	int		 rc;
 
-	memset(&d, 0, sizeof(d));
-	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
-		wbuf_puts(out, "usage: retry DATASET");
-		return SL_EINVAL;
-	}
-	rc = journal_ds_find(a->j, key, &d);
-	if (rc != SL_OK) {
-		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
-		wbuf_puts(out, msg);
+	rc = arg_dataset(a, req, "usage: retry DATASET", 0, &d, out);
+	if (rc != SL_OK)
 		return rc;
-	}
 	if (d.state != DS_FAILED) {
 		snprintf(msg, sizeof(msg), "%s is %s, not failed: nothing to retry",
 		    d.name, ds_state_name(d.state));
@@ -369,7 +376,7 @@ cmd_retry(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 	if (rc == SL_OK && (ad = ads_new(&d)) != NULL) {
 		ad->rec.state = DS_QUEUED;
 		queue_add(a, ad);
-		start_next(a);
+		xfer_next(a);
 	}
 	snprintf(msg, sizeof(msg), "%s queued again\n", d.name);
 	ds_rec_free(&d);
@@ -383,20 +390,13 @@ cmd_cancel(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 {
 	struct ads	*d;
 	struct ds_rec	 r;
-	char		 key[64], msg[512];
+	char		 msg[512];
+	int		 rc;
 
-	memset(&r, 0, sizeof(r));
-	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
-		wbuf_puts(out, "usage: cancel DATASET");
-		return SL_EINVAL;
-	}
-	if (journal_ds_find(a->j, key, &r) != SL_OK) {
-		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
-		wbuf_puts(out, msg);
-		return SL_ENOTFOUND;
-	}
-	for (d = a->queue; d && d->rec.id != r.id; d = d->next)
-		;
+	rc = arg_dataset(a, req, "usage: cancel DATASET", SL_ENOTFOUND, &r, out);
+	if (rc != SL_OK)
+		return rc;
+	d = queue_find(a, r.id);
 	if (d == NULL || d->rec.state == DS_COMMITTING) {
 		snprintf(msg, sizeof(msg), "%s is %s: %s", r.name, ds_state_name(r.state),
 		    d ? "already committing, it cannot be taken back" : "not queued");
@@ -406,7 +406,7 @@ cmd_cancel(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 	}
 	ds_rec_free(&r);
 	snprintf(msg, sizeof(msg), "%s cancelled (source kept)\n", d->rec.name);
-	fail_dataset(a, d, "cancelled by operator");
+	xfer_fail(a, d, "cancelled by operator");
 	wbuf_puts(out, msg);
 	return SL_OK;
 }
@@ -416,19 +416,12 @@ static int
 cmd_retry_hook(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 {
 	struct ds_rec	 d;
-	char		 key[64], msg[512];
+	char		 msg[512];
 	int		 rc;
 
-	memset(&d, 0, sizeof(d));
-	if (req->argc != 1 || wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK) {
-		wbuf_puts(out, "usage: retry-hook DATASET");
-		return SL_EINVAL;
-	}
-	if (journal_ds_find(a->j, key, &d) != SL_OK) {
-		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
-		wbuf_puts(out, msg);
-		return SL_ENOTFOUND;
-	}
+	rc = arg_dataset(a, req, "usage: retry-hook DATASET", SL_ENOTFOUND, &d, out);
+	if (rc != SL_OK)
+		return rc;
 	rc = ahook_retry(a->hook, d.id, msg, sizeof(msg));
 	ds_rec_free(&d);
 	wbuf_puts(out, msg);
@@ -507,9 +500,9 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		}
 		if (a->link == LINK_UP && a->cur == NULL)
-			start_next(a);
+			xfer_next(a);
 		if (a->link == LINK_UP && now - a->link_since > 10)
-			a->backoff = 0;	/* a session that stays up is healthy */
+			link_progress(a);	/* a session that stays up is healthy */
 	}
 }
 

@@ -1,36 +1,60 @@
 /*
- * agent_link.c: the agent's session and its destinations.
+ * send_link.c: the agent's session and its destinations.
  *
- * One session of N streams at a time, to the destination choose_dest()
- * picks; backoff with jitter between attempts; fail-over, fail-back,
- * maintenance windows and pauses.  The policy is spelled out above
+ * The agent keeps one *session* with its destination: N parallel streams
+ * (config streams), each through CHALLENGE / HELLO / WELCOME.  The link is
+ * up only while all N are; losing any one takes the whole session down
+ * and reconnects after an exponential backoff with jitter.  One rule, no
+ * partial sessions to reason about.
+ *
+ * Which destination: choose_dest() picks; fail-over, fail-back,
+ * maintenance windows and pauses follow the policy spelled out above
  * dest_blocked() and in the README ("Destinations").
+ *
+ * This file knows no dataset.  It tells the role that the link came up or
+ * that the session is gone through the struct link_ops registered at
+ * link_init, and the role's frame handlers come in through the same
+ * table; so the session's I/O sits above the link, never beside it.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-#include <xxhash.h>
 
-#include "conn.h"
 #include "digest.h"
 #include "fsx.h"
 #include "log.h"
 #include "net.h"
-#include "pathchk.h"
-#include "roles.h"
+#include "sltime.h"
 #include "stream.h"
-#include "walk.h"
-#include "ingest.h"
-#include "retention.h"
-#include "mreg.h"
-#include "agent_hook.h"
-#include "agent_int.h"
+#include "send_int.h"
+#include "send_link.h"
+
+const char *
+link_name(int l)
+{
+	switch (l) {
+	case LINK_DOWN:		return "down";
+	case LINK_CONNECTING:	return "connecting";
+	case LINK_UP:		return "up";
+	case LINK_BACKOFF:	return "backoff";
+	case LINK_WAIT:		return "waiting";	/* paused or maintenance */
+	}
+	return "unknown";
+}
+
+static void
+link_enter(struct agent *a, int state, const char *why)
+{
+	if (a->link != state)
+		log_info("link", "dest=%s state=%s->%s%s%s", a->dests[a->cur_dest].text,
+		    link_name(a->link), link_name(state), why ? " why=" : "",
+		    why ? log_q(why) : "");
+	a->link = state;
+	a->link_since = sl_time_wall();
+	snprintf(a->link_why, sizeof(a->link_why), "%s", why ? why : "");
+}
 
 /* "2026-12-01T08:00:00Z", "2026-12-01T08:00Z" or seconds since the
  * epoch; -1 if neither. */
@@ -140,7 +164,7 @@ next_unblock(const struct agent *a, double now)
 }
 
 void
-connect_all(struct agent *a)
+link_start(struct agent *a)
 {
 	struct dest	*dd;
 	char		 err[256];
@@ -149,7 +173,7 @@ connect_all(struct agent *a)
 
 	next = choose_dest(a, now);
 	if (a->probe > 0) {
-		/* want_failback asked for one attempt at a better destination,
+		/* link_want_failback asked for one attempt at a better destination,
 		 * even if it is past its failover threshold. */
 		next = a->probe - 1;
 		a->probe = 0;
@@ -185,7 +209,7 @@ connect_all(struct agent *a)
 		as->state = AS_CONNECTING;
 		as->inflight = 0;
 		as->inflight_bytes = 0;
-		as->s = stream_new(a->loop, fd, 1, a->tls, 0, dd->peer, &agent_stream_ops, as,
+		as->s = stream_new(a->loop, fd, 1, a->tls, 0, dd->peer, a->lops->stream, as,
 		    SL_MAX_FRAME, 0, as->label);
 		if (as->s == NULL) {
 			as->state = AS_NONE;
@@ -199,14 +223,14 @@ connect_all(struct agent *a)
 	ev_timer_start(a->loop, &a->connect_to);
 }
 
-void
+static void
 retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop; (void)revents;
-	connect_all(w->data);
+	link_start(w->data);
 }
 
-void
+static void
 connect_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop; (void)revents;
@@ -219,7 +243,6 @@ connect_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 link_close(struct agent *a, const char *why, int failed)
 {
-	struct ads	*d = a->cur;
 	uint32_t	 r;
 	double		 delay;
 	int		 i;
@@ -240,12 +263,7 @@ link_close(struct agent *a, const char *why, int failed)
 			stream_close(s, why);
 	}
 	a->nready = 0;
-	if (d) {
-		release_inflight(a, d);
-		flush_counts(a, d);
-		phase_enter(a, d, PH_IDLE);
-		a->cur = NULL;	/* start_next picks it again: oldest first */
-	}
+	a->lops->closed(a);	/* what was in flight goes back to pending */
 	if (failed) {
 		a->backoff = a->backoff == 0 ? a->cfg->reconnect_min :
 		    fmin(a->backoff * 2, a->cfg->reconnect_max);
@@ -274,11 +292,53 @@ link_switch(struct agent *a, const char *why)
 	link_close(a, why, 0);
 }
 
+void
+link_resume(struct agent *a)
+{
+	if (a->link != LINK_WAIT)
+		return;
+	ev_timer_stop(a->loop, &a->retry);
+	link_start(a);
+}
+
+void
+link_progress(struct agent *a)
+{
+	a->backoff = 0;
+}
+
+void
+link_ready(struct agent *a, struct astream *as)
+{
+	struct dest *dd = &a->dests[a->cur_dest];
+
+	as->state = AS_READY;
+	if (++a->nready != a->cfg->streams)
+		return;
+	/* The backoff is not reset here: a sink that accepts and then refuses
+	 * (disk full) would be hammered.  Progress resets it (link_progress:
+	 * an ACK, a publication, or a session that stays up). */
+	ev_timer_stop(a->loop, &a->connect_to);
+	if (dd->down_since != 0)
+		log_info("link", "dest=%s back after %.0fs down", dd->text,
+		    sl_time_wall() - dd->down_since);
+	dd->down_since = 0;
+	link_enter(a, LINK_UP, NULL);
+	a->lops->up(a);
+}
+
+void
+link_send(struct agent *a, struct astream *as, struct wbuf *b)
+{
+	if (stream_send_wbuf(as->s, b) != SL_OK)
+		link_down(a, "cannot queue a frame");
+}
+
 /* Working from a lower destination, and a better one may be back: it
  * never failed (a maintenance window ended), or we have not tried it for
  * a probe interval. */
 int
-want_failback(struct agent *a)
+link_want_failback(struct agent *a)
 {
 	double		 now = sl_time_wall(), probe = fmax(a->cfg->reconnect_max, 1.0);
 	const char	*why;
@@ -295,7 +355,7 @@ want_failback(struct agent *a)
 	return 0;
 }
 
-int
+static int
 parse_destinations(struct agent *a, char *err, size_t errlen)
 {
 	char	list[sizeof(a->cfg->destination)], *tok, *save = NULL, *colon;
@@ -329,7 +389,7 @@ parse_destinations(struct agent *a, char *err, size_t errlen)
 }
 
 /* maintenance = DEST START END[; DEST START END ...] */
-int
+static int
 parse_maintenance(struct agent *a, char *err, size_t errlen)
 {
 	char	list[sizeof(a->cfg->maintenance)], *ent, *save = NULL;
@@ -358,4 +418,41 @@ parse_maintenance(struct agent *a, char *err, size_t errlen)
 		a->nwindows++;
 	}
 	return SL_OK;
+}
+
+int
+link_init(struct agent *a, const struct link_ops *ops, char *err, size_t errlen)
+{
+	int rc, i;
+
+	a->lops = ops;
+	rc = parse_destinations(a, err, errlen);
+	if (rc == SL_OK)
+		rc = parse_maintenance(a, err, errlen);
+	if (rc != SL_OK)
+		return rc;
+	for (i = 0; i < SL_MAX_STREAMS; i++) {
+		a->st[i].a = a;
+		a->st[i].idx = i;
+	}
+	ev_init(&a->retry, retry_cb);
+	a->retry.data = a;
+	ev_init(&a->connect_to, connect_timeout_cb);
+	a->connect_to.data = a;
+	a->link = LINK_DOWN;
+	return SL_OK;
+}
+
+void
+link_stop(struct agent *a, const char *why)
+{
+	int i;
+
+	ev_timer_stop(a->loop, &a->retry);
+	ev_timer_stop(a->loop, &a->connect_to);
+	for (i = 0; i < a->cfg->streams; i++)
+		if (a->st[i].s) {
+			stream_close(a->st[i].s, why);
+			a->st[i].s = NULL;
+		}
 }

@@ -1,5 +1,5 @@
 /*
- * agent_source.c: reading a dataset's chunks at the agent.
+ * send_source.c: reading a dataset's chunks at the agent.
  *
  * A chunk is pread straight into the caller's buffer (behind the DATA
  * prefix) and hashed with XXH3-64.  Before every chunk the file is checked
@@ -9,28 +9,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "conn.h"
-#include "digest.h"
-#include "log.h"
-#include "net.h"
-#include "pathchk.h"
-#include "roles.h"
-#include "stream.h"
-#include "walk.h"
-#include "ingest.h"
-#include "retention.h"
-#include "mreg.h"
-#include "agent_hook.h"
-#include "agent_int.h"
+#include "sluice.h"
+#include "send_int.h"
+#include "send_source.h"
 
 /* ---- source I/O -------------------------------------------------------- */
 
