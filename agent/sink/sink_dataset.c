@@ -139,7 +139,7 @@ send_have(struct sconn *c, struct sds *d)
 	free(ones);
 }
 
-/* HAVEs that waited for chunks on their way to the disk (on_open). */
+/* HAVEs that waited for chunks on their way to the disk (sds_open). */
 void
 sds_have_check(struct sink *sk)
 {
@@ -209,10 +209,9 @@ manifest_conflict(const struct file_rec *files, uint32_t n)
 }
 
 void
-sds_on_open(struct sconn *c, const uint8_t *p, uint32_t len)
+sds_open(struct sconn *c, const struct wire_open *o)
 {
 	struct sink		*sk = c->sk;
-	struct wire_open	 o;
 	struct ds_rec		 rec, existing;
 	struct file_rec		*files = NULL;
 	struct sds		*d, *other;
@@ -225,19 +224,13 @@ sds_on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 	uint32_t		 i;
 	int			 rc, pub;
 
-	memset(&o, 0, sizeof(o));
 	memset(&rec, 0, sizeof(rec));
-	rc = wire_open_decode(p, len, &o);
-	if (rc != SL_OK) {
-		sconn_error(c, 0, rc, "malformed OPEN: %s", sl_strerror(rc));
-		return;
-	}
-	d = sds_find(sk, o.dsid);
+	d = sds_find(sk, o->dsid);
 	if (d != NULL) {
 		/* A replay within this process' life: the same manifest? */
-		if (d->nfiles != o.nfiles || d->rec.bytes != o.total_bytes ||
-		    d->rec.chunk_size != o.chunk_size) {
-			sconn_error(c, o.dsid, SL_EINVAL, "dataset id reused with a "
+		if (d->nfiles != o->nfiles || d->rec.bytes != o->total_bytes ||
+		    d->rec.chunk_size != o->chunk_size) {
+			sconn_error(c, o->dsid, SL_EINVAL, "dataset id reused with a "
 			    "different manifest");
 			goto out;
 		}
@@ -253,58 +246,58 @@ sds_on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 		goto out;
 	}
 
-	rec.id = o.dsid;
+	rec.id = o->dsid;
 	rec.state = SDS_RECEIVING;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rec.created_ns = rec.updated_ns = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-	rec.chunk_size = o.chunk_size;
-	rec.nfiles = o.nfiles;
-	rec.bytes = o.total_bytes;
-	wire_str_copy(rec.name, sizeof(rec.name), o.name);
+	rec.chunk_size = o->chunk_size;
+	rec.nfiles = o->nfiles;
+	rec.bytes = o->total_bytes;
+	wire_str_copy(rec.name, sizeof(rec.name), o->name);
 	snprintf(rec.src, sizeof(rec.src), "%s", c->agent);
 	/* One block: the records, then their paths (as journal_files_load). */
-	for (i = 0, plen = 0; i < o.nfiles; i++)
-		plen += (size_t)o.files[i].path.len + 1;
-	files = calloc(1, (o.nfiles ? o.nfiles : 1) * sizeof(*files) + plen);
+	for (i = 0, plen = 0; i < o->nfiles; i++)
+		plen += (size_t)o->files[i].path.len + 1;
+	files = calloc(1, (o->nfiles ? o->nfiles : 1) * sizeof(*files) + plen);
 	if (files == NULL) {
 		sconn_error(c, 0, SL_ENOMEM, "out of memory");
 		goto out;
 	}
-	pp = (char *)(files + (o.nfiles ? o.nfiles : 1));
-	for (i = 0; i < o.nfiles; i++) {
+	pp = (char *)(files + (o->nfiles ? o->nfiles : 1));
+	for (i = 0; i < o->nfiles; i++) {
 		files[i].idx = i;
-		files[i].size = o.files[i].size;
-		files[i].mode = o.files[i].mode & 07777;
-		files[i].nchunks = wire_nchunks(o.files[i].size, o.chunk_size);
+		files[i].size = o->files[i].size;
+		files[i].mode = o->files[i].mode & 07777;
+		files[i].nchunks = wire_nchunks(o->files[i].size, o->chunk_size);
 		files[i].first_chunk = g;
 		g += files[i].nchunks;
 		files[i].path = pp;
-		memcpy(pp, o.files[i].path.p, o.files[i].path.len);
-		pp[o.files[i].path.len] = '\0';
-		pp += o.files[i].path.len + 1;
+		memcpy(pp, o->files[i].path.p, o->files[i].path.len);
+		pp[o->files[i].path.len] = '\0';
+		pp += o->files[i].path.len + 1;
 	}
 	rec.nchunks = g;
-	if ((bad = manifest_conflict(files, o.nfiles)) != NULL) {
-		sconn_error(c, o.dsid, SL_EPATH, "manifest names \"%s\" twice or uses "
+	if ((bad = manifest_conflict(files, o->nfiles)) != NULL) {
+		sconn_error(c, o->dsid, SL_EPATH, "manifest names \"%s\" twice or uses "
 		    "a file as a directory", bad);
 		goto out;
 	}
 
-	if (o.nmeta > 0) {
-		rec.meta = calloc(o.nmeta, sizeof(*rec.meta));
+	if (o->nmeta > 0) {
+		rec.meta = calloc(o->nmeta, sizeof(*rec.meta));
 		if (rec.meta == NULL) {
 			sconn_error(c, 0, SL_ENOMEM, "out of memory");
 			goto out;
 		}
-		rec.nmeta = o.nmeta;
-		for (i = 0; i < o.nmeta; i++) {
-			wire_str_copy(rec.meta[i][0], sizeof(rec.meta[i][0]), o.meta[i].key);
-			wire_str_copy(rec.meta[i][1], sizeof(rec.meta[i][1]), o.meta[i].val);
+		rec.nmeta = o->nmeta;
+		for (i = 0; i < o->nmeta; i++) {
+			wire_str_copy(rec.meta[i][0], sizeof(rec.meta[i][0]), o->meta[i].key);
+			wire_str_copy(rec.meta[i][1], sizeof(rec.meta[i][1]), o->meta[i].val);
 		}
 	}
 
 	memset(&existing, 0, sizeof(existing));
-	rc = journal_sink_ds_create(sk->j, &rec, files, o.nfiles, &existing);
+	rc = journal_sink_ds_create(sk->j, &rec, files, o->nfiles, &existing);
 	if (rc == SL_EEXIST) {
 		rec.state = existing.state;
 		rec.chunks_acked = existing.chunks_acked;
@@ -325,18 +318,18 @@ sds_on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 		if (pub != 0) {
 			journal_ds_set_state(sk->j, rec.id, SDS_FAILED,
 			    "name already taken at the sink", NULL);
-			sconn_error(c, o.dsid, SL_EEXIST, "dataset name \"%s\" already "
+			sconn_error(c, o->dsid, SL_EEXIST, "dataset name \"%s\" already "
 			    "exists at the sink", rec.name);
 			goto out;
 		}
 	} else {
-		sconn_error(c, o.dsid, rc, "dataset %016llx: %s",
-		    (unsigned long long)o.dsid, rc == SL_EINVAL ?
+		sconn_error(c, o->dsid, rc, "dataset %016llx: %s",
+		    (unsigned long long)o->dsid, rc == SL_EINVAL ?
 		    "id reused with a different manifest" : sl_strerror(rc));
 		goto out;
 	}
 	if (rec.state == SDS_FAILED) {
-		sconn_error(c, o.dsid, SL_ESTATE, "dataset failed at the sink earlier; "
+		sconn_error(c, o->dsid, SL_ESTATE, "dataset failed at the sink earlier; "
 		    "see sluice status on the sink");
 		goto out;
 	}
@@ -351,7 +344,7 @@ sds_on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 	rec.nmeta = 0;
 	d->files = files;
 	files = NULL;
-	d->nfiles = o.nfiles;
+	d->nfiles = o->nfiles;
 	d->pfd = -1;
 	d->held = calloc((size_t)((rec.nchunks + 7) / 8) + 1, 1);
 	if (d->held == NULL) {
@@ -371,7 +364,7 @@ sds_on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 				if (!sl_err_retryable(rc))
 					sds_set_state(sk, d, SDS_FAILED, err, NULL);
 				sds_free(d);
-				sconn_error(c, o.dsid, rc, "%s", err);
+				sconn_error(c, o->dsid, rc, "%s", err);
 				goto out;
 			}
 			d->pfd = rc;
@@ -379,7 +372,7 @@ sds_on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 			    d->held, d->rec.nchunks);
 			if (rc != SL_OK) {
 				sds_free(d);
-				sconn_error(c, o.dsid, rc, "journal: %s", sl_strerror(rc));
+				sconn_error(c, o->dsid, rc, "journal: %s", sl_strerror(rc));
 				goto out;
 			}
 			/* Follow it with the re-read if we will see every
@@ -401,7 +394,6 @@ sds_on_open(struct sconn *c, const uint8_t *p, uint32_t len)
 out:
 	ds_rec_free(&rec);
 	free(files);
-	wire_open_free(&o);
 }
 
 int
@@ -465,52 +457,46 @@ write_async(struct sconn *c, struct sds *d, const struct wire_data *wd)
 }
 
 void
-sds_on_data(struct sconn *c, const uint8_t *p, uint32_t len)
+sds_data(struct sconn *c, const struct wire_data *wd)
 {
 	struct sink		*sk = c->sk;
-	struct wire_data	 wd;
 	struct wire_nack	 nk;
 	struct wbuf		 b;
 	struct sds		*d;
 	const struct file_rec	*f;
 	uint64_t		 g;
-	int			 rc, fd, newfd = 0;
+	int			 fd, newfd = 0;
 
-	rc = wire_data_decode(p, len, &wd);
-	if (rc != SL_OK) {
-		sconn_error(c, 0, rc, "malformed DATA: %s", sl_strerror(rc));
-		return;
-	}
-	d = sds_find(sk, wd.dsid);
+	d = sds_find(sk, wd->dsid);
 	if (d != NULL && d->rec.state == SDS_FAILED) {
 		/* Abandoned by the agent; these were already on the wire. */
 		log_debug("sink", "dataset=%016llx DATA after abandon, dropped",
-		    (unsigned long long)wd.dsid);
+		    (unsigned long long)wd->dsid);
 		return;
 	}
 	if (d == NULL || d->rec.state != SDS_RECEIVING) {
 		sconn_error(c, 0, SL_EPROTO, "DATA for dataset %016llx that is not open",
-		    (unsigned long long)wd.dsid);
+		    (unsigned long long)wd->dsid);
 		return;
 	}
-	if (wd.file >= d->nfiles || wd.chunk >= d->files[wd.file].nchunks ||
-	    wd.len != wire_chunk_len(d->files[wd.file].size, d->rec.chunk_size, wd.chunk)) {
+	if (wd->file >= d->nfiles || wd->chunk >= d->files[wd->file].nchunks ||
+	    wd->len != wire_chunk_len(d->files[wd->file].size, d->rec.chunk_size, wd->chunk)) {
 		sconn_error(c, 0, SL_EPROTO, "DATA file=%u chunk=%u len=%u does not match "
-		    "the manifest", wd.file, wd.chunk, wd.len);
+		    "the manifest", wd->file, wd->chunk, wd->len);
 		return;
 	}
-	f = &d->files[wd.file];
-	g = f->first_chunk + wd.chunk;
+	f = &d->files[wd->file];
+	g = f->first_chunk + wd->chunk;
 	d->recv_d++;
-	if (XXH3_64bits(wd.bytes, wd.len) != wd.xxh3) {
+	if (XXH3_64bits(wd->bytes, wd->len) != wd->xxh3) {
 		d->nack_d++;
-		verifier_giveup(sk->ver, d->vd, wd.file, "a chunk was refused and "
+		verifier_giveup(sk->ver, d->vd, wd->file, "a chunk was refused and "
 		    "comes again out of order");
 		log_warnx("sink", "dataset=%016llx file=%s chunk=%u checksum mismatch, "
-		    "nacked", (unsigned long long)d->rec.id, log_q(f->path), wd.chunk);
-		nk.dsid = wd.dsid;
-		nk.file = wd.file;
-		nk.chunk = wd.chunk;
+		    "nacked", (unsigned long long)d->rec.id, log_q(f->path), wd->chunk);
+		nk.dsid = wd->dsid;
+		nk.file = wd->file;
+		nk.chunk = wd->chunk;
 		nk.code = (uint16_t)-SL_ECORRUPT;
 		nk.reason = wire_str_c("checksum mismatch");
 		wbuf_init(&b, 0);
@@ -521,15 +507,15 @@ sds_on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 	}
 	if (d->held[g / 8] & (1u << (g % 8))) {
 		d->dup_d++;	/* already durable: ack again, write nothing */
-		if (sconn_ack(c, wd.dsid, wd.file, wd.chunk) != SL_OK)
+		if (sconn_ack(c, wd->dsid, wd->file, wd->chunk) != SL_OK)
 			stream_close(c->s, "out of memory");
 		return;
 	}
 	if (FSX_DIO_FILE(sk->dio, f->size) && sk->sw != NULL) {
-		write_async(c, d, &wd);
+		write_async(c, d, wd);
 		return;
 	}
-	if (FSX_DIO_FILE(sk->dio, f->size) && wd.len > sk->bounce_len) {
+	if (FSX_DIO_FILE(sk->dio, f->size) && wd->len > sk->bounce_len) {
 		free(sk->bounce);
 		sk->bounce_len = 0;
 		if ((sk->bounce = fsx_dio_alloc(d->rec.chunk_size)) == NULL) {
@@ -538,22 +524,22 @@ sds_on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 		}
 		sk->bounce_len = d->rec.chunk_size;
 	}
-	fd = gcommit_fd(sk->gc, d, wd.file);
+	fd = gcommit_fd(sk->gc, d, wd->file);
 	if (fd == -1) {
 		fd = fsx_open_dio(d->pfd, f->path, O_WRONLY,
 		    FSX_DIO_FILE(sk->dio, f->size));
 		if (fd == -1) {
-			sconn_io_error(c, wd.dsid, "open", f->path, errno);
+			sconn_io_error(c, wd->dsid, "open", f->path, errno);
 			return;
 		}
 		newfd = 1;
 	}
-	if (fsx_pwrite_all(fd, wd.bytes, wd.len, (off_t)wd.chunk * d->rec.chunk_size,
+	if (fsx_pwrite_all(fd, wd->bytes, wd->len, (off_t)wd->chunk * d->rec.chunk_size,
 	    sk->dio ? sk->bounce : NULL) == -1) {
 		int e = errno;
 		if (newfd)
 			close(fd);
-		sconn_io_error(c, wd.dsid, "write", f->path, e);
+		sconn_io_error(c, wd->dsid, "write", f->path, e);
 		return;
 	}
 	/* A large file through the page cache (direct_io off): start
@@ -562,9 +548,9 @@ sds_on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 	 * the kernel throttles us.  Small files are left to the group
 	 * commit's one syncfs, which submits them together. */
 	if (f->size >= FSX_DIO_MIN_FILE)
-		(void)sync_file_range(fd, (off_t)wd.chunk * d->rec.chunk_size, wd.len,
+		(void)sync_file_range(fd, (off_t)wd->chunk * d->rec.chunk_size, wd->len,
 		    SYNC_FILE_RANGE_WRITE);
-	if (sds_push(sk, d, wd.file, wd.chunk, wd.len, wd.xxh3, fd, newfd,
+	if (sds_push(sk, d, wd->file, wd->chunk, wd->len, wd->xxh3, fd, newfd,
 	    c->serial) != SL_OK) {
 		if (newfd)
 			close(fd);
@@ -573,10 +559,9 @@ sds_on_data(struct sconn *c, const uint8_t *p, uint32_t len)
 }
 
 void
-sds_on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
+sds_commit(struct sconn *c, const struct wire_commit *wc)
 {
 	struct sink		*sk = c->sk;
-	struct wire_commit	 wc;
 	struct wire_committed	 cm;
 	struct wbuf		 b;
 	struct sds		*d;
@@ -584,26 +569,21 @@ sds_on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
 	char			 err[SL_MAX_MSG];
 	int			 rc;
 
-	rc = wire_commit_decode(p, len, &wc);
-	if (rc != SL_OK) {
-		sconn_error(c, 0, rc, "malformed COMMIT: %s", sl_strerror(rc));
-		return;
-	}
-	d = sds_find(sk, wc.dsid);
+	d = sds_find(sk, wc->dsid);
 	if (d == NULL) {
 		sconn_error(c, 0, SL_EPROTO, "COMMIT for dataset %016llx that is not open",
-		    (unsigned long long)wc.dsid);
+		    (unsigned long long)wc->dsid);
 		return;
 	}
-	if (wc.nfiles != d->nfiles) {
+	if (wc->nfiles != d->nfiles) {
 		sconn_error(c, 0, SL_EPROTO, "COMMIT has %u digests for %u files",
-		    wc.nfiles, d->nfiles);
+		    wc->nfiles, d->nfiles);
 		return;
 	}
 	if (d->rec.state == SDS_RECEIVING) {
 		sds_flush_counts(sk, d);
 		if (d->rec.chunks_acked != d->rec.nchunks) {
-			sconn_error(c, wc.dsid, SL_EPROTO, "COMMIT with %llu of %llu chunks "
+			sconn_error(c, wc->dsid, SL_EPROTO, "COMMIT with %llu of %llu chunks "
 			    "held", (unsigned long long)d->rec.chunks_acked,
 			    (unsigned long long)d->rec.nchunks);
 			return;
@@ -612,7 +592,7 @@ sds_on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
 		if (d->vd)
 			pre = verifier_finish(sk->ver, d->vd, NULL, 0);	/* logged */
 		rc = publish_commit(sk->j, sk->rootfd, d->pfd, vh_flags(sk), &d->rec, d->files,
-		    d->nfiles, wc.digests, pre, err, sizeof(err));
+		    d->nfiles, wc->digests, pre, err, sizeof(err));
 		/* Done with it either way; a COMMIT again re-reads in full. */
 		verifier_drop(sk->ver, d->vd);
 		d->vd = NULL;
@@ -620,19 +600,19 @@ sds_on_commit(struct sconn *c, const uint8_t *p, uint32_t len)
 			if (rc == SL_ECORRUPT || rc == SL_EEXIST) {
 				sds_set_state(sk, d, SDS_FAILED, err, NULL);
 				/* Fatal for the dataset: do not let the agent retry. */
-				sconn_error(c, wc.dsid, SL_EPROTO, "publish failed: %s", err);
+				sconn_error(c, wc->dsid, SL_EPROTO, "publish failed: %s", err);
 			} else
-				sconn_error(c, wc.dsid, rc, "publish failed: %s", err);
+				sconn_error(c, wc->dsid, rc, "publish failed: %s", err);
 			return;
 		}
 		close(d->pfd);
 		d->pfd = -1;
 		sds_set_state(sk, d, SDS_PUBLISHED, NULL, d->rec.name);
 	} else if (d->rec.state != SDS_PUBLISHED) {
-		sconn_error(c, wc.dsid, SL_EPROTO, "COMMIT for a failed dataset");
+		sconn_error(c, wc->dsid, SL_EPROTO, "COMMIT for a failed dataset");
 		return;
 	}
-	cm.dsid = wc.dsid;
+	cm.dsid = wc->dsid;
 	cm.path = wire_str_c(d->rec.name);
 	wbuf_init(&b, 0);
 	if (wire_committed_encode(&b, &cm) == SL_OK)

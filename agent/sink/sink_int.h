@@ -125,10 +125,12 @@ struct sds *sds_find(struct sink *sk, uint64_t id);
 void	sds_free(struct sds *d);
 /* Journal the counters of d not yet journaled. */
 void	sds_flush_counts(struct sink *sk, struct sds *d);
-/* Frames from the agent, for a ready connection. */
-void	sds_on_open(struct sconn *c, const uint8_t *p, uint32_t len);
-void	sds_on_data(struct sconn *c, const uint8_t *p, uint32_t len);
-void	sds_on_commit(struct sconn *c, const uint8_t *p, uint32_t len);
+/* The agent's frames, decoded, from a ready connection c: each is
+ * answered on c (HAVE, NACK, COMMITTED, ERROR) or later by sink_ack.c
+ * (ACK, a HAVE that waits).  The message is the caller's. */
+void	sds_open(struct sconn *c, const struct wire_open *o);
+void	sds_data(struct sconn *c, const struct wire_data *wd);
+void	sds_commit(struct sconn *c, const struct wire_commit *wc);
 /* The agent abandons dataset dsid, for reason msg. */
 void	sds_abandon(struct sink *sk, uint64_t dsid, const struct wire_str *msg);
 /* Put a written chunk of d in the group commit; acknowledged to the

@@ -70,6 +70,39 @@ on_agent_error(struct sconn *c, const uint8_t *p, uint32_t len)
 	sds_abandon(c->sk, e.dsid, &e.message);
 }
 
+/* The codec stays here: the dataset state machine gets messages, and a
+ * frame that does not decode ends the session. */
+static void
+on_dataset_frame(struct sconn *c, int type, const uint8_t *p, uint32_t len)
+{
+	union {
+		struct wire_open	o;
+		struct wire_data	d;
+		struct wire_commit	c;
+	}	m;
+	int	rc;
+
+	memset(&m, 0, sizeof(m));
+	if (type == WIRE_OPEN)
+		rc = wire_open_decode(p, len, &m.o);
+	else if (type == WIRE_DATA)
+		rc = wire_data_decode(p, len, &m.d);
+	else
+		rc = wire_commit_decode(p, len, &m.c);
+	if (rc != SL_OK) {
+		sconn_error(c, 0, rc, "malformed %s: %s", wire_type_name(type),
+		    sl_strerror(rc));
+		return;
+	}
+	if (type == WIRE_OPEN) {
+		sds_open(c, &m.o);
+		wire_open_free(&m.o);
+	} else if (type == WIRE_DATA)
+		sds_data(c, &m.d);
+	else
+		sds_commit(c, &m.c);
+}
+
 static void
 on_hello(struct sconn *c, const uint8_t *p, uint32_t len)
 {
@@ -164,9 +197,11 @@ sc_frame(struct stream *s, const struct wire_hdr *h, const uint8_t *p, void *arg
 		return;
 	}
 	switch (h->type) {
-	case WIRE_OPEN:		sds_on_open(c, p, h->len); break;
-	case WIRE_DATA:		sds_on_data(c, p, h->len); break;
-	case WIRE_COMMIT:	sds_on_commit(c, p, h->len); break;
+	case WIRE_OPEN:
+	case WIRE_DATA:
+	case WIRE_COMMIT:
+		on_dataset_frame(c, h->type, p, h->len);
+		break;
 	case WIRE_ERROR:
 		on_agent_error(c, p, h->len);
 		break;
