@@ -87,6 +87,15 @@ ssum_fn(const struct ds_rec *d, void *arg)
 	return 0;
 }
 
+/* A family of one unlabelled sample: its name written once. */
+static void
+metric(struct wbuf *out, const char *name, const char *type, const char *help,
+    double v)
+{
+	mreg_family(out, name, type, help);
+	mreg_sample(out, name, NULL, v);
+}
+
 static void
 sink_metrics(void *arg, struct wbuf *out)
 {
@@ -97,28 +106,24 @@ sink_metrics(void *arg, struct wbuf *out)
 
 	memset(&m, 0, sizeof(m));
 	journal_ds_foreach(sk->j, ssum_fn, &m);
-	mreg_family(out, "sluice_sink_bytes_durable_total", "counter",
-	    "Bytes written, fsynced and journaled.");
-	mreg_sample(out, "sluice_sink_bytes_durable_total", NULL, (double)m.bytes);
-	mreg_family(out, "sluice_sink_chunks_received_total", "counter",
-	    "DATA frames received.");
-	mreg_sample(out, "sluice_sink_chunks_received_total", NULL, (double)m.received);
-	mreg_family(out, "sluice_sink_chunks_duplicate_total", "counter",
-	    "DATA frames for chunks already held (acked again, not rewritten).");
-	mreg_sample(out, "sluice_sink_chunks_duplicate_total", NULL, (double)m.dups);
-	mreg_family(out, "sluice_sink_chunks_nacked_total", "counter",
-	    "Chunks rejected for a checksum mismatch.");
-	mreg_sample(out, "sluice_sink_chunks_nacked_total", NULL, (double)m.nacked);
+	metric(out, "sluice_sink_bytes_durable_total", "counter",
+	    "Bytes written, fsynced and journaled.", (double)m.bytes);
+	metric(out, "sluice_sink_chunks_received_total", "counter",
+	    "DATA frames received.", (double)m.received);
+	metric(out, "sluice_sink_chunks_duplicate_total", "counter",
+	    "DATA frames for chunks already held (acked again, not rewritten).",
+	    (double)m.dups);
+	metric(out, "sluice_sink_chunks_nacked_total", "counter",
+	    "Chunks rejected for a checksum mismatch.", (double)m.nacked);
 	mreg_family(out, "sluice_sink_datasets", "gauge", "Datasets by state.");
 	for (i = SDS_RECEIVING; i <= SDS_FAILED; i++) {
 		snprintf(lab, sizeof(lab), "state=\"%s\"", sds_state_name(i));
 		mreg_sample(out, "sluice_sink_datasets", lab, (double)m.by_state[i]);
 	}
-	mreg_family(out, "sluice_sink_connections", "gauge", "Open agent connections.");
-	mreg_sample(out, "sluice_sink_connections", NULL, sk->nconns);
-	mreg_family(out, "sluice_sink_root_free_bytes", "gauge",
-	    "Free bytes on the file system of the root.");
-	mreg_sample(out, "sluice_sink_root_free_bytes", NULL,
+	metric(out, "sluice_sink_connections", "gauge", "Open agent connections.",
+	    sk->nconns);
+	metric(out, "sluice_sink_root_free_bytes", "gauge",
+	    "Free bytes on the file system of the root.",
 	    (double)fsx_free_bytes(sk->rootfd));
 }
 
