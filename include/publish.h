@@ -1,7 +1,7 @@
 /*
  * publish.h: the sink's on-disk side of a dataset (agent/sink_publish.c):
  * the partial tree chunks are written into, and the verified, atomic
- * publication of it.  Used by role_sink.c only.
+ * publication of it.  Used by the sink's sink_dataset.c only.
  *
  *	<root>/.<name>.partial/...    while receiving
  *	<root>/<name>/...             after COMMIT verified

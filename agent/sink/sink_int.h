@@ -1,0 +1,159 @@
+/*
+ * sink_int.h: the sink room's own header, shared by its files only
+ * (include/roles.h is what the rest of the daemon sees).
+ *
+ * The role is layered; each file calls only the ones below it:
+ *
+ *   role_sink.c     start/stop, control commands, metrics
+ *   sink_session.c  accept, CHALLENGE -> HELLO -> WELCOME, frame dispatch
+ *   sink_ack.c      writers' and group commit's results: durable -> ACK
+ *   sink_dataset.c  the dataset state machine: OPEN/HAVE, DATA, COMMIT
+ *   sink_conn.c     a connection's state and the frames it sends
+ *
+ * under them the role's engines: sink_commit.c (gcommit.h), sink_write.c
+ * (swrite.h), sink_verify.c (verify.h), sink_publish.c (publish.h).  What
+ * goes up (a chunk written, a batch durable, a timer) comes through the
+ * callbacks that role_sink.c registers at start, never by name.
+ *
+ * Threads: everything here is for the loop thread.
+ */
+#ifndef SINK_INT_H
+#define SINK_INT_H
+
+#include <stdint.h>
+#include <ev.h>
+
+#include "config.h"
+#include "gcommit.h"
+#include "journal.h"
+#include "net.h"
+#include "stream.h"
+#include "swrite.h"
+#include "wire.h"
+
+enum sc_state { SC_HANDSHAKE, SC_CHALLENGED, SC_READY, SC_CLOSING };
+
+struct sds {
+	struct sds	*next;
+	struct ds_rec	 rec;		/* meta not kept */
+	struct file_rec	*files;
+	uint32_t	 nfiles;
+	uint8_t		*held;		/* bitmap, global chunk order */
+	int		 pfd;		/* partial directory, -1 when published */
+	struct vds	*vd;		/* digests following the transfer, or NULL */
+	uint32_t	 nwriting;	/* chunks at the writers (swrite.h) */
+	uint64_t	 recv_d, dup_d, nack_d;	/* counters not yet journaled */
+};
+
+/* A chunk on its way through a writer thread (swrite.h); its stream is
+ * held until it comes back. */
+struct sjob {
+	struct swjob	 w;		/* first: done() gets &w */
+	uint64_t	 dsid, conn;	/* looked up again: either may be gone */
+	struct stream	*s;		/* held, so still allocated */
+};
+
+struct pending_ack {
+	uint64_t	dsid;
+	uint32_t	file, chunk;
+};
+
+struct sconn {
+	struct sconn		*next, **prevp;
+	struct sink		*sk;
+	uint64_t		 serial;	/* names it in a batch that outlives it */
+	struct stream		*s;
+	int			 state;
+	uint8_t			 nonce[WIRE_NONCE_LEN];
+	char			 agent[SL_MAX_ID + 1];
+	uint32_t		 stream_idx, nstreams;	/* from HELLO */
+	uint64_t		 have_wait;	/* dsid whose HAVE waits for a commit */
+	char			 label[96];
+	struct pending_ack	*acks;
+	uint32_t		 nacks, aacks;
+};
+
+struct sink {
+	struct ev_loop		*loop;
+	const struct config	*cfg;
+	struct journal		*j;
+	struct tls_ctx		*tls;
+	struct net_addr		 addr;
+	int			 lfd;
+	ev_io			 accept_io;
+	ev_timer		 accept_pause;
+	ev_prepare		 commit;
+	int			 rootfd;
+	int			 dio;		/* open chunk files O_DIRECT */
+	struct verifier		*ver;
+	struct swriter		*sw;		/* O_DIRECT writers, NULL = on the loop */
+	struct stream_pool	*pool;		/* TLS bulk reads, NULL = on the loop */
+	ev_timer		 expire;	/* gives up parked chunks (verify.h) */
+	double			 counts_at;	/* counters last journaled, monotonic */
+	uint8_t			*bounce;	/* aligned copy of an unaligned chunk */
+	uint32_t		 bounce_len;
+	struct sconn		*conns;
+	int			 nconns;
+	struct sds		*dsets;
+	uint64_t		 serials;
+	struct gcommit		*gc;		/* fsync + LMDB txn off the loop */
+};
+
+/* ---- sink_conn.c: a connection's state and output ---- */
+
+/* Move c to state (enum sc_state), logging the transition. */
+void	sconn_enter(struct sconn *c, int state);
+/* Queue frame b on c; a failure closes c.  b stays the caller's. */
+void	sconn_send(struct sconn *c, struct wbuf *b);
+/* Log and send ERROR; a session error (dsid 0) also closes c once it is
+ * written. */
+void	sconn_error(struct sconn *c, uint64_t dsid, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+/* ERROR for a failed open or write of path: errno e says which code. */
+void	sconn_io_error(struct sconn *c, uint64_t dsid, const char *op,
+	    const char *path, int e);
+/* Queue an ACK for the next batch of c.  SL_OK or SL_ENOMEM. */
+int	sconn_ack(struct sconn *c, uint64_t dsid, uint32_t file, uint32_t chunk);
+/* Send the queued ACKs of c, one frame per run of a dataset. */
+void	sconn_send_acks(struct sconn *c);
+/* The connection with that serial, or NULL when it is gone. */
+struct sconn *sconn_find(struct sink *sk, uint64_t serial);
+
+/* ---- sink_dataset.c: the dataset state machine ---- */
+
+struct sds *sds_find(struct sink *sk, uint64_t id);
+void	sds_free(struct sds *d);
+/* Journal the counters of d not yet journaled. */
+void	sds_flush_counts(struct sink *sk, struct sds *d);
+/* The agent's frames, decoded, from a ready connection c: each is
+ * answered on c (HAVE, NACK, COMMITTED, ERROR) or later by sink_ack.c
+ * (ACK, a HAVE that waits).  The message is the caller's. */
+void	sds_open(struct sconn *c, const struct wire_open *o);
+void	sds_data(struct sconn *c, const struct wire_data *wd);
+void	sds_commit(struct sconn *c, const struct wire_commit *wc);
+/* The agent abandons dataset dsid, for reason msg. */
+void	sds_abandon(struct sink *sk, uint64_t dsid, const struct wire_str *msg);
+/* Put a written chunk of d in the group commit; acknowledged to the
+ * connection of serial conn once durable.  SL_OK or SL_ENOMEM (fd is
+ * still the caller's). */
+int	sds_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
+	    uint32_t len, uint64_t hash, int fd, int owns_fd, uint64_t conn);
+/* The group commit made a chunk of d durable. */
+void	sds_durable(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
+	    uint32_t len, uint64_t hash);
+/* Answer the HAVEs that waited for chunks on their way to the disk. */
+void	sds_have_check(struct sink *sk);
+
+/* ---- sink_ack.c: from written to durable to acknowledged ---- */
+
+void	sack_write_done(struct swjob *w, void *arg);	/* swrite.h done() */
+gc_done_fn sack_commit_done;				/* gcommit.h done() */
+void	sack_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents);
+void	sack_expire_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* ---- sink_session.c: accept and handshake ---- */
+
+void	sess_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
+void	sess_resume_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+#endif
