@@ -1,6 +1,6 @@
 /*
  * agent_hook.h: the completion hook's schedule at the agent
- * (agent/agent_hook.c): exactly once per dataset, across crashes.
+ * (agent/hook/agent_hook.c): exactly once per dataset, across crashes.
  *
  *   published --(hook configured)--> hook_pending --journal first-->
  *   hook_running --exit 0--> done

@@ -1,5 +1,5 @@
 /*
- * config.h: the daemon's INI configuration (agent/config.c, parsed with
+ * config.h: the daemon's INI configuration (agent/base/config.c, parsed with
  * inih).  Parsed once at start-up, validated fully, never changed after
  * (STYLE 15).  Every key, its type and its default live in one table in
  * config.c; this struct is what the rest of the program reads.

@@ -1,5 +1,5 @@
 /*
- * conn.h: one byte stream to a peer, plain TCP or TLS 1.3 (agent/conn.c).
+ * conn.h: one byte stream to a peer, plain TCP or TLS 1.3 (agent/net/conn.c).
  *
  * TLS behind one door (STYLE 4): this is the only module that includes
  * OpenSSL's ssl.h.  Everything else sees read / write / handshake that

@@ -1,6 +1,6 @@
 /*
- * control.h: the daemon's local control socket (agent/control.c) and the
- * CLI's blocking client for it (agent/ctlclient.c).
+ * control.h: the daemon's local control socket (agent/daemon/control.c) and the
+ * CLI's blocking client for it (agent/cli/ctlclient.c).
  *
  * A unix stream socket, mode 0600, carrying CTL_REQ / CTL_REPLY frames
  * (proto/PROTOCOL.md).  The daemon accepts only peers whose uid is root

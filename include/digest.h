@@ -1,6 +1,6 @@
 /*
  * digest.h: standard digests that need OpenSSL's libcrypto
- * (agent/digest.c): SHA-256 for manifests, HMAC-SHA256 for the plaintext
+ * (agent/store/digest.c): SHA-256 for manifests, HMAC-SHA256 for the plaintext
  * HELLO.  XXH3 is used directly from xxhash.h by its callers.
  */
 #ifndef DIGEST_H

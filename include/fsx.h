@@ -1,5 +1,5 @@
 /*
- * fsx.h: Linux file-system specifics behind small wrappers (agent/fsx.c),
+ * fsx.h: Linux file-system specifics behind small wrappers (agent/store/fsx.c),
  * so that the roles read as plain POSIX (STYLE 19).
  *
  * Names given here are already checked by pathchk; these functions still

@@ -1,5 +1,5 @@
 /*
- * gcommit.h: the sink's group commit (agent/sink_commit.c).
+ * gcommit.h: the sink's group commit (agent/sink/sink_commit.c).
  *
  * Every chunk the sink writes joins the open batch (gcommit_push).  Once
  * per loop pass the caller hands the batch over (gcommit_flush): if the

@@ -1,6 +1,6 @@
 /*
  * ingest.h: unattended pick-up of sealed datasets from spool directories
- * (agent/ingest.c), with inotify on the agent's libev loop.
+ * (agent/send/ingest.c), with inotify on the agent's libev loop.
  *
  * A dataset is a directory directly beneath one of cfg->spool's
  * directories whose name does not start with '.'.  It is sealed when

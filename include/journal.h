@@ -1,5 +1,5 @@
 /*
- * journal.h: the durable state of both roles, in LMDB (agent/journal.c).
+ * journal.h: the durable state of both roles, in LMDB (agent/store/journal.c).
  *
  * One LMDB environment per daemon (a directory holding data.mdb and
  * lock.mdb).  Named databases:

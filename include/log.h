@@ -1,5 +1,5 @@
 /*
- * log.h: one line per event (agent/log.c), to stderr, which journald
+ * log.h: one line per event (agent/base/log.c), to stderr, which journald
  * captures.  Format:  "LEVEL component key=value ...".  Values with spaces
  * or quotes are quoted by log_q().  The level is checked before arguments
  * are formatted; nothing secret is ever passed in (STYLE 14).

@@ -1,6 +1,6 @@
 /*
  * manifest.h: the line parser for a published dataset's .sluice-manifest
- * (agent/manifest.c), as read by `sluice verify` at a sink.  The writer is
+ * (agent/store/manifest.c), as read by `sluice verify` at a sink.  The writer is
  * sink_publish.c.  Pure string work: no I/O, no allocation.
  *
  * A manifest is text, one line per file:

@@ -1,6 +1,6 @@
 /*
  * metrics.h: a minimal HTTP/1.0 server for Prometheus scrapes
- * (agent/metrics.c), on the daemon's libev loop.
+ * (agent/daemon/metrics.c), on the daemon's libev loop.
  *
  * GET /metrics answers 200 with text/plain; version=0.0.4 produced by a
  * render callback the role provides; any other path is 404, any other

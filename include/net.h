@@ -1,5 +1,5 @@
 /*
- * net.h: TCP sockets without TLS (agent/net.c).  Numeric addresses only:
+ * net.h: TCP sockets without TLS (agent/net/net.c).  Numeric addresses only:
  * no DNS lookups on the event loop (host names are resolved once, at
  * config load, with net_resolve).
  */

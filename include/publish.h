@@ -1,5 +1,5 @@
 /*
- * publish.h: the sink's on-disk side of a dataset (agent/sink_publish.c):
+ * publish.h: the sink's on-disk side of a dataset (agent/sink/sink_publish.c):
  * the partial tree chunks are written into, and the verified, atomic
  * publication of it.  Used by the sink's sink_dataset.c only.
  *

@@ -1,5 +1,5 @@
 /*
- * retention.h: spool safety at the agent (agent/retention.c).
+ * retention.h: spool safety at the agent (agent/send/retention.c).
  *
  * Nothing is removed from the spool before the sink confirmed the dataset
  * durable (state transferred).  With retention = delete or move, the

@@ -1,5 +1,5 @@
 /*
- * roles.h: the two daemon roles (agent/role_agent.c, agent/role_sink.c).
+ * roles.h: the two daemon roles (agent/send/role_agent.c, agent/sink/role_sink.c).
  * sluiced.c picks one at start-up from the config; the roles never call
  * each other.  Both run on the one libev loop of the main thread.
  */

@@ -1,6 +1,6 @@
 /*
  * stream.h: a framed, non-blocking connection on the libev loop
- * (agent/stream.c), used by both roles.
+ * (agent/net/stream.c), used by both roles.
  *
  * A stream owns a struct conn (plain or TLS), reads whole frames and hands
  * each to ops->on_frame, and writes a queue of outgoing frames in order.

@@ -1,5 +1,5 @@
 /*
- * swrite.h: the sink's chunk writers (agent/sink_write.c).
+ * swrite.h: the sink's chunk writers (agent/sink/sink_write.c).
  *
  * An O_DIRECT pwrite of an 8 MiB chunk waits on the disk for about 13 ms.
  * On the loop thread that wait is time in which no socket is read: with

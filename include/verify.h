@@ -1,7 +1,7 @@
 /*
  * verify.h: the per-file digests the sink publishes (XXH3-128, the
  * agent's chunk-list digest and, with `[sink] sha256 = on`, SHA-256),
- * computed while the transfer runs (agent/sink_verify.c).
+ * computed while the transfer runs (agent/sink/sink_verify.c).
  *
  * Two ways, per file:
  *  - from memory (files on the O_DIRECT path, `reread = off`, the

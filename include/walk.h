@@ -1,5 +1,5 @@
 /*
- * walk.h: scan a source dataset directory (agent/walk.c).
+ * walk.h: scan a source dataset directory (agent/store/walk.c).
  *
  * Regular files and directories only: a symlink, device, FIFO or socket
  * anywhere in the tree is an error naming it (we never ship what a link
