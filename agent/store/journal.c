@@ -196,6 +196,27 @@ fail:
 	return rc;
 }
 
+/* stat p, the directory or its data.mdb.  Absent is no error (*absent
+ * set) unless the open is read-only: there is no journal to read. */
+static int
+stat_journal(const struct journal *j, const char *p, struct stat *st,
+    int *absent, char *err, size_t errlen)
+{
+	*absent = 0;
+	if (stat(p, st) == 0)
+		return SL_OK;
+	if (errno != ENOENT) {
+		seterr(err, errlen, "journal %s: %s", p, strerror(errno));
+		return SL_EJOURNAL;
+	}
+	if (j->rdonly) {
+		seterr(err, errlen, "journal %s: no such journal", j->path);
+		return SL_ENOTFOUND;
+	}
+	*absent = 1;
+	return SL_OK;
+}
+
 int
 journal_open(struct journal **jp, const char *path, enum journal_role role,
     int flags, size_t map_size, char *err, size_t errlen)
@@ -205,7 +226,7 @@ journal_open(struct journal **jp, const char *path, enum journal_role role,
 	MDB_envinfo info;
 	MDB_stat mst;
 	char *data = NULL;
-	int rc;
+	int rc, absent;
 
 	*jp = NULL;
 	if (role != JOURNAL_AGENT && role != JOURNAL_SINK) {
@@ -226,17 +247,10 @@ journal_open(struct journal **jp, const char *path, enum journal_role role,
 	j->role = role;
 	j->rdonly = (flags & JOURNAL_RDONLY) != 0;
 
-	if (stat(path, &st) == -1) {
-		if (errno != ENOENT) {
-			seterr(err, errlen, "journal %s: %s", path, strerror(errno));
-			rc = SL_EJOURNAL;
-			goto fail;
-		}
-		if (j->rdonly) {
-			seterr(err, errlen, "journal %s: no such journal", path);
-			rc = SL_ENOTFOUND;
-			goto fail;
-		}
+	rc = stat_journal(j, path, &st, &absent, err, errlen);
+	if (rc)
+		goto fail;
+	if (absent) {
 		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
 			seterr(err, errlen, "mkdir %s: %s", path, strerror(errno));
 			rc = SL_EIO;
@@ -250,18 +264,10 @@ journal_open(struct journal **jp, const char *path, enum journal_role role,
 
 	/* LMDB treats an empty data.mdb as a new environment: refuse it,
 	 * a journal that lost its contents must not be recreated empty. */
-	if (stat(data, &st) == -1) {
-		if (errno != ENOENT) {
-			seterr(err, errlen, "journal %s: %s", data, strerror(errno));
-			rc = SL_EJOURNAL;
-			goto fail;
-		}
-		if (j->rdonly) {
-			seterr(err, errlen, "journal %s: no such journal", path);
-			rc = SL_ENOTFOUND;
-			goto fail;
-		}
-	} else if (st.st_size == 0) {
+	rc = stat_journal(j, data, &st, &absent, err, errlen);
+	if (rc)
+		goto fail;
+	if (!absent && st.st_size == 0) {
 		seterr(err, errlen, "journal %s: data.mdb is empty (truncated?); "
 		    "move the directory away to start a new journal", path);
 		rc = SL_EJOURNAL;

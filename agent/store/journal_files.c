@@ -354,13 +354,8 @@ journal_ds_create(struct journal *j, const struct ds_rec *d,
 	if (rc)
 		goto fail;
 	rc = jr_ds_insert(j, t, d, fr, nfiles, nchunks, bytes);
-	if (rc)
-		goto fail;
-	rc = txn_commit(t);
-	t = NULL;
 fail:
-	if (t)
-		mdb_txn_abort(t);
+	rc = txn_end(t, rc);
 	free(fr);
 	return rc;
 }
@@ -429,13 +424,8 @@ journal_chunks_ack(struct journal *j, uint64_t id,
 			goto fail;
 	}
 	rc = jr_ds_store(j, t, &d, 0);
-	if (rc)
-		goto fail;
-	rc = txn_commit(t);
-	t = NULL;
 fail:
-	if (t)
-		mdb_txn_abort(t);
+	rc = txn_end(t, rc);
 	ds_rec_free(&d);
 	return rc;
 }

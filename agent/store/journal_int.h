@@ -119,6 +119,20 @@ txn_commit(MDB_txn *t)
 	return map_rc(mdb_txn_commit(t));
 }
 
+/* End write txn t (NULL: none was begun) at a function's one cleanup
+ * label: commit when rc is SL_OK, abort otherwise.  Returns rc, or the
+ * commit's error. */
+static inline int
+txn_end(MDB_txn *t, int rc)
+{
+	if (t == NULL)
+		return rc;
+	if (rc == SL_OK)
+		return txn_commit(t);
+	mdb_txn_abort(t);
+	return rc;
+}
+
 /*
  * Walk records in key order, in txn t (NULL: a read txn of its own).
  * from != NULL: from that key while the key is keylen bytes and belongs to

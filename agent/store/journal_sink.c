@@ -80,13 +80,8 @@ journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
 	if (rc != SL_ENOTFOUND)
 		goto fail;
 	rc = jr_ds_insert(j, t, d, fr, nfiles, nchunks, bytes);
-	if (rc)
-		goto fail;
-	rc = txn_commit(t);
-	t = NULL;
 fail:
-	if (t)
-		mdb_txn_abort(t);
+	rc = txn_end(t, rc);
 	ds_rec_free(&old);
 	free(fr);
 	return rc;
@@ -156,16 +151,10 @@ journal_sink_chunks_put(struct journal *j, const struct sink_chunk *c,
 			d.bytes_acked += c[i].len;
 		}
 	}
-	if (have_ds) {
+	if (have_ds)
 		rc = jr_ds_store(j, t, &d, 0);
-		if (rc)
-			goto fail;
-	}
-	rc = txn_commit(t);
-	t = NULL;
 fail:
-	if (t)
-		mdb_txn_abort(t);
+	rc = txn_end(t, rc);
 	ds_rec_free(&d);
 	return rc;
 }

@@ -194,13 +194,8 @@ ds_update(struct journal *j, uint64_t id, const struct ds_change *c)
 			strlcpy0(d.hook_err, c->err, sizeof(d.hook_err));
 	}
 	rc = jr_ds_store(j, t, &d, 0);
-	if (rc)
-		goto fail;
-	rc = txn_commit(t);
-	t = NULL;
 fail:
-	if (t)
-		mdb_txn_abort(t);
+	rc = txn_end(t, rc);
 	ds_rec_free(&d);
 	return rc;
 }
