@@ -1,5 +1,6 @@
 /*
- * journal.h: the durable state of both roles, in LMDB (agent/store/journal.c).
+ * journal.h: the durable state of both roles, in LMDB (agent/store/journal*.c,
+ * one file per record family: see the group headings below).
  *
  * One LMDB environment per daemon (a directory holding data.mdb and
  * lock.mdb).  Named databases:
@@ -43,6 +44,8 @@ enum journal_role { JOURNAL_AGENT = 1, JOURNAL_SINK = 2 };
 
 struct journal;
 
+/* ---- the environment (journal.c) ----------------------------------------- */
+
 /* Open (creating when absent and not JOURNAL_RDONLY) the journal directory
  * `path` for `role`.  map_size 0 means the default (8 GiB, sparse).
  * A read-only open of a missing journal is SL_ENOTFOUND.  A journal whose
@@ -54,7 +57,10 @@ int	journal_open(struct journal **jp, const char *path, enum journal_role role,
 void	journal_close(struct journal *j);
 const char *journal_path(const struct journal *j);
 
-/* ---- agent datasets ---------------------------------------------------- */
+/* ---- dataset records (journal_ds.c) ---------------------------------------
+ * Created with their files by journal_ds_create (journal_files.c) or
+ * journal_sink_ds_create (journal_sink.c), changed only through the
+ * functions of journal_state.c. */
 
 enum ds_state {
 	DS_QUEUED = 1,		/* journaled, sealed, waiting for a destination */
@@ -103,6 +109,49 @@ struct ds_rec {
 };
 void	ds_rec_free(struct ds_rec *d);		/* frees meta only */
 
+/* Read a dataset; caller frees with ds_rec_free. */
+int	journal_ds_get(struct journal *j, uint64_t id, struct ds_rec *d);
+/* Find a dataset by name (first match in id order) or by id written as 16
+ * hex digits. */
+int	journal_ds_find(struct journal *j, const char *name_or_id, struct ds_rec *d);
+/* Call fn for every dataset in id order, in one read txn (fn must not call
+ * the journal); fn returns non-zero to stop.  d is valid during the call. */
+int	journal_ds_foreach(struct journal *j,
+	    int (*fn)(const struct ds_rec *d, void *arg), void *arg);
+
+/* ---- state changes, hook bookkeeping, history (journal_state.c) ---------- */
+
+/* Change state, record a history entry (from, to, reason), set error to
+ * reason when reason is not NULL, completed_ns when DS_TRANSFERRED,
+ * published when published is not NULL.  One txn. */
+int	journal_ds_set_state(struct journal *j, uint64_t id, int state,
+	    const char *reason, const char *published);
+/* Record an event in the dataset's history without changing its state
+ * (note may be NULL), and bind it to destination dest (NULL: keep).
+ * One txn. */
+int	journal_ds_note(struct journal *j, uint64_t id, const char *note,
+	    const char *dest);
+/* Hook bookkeeping and a state change (with history) in one txn:
+ * attempts, status, next_ns, out and err are stored as given (out/err
+ * NULL: keep). */
+int	journal_ds_hook(struct journal *j, uint64_t id, int state, uint32_t attempts,
+	    int32_t status, uint64_t next_ns, const char *out, const char *err,
+	    const char *reason);
+/* Add to the sent / resent / nacked counters.  One txn. */
+int	journal_ds_count(struct journal *j, uint64_t id, uint64_t sent,
+	    uint64_t resent, uint64_t nacked);
+
+/* History: every state change of a dataset, oldest first. */
+struct hist_rec {
+	uint64_t	time_ns;
+	int		from, to;
+	char		reason[SL_MAX_MSG + 1];
+};
+int	journal_history_foreach(struct journal *j, uint64_t id,
+	    void (*fn)(const struct hist_rec *h, void *arg), void *arg);
+
+/* ---- file and chunk records (journal_files.c) ---------------------------- */
+
 struct file_rec {
 	uint32_t	idx;
 	uint64_t	size;
@@ -124,35 +173,6 @@ struct file_rec {
  * must agree with files.  SL_EEXIST if the id is taken. */
 int	journal_ds_create(struct journal *j, const struct ds_rec *d,
 	    const struct file_rec *files, uint32_t nfiles);
-/* Read a dataset; caller frees with ds_rec_free. */
-int	journal_ds_get(struct journal *j, uint64_t id, struct ds_rec *d);
-/* Find a dataset by name (first match in id order) or by id written as 16
- * hex digits. */
-int	journal_ds_find(struct journal *j, const char *name_or_id, struct ds_rec *d);
-/* Call fn for every dataset in id order, in one read txn (fn must not call
- * the journal); fn returns non-zero to stop.  d is valid during the call. */
-int	journal_ds_foreach(struct journal *j,
-	    int (*fn)(const struct ds_rec *d, void *arg), void *arg);
-/* Change state, record a history entry (from, to, reason), set error to
- * reason when reason is not NULL, completed_ns when DS_TRANSFERRED,
- * published when published is not NULL.  One txn. */
-int	journal_ds_set_state(struct journal *j, uint64_t id, int state,
-	    const char *reason, const char *published);
-/* Record an event in the dataset's history without changing its state
- * (note may be NULL), and bind it to destination dest (NULL: keep).
- * One txn. */
-int	journal_ds_note(struct journal *j, uint64_t id, const char *note,
-	    const char *dest);
-/* Hook bookkeeping and a state change (with history) in one txn:
- * attempts, status, next_ns, out and err are stored as given (out/err
- * NULL: keep). */
-int	journal_ds_hook(struct journal *j, uint64_t id, int state, uint32_t attempts,
-	    int32_t status, uint64_t next_ns, const char *out, const char *err,
-	    const char *reason);
-/* Add to the sent / resent / nacked counters.  One txn. */
-int	journal_ds_count(struct journal *j, uint64_t id, uint64_t sent,
-	    uint64_t resent, uint64_t nacked);
-
 /* Load a dataset's files (array of d->nfiles with their paths in the same
  * block, owned by caller: one free()). */
 int	journal_files_load(struct journal *j, uint64_t id, struct file_rec **files,
@@ -178,16 +198,7 @@ int	journal_chunks_foreach(struct journal *j, uint64_t id,
 	    void (*fn)(uint32_t file, uint32_t chunk, int state, uint64_t hash,
 	    int has_hash, void *arg), void *arg);
 
-/* History: every state change of a dataset, oldest first. */
-struct hist_rec {
-	uint64_t	time_ns;
-	int		from, to;
-	char		reason[SL_MAX_MSG + 1];
-};
-int	journal_history_foreach(struct journal *j, uint64_t id,
-	    void (*fn)(const struct hist_rec *h, void *arg), void *arg);
-
-/* ---- sink datasets ------------------------------------------------------
+/* ---- sink datasets (journal_sink.c) ---------------------------------------
  * The sink reuses struct ds_rec (src = agent id, dest unused) with
  * states: */
 enum sds_state {
@@ -195,7 +206,7 @@ enum sds_state {
 	SDS_PUBLISHED,		/* renamed into place, manifest written */
 	SDS_FAILED,
 };
-const char *sds_state_name(int state);
+const char *sds_state_name(int state);	/* journal_ds.c */
 
 /* Record a dataset announced by OPEN with its files (their first_chunk
  * and nchunks filled in by the caller), in one txn.  If the id exists with
