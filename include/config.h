@@ -8,7 +8,9 @@
  *	[tls]     mode (on|off), ca, cert, key, secret_file, ciphersuites,
  *	          threads
  *	[sink]    listen, root, max_connections, idle_timeout, direct_io,
- *	          writers, reread, sha256
+ *	          writers, reread, sha256, handshake_timeout, max_preauth,
+ *	          max_datasets_per_agent, max_files_per_dataset,
+ *	          max_memory_per_agent, file_mode, dir_mode
  *	[agent]   destination, server_name, streams, chunk_size, window,
  *	          reconnect_min, reconnect_max, sndbuf
  *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
@@ -54,6 +56,14 @@ struct config {
 	int		writers;		/* O_DIRECT writer threads, default 2; 0 = on the loop */
 	int		reread;			/* 1 = read O_DIRECT files back for their digests */
 	int		sha256;			/* 1 = SHA-256 per file in the manifest too */
+	/* [sink] limits a peer cannot talk around (sink_preauth.c, sink_limits.c) */
+	double		handshake_timeout;	/* seconds from accept to WELCOME, default 10 */
+	int		max_preauth;		/* connections not yet authenticated, default 64 */
+	int		max_datasets_per_agent;	/* receiving datasets held per agent, default 16 */
+	int		max_files_per_dataset;	/* files in one OPEN, default 500000 */
+	uint32_t	max_memory_per_agent;	/* bytes of file tables etc. per agent, default 256M */
+	int		file_mode;		/* published files, default 0644 */
+	int		dir_mode;		/* published directories, default 0755 */
 	/* [agent] */
 	char		destination[1024];	/* required for an agent: host:port[, host:port...]
 						 * in priority order (primary first) */

@@ -17,7 +17,7 @@
 #include "journal.h"
 #include "verify.h"
 
-#define MANIFEST_NAME	".sluice-manifest"
+#define MANIFEST_NAME	SL_MANIFEST_NAME	/* sluice.h: ".sluice-manifest" */
 
 /* ".<name>.partial" into out. */
 void	publish_partial_name(char *out, size_t len, const char *name);
@@ -42,10 +42,14 @@ int	publish_is_published(int rootfd, const struct ds_rec *d);
  * (a mismatch; err names the file), SL_EEXIST (name taken), SL_EIO,
  * SL_ENOSPC.  pre: NULL, or nfiles results of the verifier (verify.h);
  * a VS_DONE file is not read again (its size, chunk-list digest and mode
- * are still checked and set), any other is re-read here.  how: VH_DIO
+ * are still checked and set), any other is re-read here.  Modes are the
+ * sink's policy, not the agent's: every file gets file_mode (plus x where
+ * it grants r, for a file the agent marked executable), the manifest
+ * file_mode without x, every directory dir_mode.  how: VH_DIO
  * reads files of FSX_DIO_MIN_FILE and more with O_DIRECT; VH_SHA256. */
 int	publish_commit(struct journal *j, int rootfd, int partialfd, unsigned how,
 	    const struct ds_rec *d, const struct file_rec *files, uint32_t nfiles,
-	    const uint8_t *digests, const struct vsum *pre, char *err, size_t errlen);
+	    const uint8_t *digests, const struct vsum *pre, unsigned file_mode,
+	    unsigned dir_mode, char *err, size_t errlen);
 
 #endif

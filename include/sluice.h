@@ -61,6 +61,10 @@ int sl_err_retryable(int err);
 #define SL_MAX_ACKS		65536		/* entries in one ACK frame */
 #define SL_MAX_CTL_ARGS		1024		/* arguments of one control request */
 
+/* The file the sink writes into every published dataset: no dataset may
+ * ship a top-level file of that name (refused at submit, ingest and OPEN). */
+#define SL_MANIFEST_NAME	".sluice-manifest"
+
 /* Exit codes of sluiced and sluice. */
 #define SL_EXIT_OK		0
 #define SL_EXIT_FAIL		1	/* operation failed */

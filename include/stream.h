@@ -74,6 +74,9 @@ const char *stream_cipher(const struct stream *s);	/* "" when plain */
 int	stream_is_tls(const struct stream *s);
 void	*stream_arg(const struct stream *s);
 
+/* Change the largest frame payload accepted from now on (the sink
+ * raises it once a peer has authenticated). */
+void	stream_set_max_frame(struct stream *s, uint32_t max_frame);
 /* Change the idle timeout (0 = never), restarting the timer. */
 void	stream_set_idle(struct stream *s, double seconds);
 

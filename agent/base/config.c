@@ -44,7 +44,7 @@
 #define SECRET_MIN	16
 #define SECRET_MAX	sizeof(((struct config *)0)->secret)
 
-enum ktype { KT_STR, KT_INT, KT_SIZE, KT_DUR, KT_ENUM };
+enum ktype { KT_STR, KT_INT, KT_SIZE, KT_DUR, KT_ENUM, KT_MODE };
 /* When a key must be present. */
 enum kreq { RQ_NO, RQ_ALWAYS, RQ_AGENT, RQ_SINK, RQ_TLS_ON, RQ_TLS_OFF };
 
@@ -106,6 +106,13 @@ static const struct keydef keys[] = {
 	{ "sink", "writers",		KT_INT,  RQ_NO,     "2",    F(writers),	0, 16, NULL },
 	{ "sink", "reread",		KT_ENUM, RQ_NO,     "off",  F(reread),	0, 0, modes },
 	{ "sink", "sha256",		KT_ENUM, RQ_NO,     "off",  F(sha256),	0, 0, modes },
+	{ "sink", "handshake_timeout",	KT_DUR,  RQ_NO,     "10s",  F(handshake_timeout), 0.1, 600, NULL },
+	{ "sink", "max_preauth",	KT_INT,  RQ_NO,     "64",   F(max_preauth), 1, 65536, NULL },
+	{ "sink", "max_datasets_per_agent", KT_INT, RQ_NO,  "16",   F(max_datasets_per_agent), 1, 100000, NULL },
+	{ "sink", "max_files_per_dataset", KT_INT, RQ_NO,   "500000", F(max_files_per_dataset), 1, SL_MAX_FILES, NULL },
+	{ "sink", "max_memory_per_agent", KT_SIZE, RQ_NO,   "256M", F(max_memory_per_agent), MiB, 2048 * MiB, NULL },
+	{ "sink", "file_mode",		KT_MODE, RQ_NO,     "0644", F(file_mode), 0, 0777, NULL },
+	{ "sink", "dir_mode",		KT_MODE, RQ_NO,     "0755", F(dir_mode), 0, 0777, NULL },
 	{ "agent", "destination",	KT_STR,  RQ_AGENT,  NULL,   F(destination), 0, 0, NULL },
 	{ "agent", "server_name",	KT_STR,  RQ_NO,     NULL,   F(server_name), 0, 0, NULL },
 	{ "agent", "streams",		KT_INT,  RQ_NO,     "4",    F(streams),	1, SL_MAX_STREAMS, NULL },
@@ -401,6 +408,22 @@ set_value(struct config *c, const struct keydef *kd, const char *v,
 			return SL_EINVAL;
 		}
 		memcpy(field, &d, sizeof(d));
+		return 0;
+	case KT_MODE:
+		/* Octal permission bits, as chmod takes them: "0644" or "644". */
+		errno = 0;
+		ll = strtoll(v, &end, 8);
+		if (*end != '\0' || errno != 0 || !isdigit((unsigned char)*v)) {
+			snprintf(msg, msglen, "\"%.64s\" is not an octal mode such as 0644", v);
+			return SL_EINVAL;
+		}
+		if (ll < kd->min || ll > kd->max) {
+			snprintf(msg, msglen, "%s: only the permission bits 0..0777 are "
+			    "allowed", v);
+			return SL_EINVAL;
+		}
+		i = (int)ll;
+		memcpy(field, &i, sizeof(i));
 		return 0;
 	case KT_ENUM:
 		for (i = 0; kd->ev[i].name != NULL; i++)

@@ -338,6 +338,12 @@ dispatch(struct stream *s)
 		rc = wire_hdr_decode(s->in + off, s->in_len - off, &h, s->max_frame);
 		if (rc == SL_ETRUNC)
 			break;
+		if (rc == SL_ETOOBIG) {
+			log_warnx("stream", "stream=%s frame of %u bytes is over the "
+			    "limit of %u bytes, closing", s->label, h.len, s->max_frame);
+			stream_close(s, "frame over the size limit");
+			return;
+		}
 		if (rc != SL_OK) {
 			log_warnx("stream", "stream=%s bad frame header: %s",
 			    s->label, sl_strerror(rc));
@@ -633,6 +639,12 @@ const char *
 stream_cipher(const struct stream *s)
 {
 	return s->conn ? conn_cipher(s->conn) : "";
+}
+
+void
+stream_set_max_frame(struct stream *s, uint32_t max_frame)
+{
+	s->max_frame = max_frame;
 }
 
 void

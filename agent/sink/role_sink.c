@@ -200,6 +200,12 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 		snprintf(err, errlen, "cannot start the committer thread");
 		goto fail;
 	}
+	/* OPENs are prepared off the loop, one at a time (sink_open.c). */
+	rc = workq_start(&sk->opener, loop, 1, "sluice-open", sopen_run, sds_opened, sk);
+	if (rc != SL_OK) {
+		snprintf(err, errlen, "cannot start the opener thread");
+		goto fail;
+	}
 	log_info("sink", "id=%s listen=%s root=%s tls=%s", log_q(cfg->id), sk->addr.text,
 	    log_q(cfg->root), cfg->tls ? "on" : "off");
 	(void)mreg_register(sink_metrics, sk);	/* one role, one collector: fits */
@@ -218,6 +224,7 @@ fail:
 		swrite_stop(sk->sw);
 	}
 	stream_pool_stop(sk->pool);
+	gcommit_stop(sk->gc);
 	verifier_stop(sk->ver);
 	tls_ctx_free(sk->tls);
 	free(sk);
@@ -235,6 +242,9 @@ sink_stop(struct sink *sk)
 	mreg_unregister(sink_metrics, sk);
 	ev_io_stop(sk->loop, &sk->accept_io);
 	ev_timer_stop(sk->loop, &sk->accept_pause);
+	/* OPENs at the opener finish (their datasets join sk->dsets). */
+	workq_stop(sk->opener);
+	sk->opener = NULL;
 	/* Let the writers finish, commit what was written so far, then close
 	 * everything. */
 	if (sk->sw != NULL) {

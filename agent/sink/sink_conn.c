@@ -69,7 +69,33 @@ sconn_error(struct sconn *c, uint64_t dsid, int code, const char *fmt, ...)
 	if (dsid == 0) {
 		sconn_enter(c, SC_CLOSING);
 		stream_set_idle(c->s, 5);	/* close after drain, or soon */
+		/* ... and soon means soon: a peer dripping bytes restarts the
+		 * idle timer, not this one. */
+		sconn_deadline(c, 5, "closing after a session error");
 	}
+}
+
+static void
+deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sconn *c = t->data;
+
+	(void)loop; (void)revents;
+	log_warnx("sink", "conn=%s agent=%s deadline passed: %s", c->label,
+	    log_q(c->agent), c->why_deadline);
+	stream_close(c->s, c->why_deadline);
+}
+
+void
+sconn_deadline(struct sconn *c, double secs, const char *why)
+{
+	ev_timer_stop(c->sk->loop, &c->deadline);
+	if (secs <= 0)
+		return;
+	snprintf(c->why_deadline, sizeof(c->why_deadline), "%s", why);
+	ev_timer_init(&c->deadline, deadline_cb, secs, 0);
+	c->deadline.data = c;
+	ev_timer_start(c->sk->loop, &c->deadline);
 }
 
 /* ENOSPC and EDQUOT are worth retrying once space is freed; anything

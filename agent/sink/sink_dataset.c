@@ -4,9 +4,13 @@
  *
  * OPEN creates or finds the dataset (its name reserved in the journal),
  * prepares the partial tree and answers HAVE with the chunks already
- * durable; HAVE waits while a writer or a batch not yet durable holds
- * chunks of it.  DATA is verified (XXH3-64 over the bytes, against the
- * manifest's file, offset and length) before it touches the disk; a
+ * durable; a new one is checked against its agent's caps (sink_limits.c)
+ * and the heavy part runs on the opener thread (sink_open.c), so that a
+ * 100,000-file OPEN does not stall the other agents.  HAVE waits while a
+ * writer or a batch not yet durable holds chunks of it.  A file of the
+ * partial tree that turns out to be a symlink fails the dataset.  DATA
+ * is verified (XXH3-64 over the bytes, against the manifest's file,
+ * offset and length) before it touches the disk; a
  * mismatch is NACKed and nothing is written.  A verified chunk is
  * pwritten at its offset, here or by a writer thread (swrite.h), and
  * joins the group commit (gcommit.h); sink_ack.c acknowledges it once
@@ -90,6 +94,8 @@ sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
 	    sds_state_name(d->rec.state), sds_state_name(state),
 	    reason ? " reason=" : "", reason ? log_q(reason) : "");
 	d->rec.state = state;
+	if (reason != NULL)
+		snprintf(d->rec.error, sizeof(d->rec.error), "%s", reason);
 }
 
 /*
@@ -162,238 +168,220 @@ sds_have_check(struct sink *sk)
 	}
 }
 
-static int
-cmp_pathp(const void *a, const void *b)
+/* d failed for a reason that will not get better by retrying: journal
+ * it and let go of its partial directory (the tree stays for an operator
+ * to look at). */
+static void
+sds_fail(struct sink *sk, struct sds *d, const char *reason)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	sds_set_state(sk, d, SDS_FAILED, reason, NULL);
+	verifier_drop(sk->ver, d->vd);
+	d->vd = NULL;
+	if (d->pfd >= 0) {
+		close(d->pfd);
+		d->pfd = -1;
+	}
 }
 
-/* A manifest may not name a path twice, nor use a file as a directory
- * ("a" and "a/b"): either would make two entries share bytes on disk.
- * Returns the offending path or NULL. */
-static const char *
-manifest_conflict(const struct file_rec *files, uint32_t n)
+/* ERROR for a failed open of a file of d.  A symlink or a non-directory
+ * planted in the partial tree (ELOOP, EXDEV, ENOTDIR, EISDIR) is there
+ * for good: the dataset fails with the reason instead of the agent
+ * retrying forever. */
+static void
+sds_io_error(struct sconn *c, struct sds *d, const char *op, const char *path, int e)
 {
-	const char	**v, *bad = NULL;
-	char		 pre[SL_MAX_PATH + 1];
-	uint32_t	 i;
-	char		*sl;
+	char reason[SL_MAX_MSG];
 
-	if (n < 2)
-		return NULL;
-	v = malloc(n * sizeof(*v));
-	if (v == NULL)
-		return "(out of memory)";
-	for (i = 0; i < n; i++)
-		v[i] = files[i].path;
-	qsort(v, n, sizeof(*v), cmp_pathp);
-	for (i = 0; i < n && bad == NULL; i++) {
-		/* v[] holds files[i].path, arrays: never NULL (the analyzer
-		 * loses that through qsort). */
-		if (i > 0 && strcmp(v[i - 1], v[i]) == 0) { // NOLINT(clang-analyzer-core.NonNullParamChecker)
-			bad = v[i];
-			break;
-		}
-		snprintf(pre, sizeof(pre), "%s", v[i]);
-		while ((sl = strrchr(pre, '/')) != NULL) {
-			const char *key = pre;
-			*sl = '\0';
-			if (bsearch(&key, v, n, sizeof(*v), cmp_pathp)) {
-				bad = v[i];
-				break;
-			}
+	if (e == ELOOP || e == EXDEV || e == ENOTDIR || e == EISDIR) {
+		snprintf(reason, sizeof(reason), "%s %s: %s (a symlink or a non-directory "
+		    "in the partial tree: retrying will not help)", op, path, strerror(e));
+		sds_fail(c->sk, d, reason);
+		sconn_error(c, d->rec.id, SL_EPATH, "%s", reason);
+		return;
+	}
+	sconn_io_error(c, d->rec.id, op, path, e);
+}
+
+/* OPEN of a dataset this process holds already: the agent's new session
+ * (or a duplicate).  The same manifest gets HAVE, its partial directory
+ * reopened if its agent had gone (sink_limits.c). */
+static void
+open_again(struct sconn *c, struct sds *d, uint32_t nfiles, uint64_t bytes,
+    uint32_t chunk_size)
+{
+	struct sink	*sk = c->sk;
+	char		 err[SL_MAX_MSG];
+	int		 rc;
+
+	if (d->nfiles != nfiles || d->rec.bytes != bytes || d->rec.chunk_size != chunk_size) {
+		sconn_error(c, d->rec.id, SL_EINVAL, "dataset id reused with a different "
+		    "manifest");
+		return;
+	}
+	if (d->rec.state == SDS_FAILED) {	/* as after a restart (sink_open.c) */
+		sconn_error(c, d->rec.id, SL_ESTATE, "dataset failed at the sink earlier: %s",
+		    d->rec.error);
+		return;
+	}
+	if (d->rec.state == SDS_RECEIVING && d->pfd < 0) {
+		rc = slim_attach(sk, d, err, sizeof(err));
+		if (rc != SL_OK) {
+			if (!sl_err_retryable(rc))
+				sds_fail(sk, d, err);
+			sconn_error(c, d->rec.id, rc, "%s", err);
+			return;
 		}
 	}
-	free(v);
-	return bad;
+	/* Chunks of the agent's previous session that wait, parked, for ones
+	 * lost with it would hold this HAVE until they expire: give their
+	 * files up to the re-read at COMMIT now. */
+	verifier_giveup(sk->ver, d->vd, UINT32_MAX, "a new session "
+	    "reopened the dataset with chunks of it waiting for lost ones");
+	if (sds_pending(sk, d))
+		c->have_wait = d->rec.id;	/* sds_have_check answers */
+	else
+		send_have(c, d);
 }
 
+/*
+ * OPEN: a dataset held already is answered here; a new one (or one known
+ * only to the journal) is checked against its agent's caps
+ * (sink_limits.c) and handed to the opener thread (sink_open.c), which
+ * does the heavy part; sds_opened answers when it comes back.
+ */
 void
 sds_open(struct sconn *c, const struct wire_open *o)
 {
-	struct sink		*sk = c->sk;
-	struct ds_rec		 rec, existing;
-	struct file_rec		*files = NULL;
-	struct sds		*d, *other;
-	struct timespec		 ts;
-	char			 err[SL_MAX_MSG];
-	const char		*bad;
-	char			*pp;
-	size_t			 plen;
-	uint64_t		 g = 0;
-	uint32_t		 i;
-	int			 rc, pub;
+	struct sink	*sk = c->sk;
+	struct sopen	*op, *p;
+	struct sds	*d;
+	char		 msg[SL_MAX_MSG];
+	int		 rc;
 
-	memset(&rec, 0, sizeof(rec));
 	d = sds_find(sk, o->dsid);
 	if (d != NULL) {
-		/* A replay within this process' life: the same manifest? */
-		if (d->nfiles != o->nfiles || d->rec.bytes != o->total_bytes ||
-		    d->rec.chunk_size != o->chunk_size) {
-			sconn_error(c, o->dsid, SL_EINVAL, "dataset id reused with a "
-			    "different manifest");
-			goto out;
-		}
-		/* Chunks of the agent's previous session that wait, parked,
-		 * for ones lost with it would hold this HAVE until they expire:
-		 * give their files up to the re-read at COMMIT now. */
-		verifier_giveup(sk->ver, d->vd, UINT32_MAX, "a new session "
-		    "reopened the dataset with chunks of it waiting for lost ones");
-		if (sds_pending(sk, d))
-			c->have_wait = d->rec.id;	/* sds_have_check answers */
-		else
-			send_have(c, d);
-		goto out;
+		open_again(c, d, o->nfiles, o->total_bytes, o->chunk_size);
+		return;
 	}
-
-	rec.id = o->dsid;
-	rec.state = SDS_RECEIVING;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	rec.created_ns = rec.updated_ns = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-	rec.chunk_size = o->chunk_size;
-	rec.nfiles = o->nfiles;
-	rec.bytes = o->total_bytes;
-	wire_str_copy(rec.name, sizeof(rec.name), o->name);
-	snprintf(rec.src, sizeof(rec.src), "%s", c->agent);
-	/* One block: the records, then their paths (as journal_files_load). */
-	for (i = 0, plen = 0; i < o->nfiles; i++)
-		plen += (size_t)o->files[i].path.len + 1;
-	files = calloc(1, (o->nfiles ? o->nfiles : 1) * sizeof(*files) + plen);
-	if (files == NULL) {
+	op = sopen_new(sk, c, o);
+	if (op == NULL) {
 		sconn_error(c, 0, SL_ENOMEM, "out of memory");
-		goto out;
+		return;
 	}
-	pp = (char *)(files + (o->nfiles ? o->nfiles : 1));
-	for (i = 0; i < o->nfiles; i++) {
-		files[i].idx = i;
-		files[i].size = o->files[i].size;
-		files[i].mode = o->files[i].mode & 07777;
-		files[i].nchunks = wire_nchunks(o->files[i].size, o->chunk_size);
-		files[i].first_chunk = g;
-		g += files[i].nchunks;
-		files[i].path = pp;
-		memcpy(pp, o->files[i].path.p, o->files[i].path.len);
-		pp[o->files[i].path.len] = '\0';
-		pp += o->files[i].path.len + 1;
+	rc = slim_check_open(sk, c->agent, op->nfiles, op->cost, msg, sizeof(msg));
+	if (rc != SL_OK) {
+		sopen_free(op);
+		sconn_error(c, o->dsid, rc, "%s", msg);
+		return;
 	}
-	rec.nchunks = g;
-	if ((bad = manifest_conflict(files, o->nfiles)) != NULL) {
-		sconn_error(c, o->dsid, SL_EPATH, "manifest names \"%s\" twice or uses "
-		    "a file as a directory", bad);
-		goto out;
-	}
+	/* A new dataset's name must be free: not receiving here, nor on its
+	 * way through the opener (the thread cannot look). */
+	for (d = sk->dsets; d; d = d->next)
+		if (d->rec.state == SDS_RECEIVING && strcmp(d->rec.name, op->rec.name) == 0)
+			op->name_busy = 1;
+	for (p = sk->opening; p; p = p->next)
+		if (p->rec.id != op->rec.id && strcmp(p->rec.name, op->rec.name) == 0)
+			op->name_busy = 1;
+	op->next = sk->opening;
+	sk->opening = op;
+	log_debug("sink", "dataset=%016llx name=%s files=%u to the opener",
+	    (unsigned long long)op->rec.id, log_q(op->rec.name), op->nfiles);
+	workq_push(sk->opener, &op->job);
+}
 
-	if (o->nmeta > 0) {
-		rec.meta = calloc(o->nmeta, sizeof(*rec.meta));
-		if (rec.meta == NULL) {
-			sconn_error(c, 0, SL_ENOMEM, "out of memory");
-			goto out;
-		}
-		rec.nmeta = o->nmeta;
-		for (i = 0; i < o->nmeta; i++) {
-			wire_str_copy(rec.meta[i][0], sizeof(rec.meta[i][0]), o->meta[i].key);
-			wire_str_copy(rec.meta[i][1], sizeof(rec.meta[i][1]), o->meta[i].val);
-		}
-	}
+static void	abandon(struct sink *, struct sds *, const char *);
 
-	memset(&existing, 0, sizeof(existing));
-	rc = journal_sink_ds_create(sk->j, &rec, files, o->nfiles, &existing);
-	if (rc == SL_EEXIST) {
-		rec.state = existing.state;
-		rec.chunks_acked = existing.chunks_acked;
-		rec.bytes_acked = existing.bytes_acked;
-		rec.created_ns = existing.created_ns;
-		rec.nmeta = existing.nmeta;	/* keep the journal's copy */
-		rec.meta = existing.meta;
-		existing.meta = NULL;
-		existing.nmeta = 0;
-		ds_rec_free(&existing);
-	} else if (rc == SL_OK) {
-		/* New: its name must be free at the sink. */
-		pub = publish_is_published(sk->rootfd, &rec);
-		for (other = sk->dsets; other; other = other->next)
-			if (strcmp(other->rec.name, rec.name) == 0 &&
-			    other->rec.state == SDS_RECEIVING)
-				pub = SL_EEXIST;
-		if (pub != 0) {
-			journal_ds_set_state(sk->j, rec.id, SDS_FAILED,
-			    "name already taken at the sink", NULL);
-			sconn_error(c, o->dsid, SL_EEXIST, "dataset name \"%s\" already "
-			    "exists at the sink", rec.name);
-			goto out;
-		}
-	} else {
-		sconn_error(c, o->dsid, rc, "dataset %016llx: %s",
-		    (unsigned long long)o->dsid, rc == SL_EINVAL ?
-		    "id reused with a different manifest" : sl_strerror(rc));
-		goto out;
-	}
-	if (rec.state == SDS_FAILED) {
-		sconn_error(c, o->dsid, SL_ESTATE, "dataset failed at the sink earlier; "
-		    "see sluice status on the sink");
-		goto out;
-	}
+/* The opener thread is done with op: the dataset joins sk->dsets and its
+ * connection, if still there, gets HAVE (or the error). */
+void
+sds_opened(struct wq_job *j, void *arg)
+{
+	struct sink	*sk = arg;
+	struct sopen	*op = (struct sopen *)j, **pp;
+	struct sconn	*c;
+	struct sds	*d;
 
+	for (pp = &sk->opening; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	if (!op->ran) {		/* stopping: never started */
+		sopen_free(op);
+		return;
+	}
+	c = sconn_find(sk, op->conn);
+	if (c != NULL && (c->state != SC_READY || stream_state(c->s) == ST_CLOSING))
+		c = NULL;
+	d = sds_find(sk, op->rec.id);
+	if (d != NULL) {
+		/* Another OPEN of it came back first: this one is a replay. */
+		if (op->pfd >= 0)
+			close(op->pfd);
+		if (c != NULL)
+			open_again(c, d, op->nfiles, op->rec.bytes, op->rec.chunk_size);
+		sopen_free(op);
+		return;
+	}
+	if (op->rc != SL_OK) {
+		if (op->rec.state == SDS_FAILED)
+			log_info("dataset", "dataset=%016llx name=%s state=receiving->failed "
+			    "reason=%s", (unsigned long long)op->rec.id, log_q(op->rec.name),
+			    log_q(op->err));
+		if (c != NULL)
+			sconn_error(c, op->err_dsid, op->rc, "%s", op->err);
+		else
+			log_warnx("sink", "dataset=%016llx agent=%s OPEN failed, its "
+			    "connection is gone: %s", (unsigned long long)op->rec.id,
+			    log_q(op->agent), log_q(op->err));
+		if (op->pfd >= 0)
+			close(op->pfd);
+		sopen_free(op);
+		return;
+	}
 	d = calloc(1, sizeof(*d));
 	if (d == NULL) {
-		sconn_error(c, 0, SL_ENOMEM, "out of memory");
-		goto out;
+		if (op->pfd >= 0)
+			close(op->pfd);
+		if (c != NULL)
+			sconn_error(c, 0, SL_ENOMEM, "out of memory");
+		sopen_free(op);
+		return;
 	}
-	d->rec = rec;
-	rec.meta = NULL;	/* d owns it now */
-	rec.nmeta = 0;
-	d->files = files;
-	files = NULL;
-	d->nfiles = o->nfiles;
-	d->pfd = -1;
-	d->held = calloc((size_t)((rec.nchunks + 7) / 8) + 1, 1);
-	if (d->held == NULL) {
-		sds_free(d);
-		sconn_error(c, 0, SL_ENOMEM, "out of memory");
-		goto out;
+	d->rec = op->rec;
+	op->rec.meta = NULL;	/* d owns them now */
+	op->rec.nmeta = 0;
+	d->files = op->files;
+	op->files = NULL;
+	d->nfiles = op->nfiles;
+	d->held = op->held;
+	op->held = NULL;
+	d->pfd = op->pfd;
+	d->cost = op->cost;
+	if (op->published_now) {
+		log_info("dataset", "dataset=%016llx name=%s state=receiving->published",
+		    (unsigned long long)d->rec.id, log_q(d->rec.name));
+		d->rec.state = SDS_PUBLISHED;
 	}
-	if (d->rec.state == SDS_RECEIVING) {
-		/* Crashed between rename and journal? Then it is published. */
-		pub = publish_is_published(sk->rootfd, &d->rec);
-		if (pub == 1) {
-			sds_set_state(sk, d, SDS_PUBLISHED, NULL, d->rec.name);
-		} else {
-			rc = publish_prepare(sk->rootfd, &d->rec, d->files, d->nfiles,
-			    err, sizeof(err));
-			if (rc < 0) {
-				if (!sl_err_retryable(rc))
-					sds_set_state(sk, d, SDS_FAILED, err, NULL);
-				sds_free(d);
-				sconn_error(c, o->dsid, rc, "%s", err);
-				goto out;
-			}
-			d->pfd = rc;
-			rc = journal_sink_have(sk->j, d->rec.id, d->files, d->nfiles,
-			    d->held, d->rec.nchunks);
-			if (rc != SL_OK) {
-				sds_free(d);
-				sconn_error(c, o->dsid, rc, "journal: %s", sl_strerror(rc));
-				goto out;
-			}
-			/* Follow it with the re-read if we will see every
-			 * chunk arrive (verify.h). */
-			if (d->rec.chunks_acked == 0)
-				d->vd = verifier_track(sk->ver, d->pfd, &d->rec,
-				    d->files, d->nfiles, vh_flags(sk) |
-				    (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0));
-		}
-	}
+	/* Follow it with the re-read if we will see every chunk arrive
+	 * (verify.h). */
+	if (d->rec.state == SDS_RECEIVING && d->rec.chunks_acked == 0)
+		d->vd = verifier_track(sk->ver, d->pfd, &d->rec, d->files, d->nfiles,
+		    vh_flags(sk) | (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0));
 	d->next = sk->dsets;
 	sk->dsets = d;
 	log_info("sink", "dataset=%016llx name=%s agent=%s state=%s files=%u bytes=%llu "
 	    "held=%llu/%llu", (unsigned long long)d->rec.id, log_q(d->rec.name),
-	    log_q(c->agent), sds_state_name(d->rec.state), d->nfiles,
+	    log_q(op->agent), sds_state_name(d->rec.state), d->nfiles,
 	    (unsigned long long)d->rec.bytes, (unsigned long long)d->rec.chunks_acked,
 	    (unsigned long long)d->rec.nchunks);
-	send_have(c, d);
-out:
-	ds_rec_free(&rec);
-	free(files);
+	if (op->abandon != NULL)
+		abandon(sk, d, op->abandon);
+	else if (c != NULL)
+		send_have(c, d);
+	else
+		slim_agent_gone(sk, d->rec.src, NULL);	/* nobody to write it */
+	sopen_free(op);
 }
 
 int
@@ -436,7 +424,7 @@ write_async(struct sconn *c, struct sds *d, const struct wire_data *wd)
 	}
 	fd = fsx_open_dio(d->pfd, f->path, O_WRONLY, 1);
 	if (fd == -1) {
-		sconn_io_error(c, wd->dsid, "open", f->path, errno);
+		sds_io_error(c, d, "open", f->path, errno);
 		free(j);
 		return;
 	}
@@ -474,7 +462,7 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 		    (unsigned long long)wd->dsid);
 		return;
 	}
-	if (d == NULL || d->rec.state != SDS_RECEIVING) {
+	if (d == NULL || d->rec.state != SDS_RECEIVING || d->pfd < 0) {
 		sconn_error(c, 0, SL_EPROTO, "DATA for dataset %016llx that is not open",
 		    (unsigned long long)wd->dsid);
 		return;
@@ -529,7 +517,7 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 		fd = fsx_open_dio(d->pfd, f->path, O_WRONLY,
 		    FSX_DIO_FILE(sk->dio, f->size));
 		if (fd == -1) {
-			sconn_io_error(c, wd->dsid, "open", f->path, errno);
+			sds_io_error(c, d, "open", f->path, errno);
 			return;
 		}
 		newfd = 1;
@@ -580,6 +568,11 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 		    wc->nfiles, d->nfiles);
 		return;
 	}
+	if (d->rec.state == SDS_RECEIVING && d->pfd < 0) {
+		sconn_error(c, 0, SL_EPROTO, "COMMIT for dataset %016llx before its OPEN "
+		    "in this session", (unsigned long long)wc->dsid);
+		return;
+	}
 	if (d->rec.state == SDS_RECEIVING) {
 		sds_flush_counts(sk, d);
 		if (d->rec.chunks_acked != d->rec.nchunks) {
@@ -592,13 +585,14 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 		if (d->vd)
 			pre = verifier_finish(sk->ver, d->vd, NULL, 0);	/* logged */
 		rc = publish_commit(sk->j, sk->rootfd, d->pfd, vh_flags(sk), &d->rec, d->files,
-		    d->nfiles, wc->digests, pre, err, sizeof(err));
+		    d->nfiles, wc->digests, pre, (unsigned)sk->cfg->file_mode,
+		    (unsigned)sk->cfg->dir_mode, err, sizeof(err));
 		/* Done with it either way; a COMMIT again re-reads in full. */
 		verifier_drop(sk->ver, d->vd);
 		d->vd = NULL;
 		if (rc != SL_OK) {
-			if (rc == SL_ECORRUPT || rc == SL_EEXIST) {
-				sds_set_state(sk, d, SDS_FAILED, err, NULL);
+			if (rc == SL_ECORRUPT || rc == SL_EEXIST || rc == SL_EPATH) {
+				sds_fail(sk, d, err);
 				/* Fatal for the dataset: do not let the agent retry. */
 				sconn_error(c, wc->dsid, SL_EPROTO, "publish failed: %s", err);
 			} else
@@ -626,13 +620,29 @@ void
 sds_abandon(struct sink *sk, uint64_t dsid, const struct wire_str *msg)
 {
 	struct sds	*d;
-	char		 reason[SL_MAX_MSG + 64], pname[SL_MAX_NAME + 16];
+	struct sopen	*op;
+	char		 reason[SL_MAX_MSG + 64];
 
-	d = sds_find(sk, dsid);
-	if (d == NULL || d->rec.state != SDS_RECEIVING)
-		return;
 	snprintf(reason, sizeof(reason), "abandoned by the agent: %.*s",
 	    (int)msg->len, msg->p);
+	d = sds_find(sk, dsid);
+	if (d == NULL) {
+		/* Still at the opener?  Then once it is back. */
+		for (op = sk->opening; op; op = op->next)
+			if (op->rec.id == dsid && op->abandon == NULL)
+				op->abandon = strdup(reason);
+		return;
+	}
+	abandon(sk, d, reason);
+}
+
+static void
+abandon(struct sink *sk, struct sds *d, const char *reason)
+{
+	char pname[SL_MAX_NAME + 16];
+
+	if (d->rec.state != SDS_RECEIVING)
+		return;
 	sds_set_state(sk, d, SDS_FAILED, reason, NULL);
 	verifier_drop(sk->ver, d->vd);
 	d->vd = NULL;

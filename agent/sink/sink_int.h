@@ -8,6 +8,9 @@
  *   sink_session.c  accept, CHALLENGE -> HELLO -> WELCOME, frame dispatch
  *   sink_ack.c      writers' and group commit's results: durable -> ACK
  *   sink_dataset.c  the dataset state machine: OPEN/HAVE, DATA, COMMIT
+ *   sink_preauth.c  connections before WELCOME: their slots, frame limit
+ *   sink_limits.c   per-agent caps; partial directories of absent agents
+ *   sink_open.c     an OPEN prepared on the opener thread (no loop state)
  *   sink_conn.c     a connection's state and the frames it sends
  *
  * under them the role's engines: sink_commit.c (gcommit.h), sink_write.c
@@ -30,6 +33,11 @@
 #include "stream.h"
 #include "swrite.h"
 #include "wire.h"
+#include "workq.h"
+
+/* Largest frame a peer may send before it is authenticated: a HELLO is
+ * about 110 bytes.  Raised to a DATA frame's size at WELCOME. */
+#define SINK_PREAUTH_FRAME	4096u
 
 enum sc_state { SC_HANDSHAKE, SC_CHALLENGED, SC_READY, SC_CLOSING };
 
@@ -43,6 +51,36 @@ struct sds {
 	struct vds	*vd;		/* digests following the transfer, or NULL */
 	uint32_t	 nwriting;	/* chunks at the writers (swrite.h) */
 	uint64_t	 recv_d, dup_d, nack_d;	/* counters not yet journaled */
+	uint64_t	 cost;		/* bytes it pins (sink_limits.c) */
+};
+
+/*
+ * An OPEN on its way through the opener thread (sink_open.c): built on
+ * the loop from the decoded frame, prepared there (manifest checks,
+ * journal, partial tree), answered back on the loop (sds_opened).  Until
+ * then it is on sk->opening and counts against its agent's caps.
+ */
+struct sopen {
+	struct wq_job	 job;		/* first */
+	struct sopen	*next;		/* sk->opening */
+	int		 rootfd;	/* the sink's, borrowed */
+	struct journal	*j;		/* the sink's, borrowed */
+	uint64_t	 conn;		/* serial of the connection to answer */
+	char		 agent[SL_MAX_ID + 1];
+	struct ds_rec	 rec;		/* from OPEN; then the journal's view */
+	struct file_rec	*files;		/* one block, as journal_files_load */
+	uint32_t	 nfiles;
+	uint64_t	 cost;		/* bytes it will pin (sink_limits.c) */
+	int		 name_busy;	/* another dataset receives under its name */
+	char		*abandon;	/* the agent abandoned it meanwhile: why */
+	/* results, written by the opener thread */
+	int		 ran;		/* 0: never started (stopping) */
+	int		 rc;		/* SL_OK, or the error for the agent */
+	uint64_t	 err_dsid;	/* 0: a session error */
+	int		 pfd;		/* the partial directory, or -1 */
+	uint8_t		*held;		/* bitmap of chunks held durable */
+	int		 published_now;	/* found published: journaled so */
+	char		 err[SL_MAX_MSG];
 };
 
 /* A chunk on its way through a writer thread (swrite.h); its stream is
@@ -71,7 +109,14 @@ struct sconn {
 	char			 label[96];
 	struct pending_ack	*acks;
 	uint32_t		 nacks, aacks;
+	int			 slot;		/* enum sc_slot: which limit counts it */
+	ev_timer		 deadline;	/* handshake, or closing: hard */
+	char			 why_deadline[96];
 };
+
+/* The limit a connection counts against: max_preauth until WELCOME,
+ * max_connections after (sink_preauth.c). */
+enum sc_slot { SLOT_NONE, SLOT_PREAUTH, SLOT_AUTH };
 
 struct sink {
 	struct ev_loop		*loop;
@@ -94,6 +139,11 @@ struct sink {
 	uint32_t		 bounce_len;
 	struct sconn		*conns;
 	int			 nconns;
+	int			 npreauth, nauth;	/* by slot (sink_preauth.c) */
+	uint64_t		 nevicted;	/* pre-auth connections closed for room */
+	double			 evict_logged_at;	/* monotonic */
+	struct workq		*opener;	/* prepares OPENs (sink_open.c) */
+	struct sopen		*opening;	/* OPENs at the opener */
 	struct sds		*dsets;
 	uint64_t		 serials;
 	struct gcommit		*gc;		/* fsync + LMDB txn off the loop */
@@ -118,6 +168,50 @@ int	sconn_ack(struct sconn *c, uint64_t dsid, uint32_t file, uint32_t chunk);
 void	sconn_send_acks(struct sconn *c);
 /* The connection with that serial, or NULL when it is gone. */
 struct sconn *sconn_find(struct sink *sk, uint64_t serial);
+/* Close c after secs at the latest, whatever it sends meanwhile (the
+ * idle timer restarts on every byte; this one does not).  0: cancel. */
+void	sconn_deadline(struct sconn *c, double secs, const char *why);
+
+/* ---- sink_preauth.c: connections before WELCOME ---- */
+
+/* A connection is accepted: make room for it among the max_preauth
+ * slots (the oldest pre-auth connection is closed when all are taken),
+ * count it and start its handshake deadline. */
+void	preauth_accept(struct sconn *c);
+/* c authenticated: SL_OK, it now counts against max_connections, may
+ * send a DATA frame's worth and has no deadline; SL_EAGAIN (c still
+ * pre-auth) when max_connections authenticated connections are there. */
+int	preauth_done(struct sconn *c);
+/* c goes away (closed, superseded): its slot is free at once. */
+void	preauth_release(struct sconn *c);
+
+/* ---- sink_limits.c: per-agent caps, absent agents ---- */
+
+/* Bytes a dataset of nfiles files (plen path bytes), nchunks chunks and
+ * nmeta metadata pairs pins while it is held. */
+uint64_t slim_cost(uint32_t nfiles, size_t plen, uint64_t nchunks, uint32_t nmeta);
+/* May agent hold one more dataset of nfiles files costing cost?  SL_OK,
+ * or SL_ETOOBIG with msg naming the limit and its value. */
+int	slim_check_open(struct sink *sk, const char *agent, uint32_t nfiles,
+	    uint64_t cost, char *msg, size_t msglen);
+/* If no connection of agent is left (skip: the one going away), release
+ * the partial directory descriptors of its receiving datasets (reopened
+ * by slim_attach when it comes back). */
+void	slim_agent_gone(struct sink *sk, const char *agent, const struct sconn *skip);
+/* Reopen the partial directory of d.  SL_OK, else an sl_err (SL_EPATH:
+ * a symlink or a file where it should be; SL_ENOTFOUND: gone; SL_EIO)
+ * with msg. */
+int	slim_attach(struct sink *sk, struct sds *d, char *msg, size_t msglen);
+
+/* ---- sink_open.c: the opener thread's side of OPEN ---- */
+
+/* Build the job for OPEN o from connection c (loop).  NULL on ENOMEM. */
+struct sopen *sopen_new(struct sink *sk, const struct sconn *c,
+	    const struct wire_open *o);
+void	sopen_free(struct sopen *op);
+/* workq run(): check the manifest, journal the dataset, prepare its
+ * partial tree and read which chunks are held (opener thread). */
+wq_run_fn sopen_run;
 
 /* ---- sink_dataset.c: the dataset state machine ---- */
 
@@ -143,6 +237,8 @@ void	sds_durable(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
 	    uint32_t len, uint64_t hash);
 /* Answer the HAVEs that waited for chunks on their way to the disk. */
 void	sds_have_check(struct sink *sk);
+/* workq done(): an OPEN the opener thread prepared (sink_open.c). */
+wq_done_fn sds_opened;
 
 /* ---- sink_ack.c: from written to durable to acknowledged ---- */
 

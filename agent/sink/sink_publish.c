@@ -142,7 +142,7 @@ open_sized(int pfd, const struct file_rec *f, int dio, int *rc, char *err,
 	fd = fsx_open_dio(pfd, f->path, O_RDONLY, FSX_DIO_FILE(dio, f->size));
 	if (fd == -1) {
 		snprintf(err, errlen, "%s: %s", f->path, strerror(errno));
-		*rc = SL_EIO;
+		*rc = errno_code(errno);
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size != f->size) {
@@ -155,17 +155,30 @@ open_sized(int pfd, const struct file_rec *f, int dio, int *rc, char *err,
 	return fd;
 }
 
+/* The mode a published file gets: the sink's file_mode, whatever the
+ * agent sent, except that a file the agent marked executable (owner x)
+ * gets x wherever file_mode grants r (0644 -> 0755), as `chmod a+X`. */
+static mode_t
+file_mode_of(const struct file_rec *f, unsigned file_mode)
+{
+	mode_t m = file_mode & 0777;
+
+	if (f->mode & S_IXUSR)
+		m |= (m & 0444) >> 2;
+	return m;
+}
+
 /* The re-read's digest of the chunk list against the agent's; then the
  * file gets its mode. */
 static int
 finish_file(int fd, const struct file_rec *f, const uint8_t *agent_digest,
-    const struct vsum *v, char *err, size_t errlen)
+    const struct vsum *v, unsigned file_mode, char *err, size_t errlen)
 {
 	if (memcmp(v->lst, agent_digest, WIRE_DIGEST_LEN) != 0) {
 		snprintf(err, errlen, "%s: digest differs from the agent's", f->path);
 		return SL_ECORRUPT;
 	}
-	if (fchmod(fd, f->mode & 0777) == -1) {
+	if (fchmod(fd, file_mode_of(f, file_mode)) == -1) {
 		snprintf(err, errlen, "%s: chmod: %s", f->path, strerror(errno));
 		return SL_EIO;
 	}
@@ -176,7 +189,7 @@ finish_file(int fd, const struct file_rec *f, const uint8_t *agent_digest,
 static int
 verify_file(struct journal *j, int pfd, unsigned how, const struct ds_rec *d,
     const struct file_rec *f, const uint8_t *agent_digest, uint8_t *buf,
-    uint64_t *hashes, struct vsum *out, char *err, size_t errlen)
+    uint64_t *hashes, struct vsum *out, unsigned file_mode, char *err, size_t errlen)
 {
 	struct vctx	*ctx = NULL;
 	uint32_t	 c, len;
@@ -215,7 +228,7 @@ verify_file(struct journal *j, int pfd, unsigned how, const struct ds_rec *d,
 	}
 	vctx_finish(ctx, out);
 	ctx = NULL;
-	rc = finish_file(fd, f, agent_digest, out, err, errlen);
+	rc = finish_file(fd, f, agent_digest, out, file_mode, err, errlen);
 out:
 	vctx_free(ctx);
 	close(fd);
@@ -226,14 +239,15 @@ out:
  * its size, the agent's digest and its mode. */
 static int
 check_verified(int pfd, const struct file_rec *f, const uint8_t *agent_digest,
-    const struct vsum *v, struct vsum *out, char *err, size_t errlen)
+    const struct vsum *v, struct vsum *out, unsigned file_mode, char *err,
+    size_t errlen)
 {
 	int	fd, rc = SL_OK;
 
 	if ((fd = open_sized(pfd, f, 0, &rc, err, errlen)) == -1)
 		return rc;
 	*out = *v;
-	rc = finish_file(fd, f, agent_digest, v, err, errlen);
+	rc = finish_file(fd, f, agent_digest, v, file_mode, err, errlen);
 	close(fd);
 	return rc;
 }
@@ -257,15 +271,17 @@ put_escaped(FILE *fp, const char *s)
 
 static int
 write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
-    uint32_t nfiles, const struct vsum *sums, char *err, size_t errlen)
+    uint32_t nfiles, const struct vsum *sums, unsigned file_mode, char *err,
+    size_t errlen)
 {
 	char	 sha[2 * SHA256_LEN + 1], xxh[33];
 	FILE	*fp;
 	uint32_t i;
 	int	 fd;
 
-	fd = fsx_open_beneath(pfd, MANIFEST_NAME, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
+	fd = fsx_open_beneath(pfd, MANIFEST_NAME, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd == -1 || fchmod(fd, file_mode & 0666) == -1 ||
+	    (fp = fdopen(fd, "w")) == NULL) {
 		snprintf(err, errlen, "%s: %s", MANIFEST_NAME, strerror(errno));
 		if (fd != -1)
 			close(fd);
@@ -302,10 +318,63 @@ write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
 	return SL_OK;
 }
 
+/* Every directory of the tree, the top one included, gets dir_mode.  A
+ * directory is opened beneath pfd without following a symlink (chmod by
+ * name would follow one).  Paths come sorted from an agent, so a
+ * directory shared with the previous file is skipped; unsorted ones cost
+ * a few chmods more, never a wrong one. */
+static int
+set_dir_modes(int pfd, const struct file_rec *files, uint32_t nfiles,
+    unsigned dir_mode, char *err, size_t errlen)
+{
+	char		 dir[SL_MAX_PATH + 1], prev[SL_MAX_PATH + 1] = "";
+	uint32_t	 i;
+	char		*sl;
+	size_t		 n;
+	int		 fd;
+
+	if (fchmod(pfd, dir_mode & 0777) == -1) {
+		snprintf(err, errlen, "chmod of the dataset directory: %s", strerror(errno));
+		return errno_code(errno);
+	}
+	for (i = 0; i < nfiles; i++) {
+		snprintf(dir, sizeof(dir), "%s", files[i].path);
+		if ((sl = strrchr(dir, '/')) == NULL)
+			continue;
+		*sl = '\0';
+		if (strcmp(dir, prev) == 0)
+			continue;
+		snprintf(prev, sizeof(prev), "%s", dir);
+		/* dir, then its parents up to one the previous file is in */
+		for (;;) {
+			fd = fsx_open_beneath(pfd, dir, O_RDONLY | O_DIRECTORY, 0);
+			if (fd == -1 || fchmod(fd, dir_mode & 0777) == -1) {
+				int e = errno;
+
+				snprintf(err, errlen, "%s: chmod: %s", dir, strerror(e));
+				if (fd != -1)
+					close(fd);
+				return errno_code(e);
+			}
+			close(fd);
+			if ((sl = strrchr(dir, '/')) == NULL)
+				break;
+			*sl = '\0';
+			n = strlen(dir);
+			/* a parent of the previous file's directory is done */
+			if (i > 0 && strncmp(files[i - 1].path, dir, n) == 0 &&
+			    files[i - 1].path[n] == '/')
+				break;
+		}
+	}
+	return SL_OK;
+}
+
 int
 publish_commit(struct journal *j, int rootfd, int pfd, unsigned how, const struct ds_rec *d,
     const struct file_rec *files, uint32_t nfiles, const uint8_t *digests,
-    const struct vsum *pre, char *err, size_t errlen)
+    const struct vsum *pre, unsigned file_mode, unsigned dir_mode, char *err,
+    size_t errlen)
 {
 	struct vsum	*sums;
 	uint64_t	*hashes = NULL;
@@ -329,14 +398,17 @@ publish_commit(struct journal *j, int rootfd, int pfd, unsigned how, const struc
 		const uint8_t *dg = digests + (size_t)i * WIRE_DIGEST_LEN;
 		if (pre != NULL && pre[i].state == VS_DONE)
 			rc = check_verified(pfd, &files[i], dg, &pre[i], &sums[i],
-			    err, errlen);
+			    file_mode, err, errlen);
 		else
 			rc = verify_file(j, pfd, how, d, &files[i], dg, buf, hashes,
-			    &sums[i], err, errlen);
+			    &sums[i], file_mode, err, errlen);
 	}
 	if (rc != SL_OK)
 		goto out;
-	rc = write_manifest(pfd, d, files, nfiles, sums, err, errlen);
+	rc = write_manifest(pfd, d, files, nfiles, sums, file_mode, err, errlen);
+	if (rc != SL_OK)
+		goto out;
+	rc = set_dir_modes(pfd, files, nfiles, dir_mode, err, errlen);
 	if (rc != SL_OK)
 		goto out;
 	if (fsx_fsync_dir(pfd) == -1) {

@@ -5,10 +5,11 @@
  * is off) -> WELCOME, then the agent's OPEN / DATA / COMMIT / ERROR
  * frames, which it hands to the dataset state machine (sink_dataset.c).
  *
- * Before authentication a connection has the stream's idle deadline and
- * may send HELLO only; a HELLO starts a new session of its agent, which
- * supersedes that agent's older connections.  The listener caps the
- * connections and pauses on EMFILE instead of spinning.
+ * Before authentication a connection may send one small HELLO within a
+ * hard deadline, in a slot of its own (sink_preauth.c); a HELLO starts a
+ * new session of its agent, which supersedes that agent's older
+ * connections.  Authenticated connections are capped by max_connections;
+ * the listener pauses on EMFILE instead of spinning.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ supersede_stale(struct sconn *c, uint32_t idx, uint32_t n)
 		log_info("sink", "conn=%s agent=%s stream=%u/%u superseded by conn=%s "
 		    "(new session of the agent): closing it", o->label, log_q(o->agent),
 		    o->stream_idx, o->nstreams, c->label);
+		preauth_release(o);	/* its slot is the new one's */
 		stream_close(o->s, "superseded by a new session of the agent");
 	}
 }
@@ -140,6 +142,12 @@ on_hello(struct sconn *c, const uint8_t *p, uint32_t len)
 		}
 	}
 	supersede_stale(c, h.stream, h.nstreams);
+	if (preauth_done(c) != SL_OK) {
+		sconn_error(c, 0, SL_EAGAIN, "the sink has max_connections = %d "
+		    "authenticated connections; try again later",
+		    c->sk->cfg->max_connections);
+		return;
+	}
 	memset(&w, 0, sizeof(w));
 	w.version = SL_PROTO_VERSION;
 	w.sink_id = wire_str_c(cfg->id);
@@ -225,8 +233,16 @@ sc_close(struct stream *s, const char *why, void *arg)
 	struct sconn *c = arg;
 
 	(void)s;
-	log_info("sink", "conn=%s agent=%s closed why=%s", c->label, log_q(c->agent),
-	    log_q(why));
+	if (c->agent[0] != '\0')
+		log_info("sink", "conn=%s agent=%s closed why=%s", c->label,
+		    log_q(c->agent), log_q(why));
+	else	/* never said who it is: a flood must not flood the log */
+		log_debug("sink", "conn=%s closed before HELLO why=%s", c->label,
+		    log_q(why));
+	sconn_deadline(c, 0, NULL);
+	if (c->slot == SLOT_AUTH)	/* its agent may have no connection left */
+		slim_agent_gone(c->sk, c->agent, c);
+	preauth_release(c);
 	*c->prevp = c->next;
 	if (c->next)
 		c->next->prevp = c->prevp;
@@ -275,12 +291,6 @@ sess_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			return;
 		}
-		if (sk->nconns >= sk->cfg->max_connections) {
-			log_warnx("sink", "refused %s: %d connections already (max_connections)",
-			    peer.text, sk->nconns);
-			close(fd);
-			continue;
-		}
 		net_tune(fd, 0);
 		c = calloc(1, sizeof(*c));
 		if (c == NULL) {
@@ -291,20 +301,20 @@ sess_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->serial = ++sk->serials;
 		snprintf(c->label, sizeof(c->label), "%s", peer.text);
 		c->state = SC_HANDSHAKE;
+		/* Until WELCOME: a HELLO's worth of frame (sink_preauth.c). */
 		c->s = stream_new(loop, fd, 0, sk->tls, 1, NULL, &sc_ops, c,
-		    WIRE_DATA_PREFIX + SL_MAX_CHUNK, sk->cfg->idle_timeout, c->label);
+		    SINK_PREAUTH_FRAME, sk->cfg->idle_timeout, c->label);
 		if (c->s == NULL) {
 			free(c);
 			return;
 		}
-		if (sk->pool != NULL)	/* DATA of large files: read and decrypted there */
-			stream_use_pool(c->s, sk->pool, FSX_DIO_MIN_FILE, 0);
 		c->next = sk->conns;
 		if (c->next)
 			c->next->prevp = &c->next;
 		c->prevp = &sk->conns;
 		sk->conns = c;
 		sk->nconns++;
+		preauth_accept(c);
 		log_debug("sink", "conn=%s accepted", c->label);
 	}
 }

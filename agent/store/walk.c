@@ -111,6 +111,13 @@ walk_dir(struct walk *w, int dfd, const char *prefix)
 			continue;
 		if (*prefix == '\0' && w->skip && strcmp(de->d_name, w->skip) == 0)
 			continue;
+		if (*prefix == '\0' && strcmp(de->d_name, SL_MANIFEST_NAME) == 0) {
+			snprintf(w->err, w->errlen, "%s/%s: the name is reserved for the "
+			    "manifest the sink writes into every dataset; rename or "
+			    "remove the file", w->root, de->d_name);
+			rc = SL_EPATH;
+			break;
+		}
 		if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s", prefix,
 		    *prefix ? "/" : "", de->d_name) >= sizeof(rel) - 1) {
 			snprintf(w->err, w->errlen, "%s/%s/%s: path longer than %d bytes",

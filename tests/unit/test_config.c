@@ -232,6 +232,37 @@ test_unknown_section(void **state UNUSED)
 	assert_true(strstr(errbuf, "x:") == NULL);	/* its keys: no noise */
 }
 
+#define SINK_OFF "[daemon]\nrole = sink\njournal = %s/journal\nid = dtn01\n" \
+		"[tls]\nmode = off\nsecret_file = %s/secret\n" \
+		"[sink]\nlisten = [::]:4433\nroot = %s/incoming\n"
+
+/* The shared sink's limits (sink_preauth.c, sink_limits.c): defaults,
+ * octal modes, and modes that are not permission bits. */
+static void
+test_sink_limits(void **state UNUSED)
+{
+	assert_int_equal(load(SINK_OFF), 0);
+	assert_true(cfg.handshake_timeout == 10);
+	assert_int_equal(cfg.max_preauth, 64);
+	assert_int_equal(cfg.max_datasets_per_agent, 16);
+	assert_int_equal(cfg.max_files_per_dataset, 500000);
+	assert_int_equal(cfg.max_memory_per_agent, 256u * 1024 * 1024);
+	assert_int_equal(cfg.file_mode, 0644);
+	assert_int_equal(cfg.dir_mode, 0755);
+	assert_int_equal(load(SINK_OFF "file_mode = 640\ndir_mode = 0750\n"
+	    "handshake_timeout = 500ms\nmax_preauth = 8\n"), 0);
+	assert_int_equal(cfg.file_mode, 0640);
+	assert_int_equal(cfg.dir_mode, 0750);
+	assert_true(cfg.handshake_timeout == 0.5);
+	assert_int_equal(cfg.max_preauth, 8);
+	assert_int_equal(load(SINK_OFF "file_mode = 0648\n"), SL_EINVAL);
+	assert_err("[sink] file_mode: \"0648\" is not an octal mode such as 0644");
+	assert_int_equal(load(SINK_OFF "dir_mode = 4755\n"), SL_EINVAL);
+	assert_err("[sink] dir_mode: 4755: only the permission bits 0..0777 are allowed");
+	assert_int_equal(load(SINK_OFF "max_memory_per_agent = 512K\n"), SL_EINVAL);
+	assert_err("[sink] max_memory_per_agent: 512K is out of range 1M..2G");
+}
+
 static void
 test_bad_int(void **state UNUSED)
 {
@@ -539,6 +570,7 @@ main(void)
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_unknown_section),
+		cmocka_unit_test(test_sink_limits),
 		cmocka_unit_test(test_bad_int),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_bad_size),
