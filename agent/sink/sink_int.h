@@ -38,6 +38,8 @@
 /* Largest frame a peer may send before it is authenticated: a HELLO is
  * about 110 bytes.  Raised to a DATA frame's size at WELCOME. */
 #define SINK_PREAUTH_FRAME	4096u
+/* Why a pre-auth connection was closed to make room (sink_preauth.c). */
+#define SINK_EVICTED	"pre-auth slots full (max_preauth), closed to make room"
 
 enum sc_state { SC_HANDSHAKE, SC_CHALLENGED, SC_READY, SC_CLOSING };
 

@@ -90,7 +90,7 @@ evict_oldest(struct sink *sk)
 		log_debug("sink", "conn=%s closed before authenticating (max_preauth)",
 		    old->label);
 	preauth_release(old);
-	stream_close(old->s, "pre-auth slots full (max_preauth), oldest closed");
+	stream_close(old->s, SINK_EVICTED);
 	return 1;
 }
 

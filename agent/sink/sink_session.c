@@ -233,12 +233,11 @@ sc_close(struct stream *s, const char *why, void *arg)
 	struct sconn *c = arg;
 
 	(void)s;
-	if (c->agent[0] != '\0')
+	if (strcmp(why, SINK_EVICTED) != 0)
 		log_info("sink", "conn=%s agent=%s closed why=%s", c->label,
 		    log_q(c->agent), log_q(why));
-	else	/* never said who it is: a flood must not flood the log */
-		log_debug("sink", "conn=%s closed before HELLO why=%s", c->label,
-		    log_q(why));
+	else	/* a flood must not flood the log (sink_preauth.c) */
+		log_debug("sink", "conn=%s closed why=%s", c->label, log_q(why));
 	sconn_deadline(c, 0, NULL);
 	if (c->slot == SLOT_AUTH)	/* its agent may have no connection left */
 		slim_agent_gone(c->sk, c->agent, c);
