@@ -58,7 +58,7 @@ EOF
 )
 nref=$(grep -c 'slots taken (max_preauth)' "$T/sink.log")
 if grep -q "closed=60/60" <<<"$flood" && [ "$nref" -ge 1 ]; then
-	ok "flood of 60: $flood, $nref evicted from the pre-auth slots ($(grep -m1 max_preauth "$T/sink.log"))"
+	ok "flood of 60: $flood, the surplus evicted from the pre-auth slots ($nref log line(s), once a second at most: $(grep -m1 max_preauth "$T/sink.log"))"
 else
 	fail "flood: $flood, refused=$nref"
 fi
