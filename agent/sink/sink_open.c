@@ -19,10 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "publish.h"
@@ -186,28 +183,6 @@ reserved_name(const struct file_rec *files, uint32_t n)
 	return NULL;
 }
 
-/*
- * The opener yields to everything else: lowest CPU priority (nice 19 for
- * this thread only: on Linux a thread is a task of its own) and the
- * idle I/O class, so that the writers, the committer and the loop keep
- * the cores and the disk while a large tree is created.  Best effort:
- * without either, an OPEN still works, it just competes.
- */
-static void
-opener_yields(void)
-{
-	static _Thread_local int done;
-	pid_t tid;
-
-	if (done)
-		return;
-	done = 1;
-	tid = (pid_t)syscall(SYS_gettid);
-	(void)setpriority(PRIO_PROCESS, (id_t)tid, 19);
-	/* IOPRIO_WHO_PROCESS 1, IOPRIO_CLASS_IDLE 3 << IOPRIO_CLASS_SHIFT 13 */
-	(void)syscall(SYS_ioprio_set, 1, (int)tid, 3 << 13);
-}
-
 void
 sopen_run(struct wq_job *j, int worker, void *arg)
 {
@@ -219,7 +194,6 @@ sopen_run(struct wq_job *j, int worker, void *arg)
 	int		 rc, pub;
 
 	(void)worker;
-	opener_yields();
 	op->ran = 1;
 	op->rc = SL_OK;
 	if ((bad = manifest_conflict(op->files, op->nfiles)) != NULL) {
