@@ -198,6 +198,27 @@ int	journal_chunks_foreach(struct journal *j, uint64_t id,
 	    void (*fn)(uint32_t file, uint32_t chunk, int state, uint64_t hash,
 	    int has_hash, void *arg), void *arg);
 
+/* ---- datasets the agent could not journal (journal_rejected.c) ------------
+ * Every directory that appears is shipped or visibly failed: one whose
+ * tree cannot be journaled still gets a record. */
+
+/* Record dataset d (id, name, src, chunk_size, meta, created_ns from the
+ * caller; its files ignored) as failed before it was journaled: no files,
+ * state DS_FAILED, error = reason, one history entry (new -> failed:
+ * reason), in one txn.  SL_EEXIST if the id is taken, SL_EINVAL on the
+ * sink's journal or a bad argument. */
+int	journal_ds_create_failed(struct journal *j, const struct ds_rec *d,
+	    const char *reason);
+/* 1 if d is such a record (failed, no files, never bound to a destination,
+ * nothing sent): `sluice retry` walks its source again. */
+int	journal_ds_rewalkable(const struct ds_rec *d);
+/* Give a rewalkable dataset its files (as journal_ds_create: one pending
+ * chunk record per chunk, totals computed) and queue it (DS_QUEUED, error
+ * cleared, history entry with reason), in one txn, under the same id.
+ * SL_ESTATE if it is not rewalkable (anymore), SL_ENOTFOUND. */
+int	journal_ds_refill(struct journal *j, uint64_t id,
+	    const struct file_rec *files, uint32_t nfiles, const char *reason);
+
 /* ---- sink datasets (journal_sink.c) ---------------------------------------
  * The sink reuses struct ds_rec (src = agent id, dest unused) with
  * states: */

@@ -78,6 +78,7 @@ grep 'published=' "$D/agent.log" || true
 echo; echo "== verify: byte-identical tree, and every file's XXH3-128 against .sluice-manifest"
 diff -r "$S" "$D/incoming/scan-0001" --exclude=.sluice-manifest && echo "trees identical"
 # the manifest's XXH3-128 column, as xxh128sum (Debian's xxhash) checks it
-(cd "$D/incoming/scan-0001" && grep -v '^#' .sluice-manifest | awk -F'\t' '{print $3"  "$4}' | xxh128sum -c --quiet - && echo "manifest verifies with xxh128sum: $(grep -vc '^#' .sluice-manifest) files")
+# (a leading backslash, kept: the path is escaped as sha256sum/xxhsum do)
+(cd "$D/incoming/scan-0001" && grep -av '^#' .sluice-manifest | sed -E 's/^(\\?)[^\t]*\t[^\t]*\t([0-9a-f]{32})\t/\1\2  /' | xxh128sum -c --quiet - && echo "manifest verifies with xxh128sum: $(grep -vc '^#' .sluice-manifest) files")
 ./sluice -c "$D/sink.conf" verify scan-0001
 echo; echo "demo OK (stopping sink and agent, removing $D)"

@@ -104,8 +104,8 @@ send_chunk(struct agent *a, struct astream *as, struct ads *d, uint64_t g)
 	}
 	rc = read_chunk(d, f, c, as->buf + WIRE_DATA_PREFIX, len, &h, err, sizeof(err));
 	if (rc != SL_OK) {
-		log_err("agent", "dataset=%016llx file=%s chunk=%u: %s",
-		    (unsigned long long)d->rec.id, log_q(d->files[f].path), c, err);
+		log_err("agent", "dataset=%016llx file=%s chunk=%u error=%s",
+		    (unsigned long long)d->rec.id, log_q(d->files[f].path), c, log_q(err));
 		if (rc == SL_ECHANGED)
 			xfer_fail(a, d, err);
 		else

@@ -298,9 +298,6 @@ jr_ds_insert(struct journal *j, MDB_txn *t, const struct ds_rec *d,
     uint64_t bytes)
 {
 	struct ds_rec rec = *d;
-	uint8_t kb[KEY_CHUNK_LEN], vb[REC_CHUNK_LEN];
-	MDB_val k, v = { sizeof(vb), vb };
-	uint32_t i, c;
 	int rc;
 
 	rec.nfiles = nfiles;
@@ -317,15 +314,27 @@ jr_ds_insert(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	rc = jr_ds_store(j, t, &rec, MDB_NOOVERWRITE);
 	if (rc)
 		return rc;
+	return jr_files_insert(j, t, d->id, fr, nfiles);
+}
+
+int
+jr_files_insert(struct journal *j, MDB_txn *t, uint64_t id,
+    const struct file_rec *fr, uint32_t nfiles)
+{
+	uint8_t kb[KEY_CHUNK_LEN], vb[REC_CHUNK_LEN];
+	MDB_val k, v = { sizeof(vb), vb };
+	uint32_t i, c;
+	int rc;
+
 	chunk_encode(vb, CHUNK_PENDING, 0, 0);
 	for (i = 0; i < nfiles; i++) {
-		rc = file_store(j, t, d->id, &fr[i]);
+		rc = file_store(j, t, id, &fr[i]);
 		if (rc)
 			return rc;
 		if (j->role != JOURNAL_AGENT)
 			continue;
 		for (c = 0; c < fr[i].nchunks; c++) {
-			k = key_chunk(kb, d->id, i, c);
+			k = key_chunk(kb, id, i, c);
 			rc = map_rc(mdb_put(t, j->chunks, &k, &v, 0));
 			if (rc)
 				return rc;

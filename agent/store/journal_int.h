@@ -277,6 +277,11 @@ int	jr_ds_load(struct journal *j, MDB_txn *t, uint64_t id, struct ds_rec *d);
 int	jr_ds_store(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	    unsigned flags);
 
+/* Append a history entry (from -> to, reason) for id in t; the time used
+ * (never before the dataset's last entry) in *when (journal_state.c). */
+int	jr_hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from,
+	    int to, const char *reason, uint64_t *when);
+
 /* ---- file and chunk records (journal_files.c) ---------------------------- */
 
 /* Check a new dataset's files and copy them into *fr (caller frees), with
@@ -291,6 +296,10 @@ int	jr_ds_files(const struct ds_rec *d, const struct file_rec *files,
 int	jr_ds_insert(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	    const struct file_rec *fr, uint32_t nfiles, uint64_t nchunks,
 	    uint64_t bytes);
+/* Store files fr (from jr_ds_files) of dataset id in t and, on the agent,
+ * one pending chunk record per chunk (jr_ds_insert's second half). */
+int	jr_files_insert(struct journal *j, MDB_txn *t, uint64_t id,
+	    const struct file_rec *fr, uint32_t nfiles);
 /* Load the nfiles file records of id in t, in index order, as one block
  * (records, then their paths: one free()). */
 int	jr_files_load(struct journal *j, MDB_txn *t, uint64_t id, uint32_t nfiles,

@@ -75,6 +75,13 @@ hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
 	return jr_put(t, j->history, &k, &e, 0);
 }
 
+int
+jr_hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
+    const char *reason, uint64_t *when)
+{
+	return hist_append(j, t, id, from, to, reason, when);
+}
+
 static int
 hist_decode(const MDB_val *k, const MDB_val *v, struct hist_rec *h)
 {

@@ -468,6 +468,13 @@ test_log_q(void **state UNUSED)
 	assert_string_equal(log_q("l1\nl2\tx"), "\"l1\\nl2\\tx\"");
 	assert_string_equal(log_q("bell\a"), "\"bell\\x07\"");
 	assert_string_equal(log_q("caf\xc3\xa9"), "caf\xc3\xa9");
+	/* any name POSIX allows stays on one line of valid UTF-8 text */
+	assert_string_equal(log_q("cr\rlf\n"), "\"cr\\rlf\\n\"");
+	assert_string_equal(log_q("latin1-\xe9t\xe9"), "\"latin1-\\xe9t\\xe9\"");
+	assert_string_equal(log_q("\xff\xfe"), "\"\\xff\\xfe\"");
+	assert_string_equal(log_q("cut\xf0\x9f\x98"), "\"cut\\xf0\\x9f\\x98\"");
+	assert_string_equal(log_q("ok \xc3\xa9 \xff"), "\"ok \xc3\xa9 \\xff\"");
+	assert_string_equal(log_q("-dash"), "-dash");
 	/* rotating buffers: four results stay valid together */
 	{
 		const char *a = log_q("a b"), *b = log_q("c d"),
