@@ -181,11 +181,11 @@ name_free(struct sconn *c, const struct ds_rec *r, int nsfd)
 	    h.state != SDS_PUBLISHED) {
 		if (partial) {
 			sconn_error(c, r->id, SL_EEXIST, "name \"%s\" taken at sink by "
-			    "dataset %016llx (%s%s%s): choose another name (sluice retry "
+			    "dataset %016llx (%s%s): choose another name (sluice retry "
 			    "DATASET --name NEW)", path, (unsigned long long)holder,
-			    sds_state_name(h.state), strcmp(h.src, c->agent) == 0 ?
-			    ", yours" : "", h.state == SDS_FAILED ? ", its partial "
-			    "tree kept at the sink" : ", being received");
+			    h.state == SDS_FAILED ? "failed, its partial tree kept at "
+			    "the sink" : "being received", strcmp(h.src, c->agent) == 0 ?
+			    ", yours" : "");
 			ds_rec_free(&h);
 			return SL_EEXIST;
 		}
