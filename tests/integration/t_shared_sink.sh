@@ -79,7 +79,7 @@ sed -i -e "s|^cert = .*|cert = $T/certs/agent-bl1.pem|" -e "s|^key = .*|key = $T
 sl_start bl3 || exit 1
 grep -q 'id=bl3 but the certificate .* has CN bl1' "$T/bl3.log" && ok "bl3 warns at start: id is not its CN" ||
     fail "bl3 did not warn at start"
-for i in $(seq 50); do S bl3 status 2>/dev/null | grep -q "not the identity of this certificate" && break; sleep 0.1; done
+for i in $(seq 300); do S bl3 status 2>/dev/null | grep -q "not the identity of this certificate" && break; sleep 0.1; done
 S bl3 status 2>/dev/null | grep -q "not the identity of this certificate" &&
     ok "bl3's status shows the refusal" || fail "bl3's status: $(S bl3 status 2>&1 | head -5)"
 grep -q "error=.*is not the identity of this certificate" "$T/bl3.log" && ok "bl3 logs the refusal" ||
@@ -112,7 +112,7 @@ grep -q "dataset=$victim conn=.* agent=bl1 ERROR (abandon) refused: the dataset 
 # The owner may abandon it: the partial tree goes and the name is free.
 out=$(RAWPEER_ID=bl2 RAWPEER_TLS="$T/certs/ca.pem:$T/certs/agent-bl2.pem:$T/certs/agent-bl2.key" \
     python3 "$RAW" "127.0.0.1:$port" - abandon-id $victim 2>&1)
-for i in $(seq 50); do [ -e "$T/sink.root/bl2/.victim.partial" ] || break; sleep 0.1; done
+for i in $(seq 200); do [ -e "$T/sink.root/bl2/.victim.partial" ] || break; sleep 0.1; done
 [ ! -e "$T/sink.root/bl2/.victim.partial" ] && [ "$(field sink $victim state)" = failed ] &&
     ok "bl2 abandons its own dataset: partial tree removed" || fail "bl2's abandon: $out"
 unset RAWPEER_TLS
@@ -132,7 +132,7 @@ sl_start bla || exit 1
 mkds "$T/src-bla/run-001" 16
 sl_submit bla "$T/src-bla/run-001" >/dev/null || fail "bla: submit"
 aid=$(field bla run-001 id)
-for i in $(seq 100); do
+for i in $(seq 300); do
 	d=$(field flat run-001 chunks_done 2>/dev/null)
 	[ -n "$d" ] && [ "$d" -ge 4 ] && break
 	sleep 0.1
@@ -145,7 +145,7 @@ sl_start flat || exit 1
 sl_start blb || exit 1
 mkds "$T/src-blb/run-001" 1
 sl_submit blb "$T/src-blb/run-001" >/dev/null || fail "blb: submit"
-for i in $(seq 100); do [ "$(field blb run-001 state)" = failed ] && break; sleep 0.1; done
+for i in $(seq 300); do [ "$(field blb run-001 state)" = failed ] && break; sleep 0.1; done
 err=$(field blb run-001 error)
 case $err in
 *"name \"run-001\" taken at sink by dataset $aid"*) ok "B refused: $err";;
