@@ -557,8 +557,7 @@ sds_open(struct sconn *c, const struct wire_open *o)
 				    d->files, d->nfiles, vh_flags(sk) |
 				    (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0));
 		}
-		ns_close(sk, nsfd);
-		nsfd = -1;
+		ns_close(sk, nsfd);	/* -1 once prepared: a no-op */
 	}
 	d->next = sk->dsets;
 	sk->dsets = d;
