@@ -5,10 +5,10 @@
  * config.c; this struct is what the rest of the program reads.
  *
  *	[daemon]  role, id, journal, control, log_level
- *	[tls]     mode (on|off), ca, cert, key, secret_file, ciphersuites,
- *	          threads
+ *	[tls]     mode (on|off), ca, cert, key, secret_file, agent_secrets,
+ *	          ciphersuites, threads
  *	[sink]    listen, root, max_connections, idle_timeout, direct_io,
- *	          writers, reread, sha256
+ *	          writers, reread, sha256, layout
  *	[agent]   destination, server_name, streams, chunk_size, window,
  *	          reconnect_min, reconnect_max, sndbuf
  *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
@@ -40,7 +40,8 @@ struct config {
 	/* [tls] */
 	int		tls;			/* 1 = on (default), 0 = off (explicit) */
 	char		ca[4096], cert[4096], key[4096];	/* required when tls on */
-	char		secret_file[4096];	/* required when tls off */
+	char		secret_file[4096];	/* required when tls off (a sink: or agent_secrets) */
+	char		agent_secrets[4096];	/* sink, tls off: directory of <agent id> -> secret */
 	char		ciphersuites[512];	/* "" = TLS_SUITES_DEFAULT (conn.h) */
 	int		tls_threads;		/* bulk TLS crypto off the loop, default 2; 0 = on it */
 	uint8_t		secret[256];		/* read from secret_file at load */
@@ -54,6 +55,7 @@ struct config {
 	int		writers;		/* O_DIRECT writer threads, default 2; 0 = on the loop */
 	int		reread;			/* 1 = read O_DIRECT files back for their digests */
 	int		sha256;			/* 1 = SHA-256 per file in the manifest too */
+	int		layout;			/* LAYOUT_FLAT (default) or LAYOUT_PER_AGENT */
 	/* [agent] */
 	char		destination[1024];	/* required for an agent: host:port[, host:port...]
 						 * in priority order (primary first) */
@@ -99,6 +101,8 @@ struct config {
 enum hook_kind { HOOK_NONE = 0, HOOK_SSH = 1, HOOK_EXEC = 2 };
 enum retention { RET_KEEP = 0, RET_DELETE = 1, RET_MOVE = 2 };
 enum priority { PRIO_OLDEST = 0, PRIO_NEWEST = 1 };
+/* [sink] layout: <root>/<name> for every agent, or <root>/<agent>/<name>. */
+enum layout { LAYOUT_FLAT = 0, LAYOUT_PER_AGENT = 1 };
 
 /* Load and validate path.  On failure returns SL_EINVAL and writes every
  * problem found, one per line, as "FILE:LINE: [section] key: message"
@@ -107,5 +111,14 @@ int	config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Parse "8M" style sizes and "1.5s" style durations; 0 or SL_EINVAL. */
 int	config_parse_size(const char *s, uint64_t *out);
 int	config_parse_duration(const char *s, double *out);
+/* The secret of agent id in c->agent_secrets (the file <dir>/<id>: a
+ * regular file, mode 0600, 16..256 bytes after one trailing newline).
+ * SL_OK with out/len filled; SL_ENOTFOUND when id has no file (or is not
+ * a usable file name: 1..64 of A-Z a-z 0-9 . _ -, no leading '.');
+ * SL_EINVAL with err naming the file and what is wrong with it.  Reads
+ * the file each time (a new agent needs no restart); blocking, small.
+ * Any thread. */
+int	config_agent_secret(const struct config *c, const char *id, uint8_t *out,
+	    size_t outlen, size_t *len, char *err, size_t errlen);
 
 #endif

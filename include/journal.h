@@ -9,6 +9,7 @@
  *	"files"     id, u32 file index (BE)            -> file record
  *	"chunks"    id, u32 file, u32 chunk (BE)       -> chunk record
  *	"history"   id, u64 time_ns, u32 seq (BE)      -> state change record
+ *	"names"     sink: "<dest>/<name>" or "<name>"  -> u64 id holding it
  * Keys are big-endian so that a cursor walks a dataset's files and chunks
  * in order.  Values are encoded with wire_put_* (little-endian) plus a
  * leading u16 record version, never raw structs.
@@ -126,6 +127,10 @@ int	journal_ds_foreach(struct journal *j,
  * published when published is not NULL.  One txn. */
 int	journal_ds_set_state(struct journal *j, uint64_t id, int state,
 	    const char *reason, const char *published);
+/* Agent: give dataset id a new name (a history entry says so).  The
+ * caller checks the name (pathchk_name) and that no other dataset has it.
+ * One txn. */
+int	journal_ds_rename(struct journal *j, uint64_t id, const char *name);
 /* Record an event in the dataset's history without changing its state
  * (note may be NULL), and bind it to destination dest (NULL: keep).
  * One txn. */
@@ -220,8 +225,9 @@ int	journal_ds_refill(struct journal *j, uint64_t id,
 	    const struct file_rec *files, uint32_t nfiles, const char *reason);
 
 /* ---- sink datasets (journal_sink.c) ---------------------------------------
- * The sink reuses struct ds_rec (src = agent id, dest unused) with
- * states: */
+ * The sink reuses struct ds_rec (src = the agent's authenticated
+ * identity, its owner; dest = the directory under the root it is
+ * published in, "" for the flat layout) with states: */
 enum sds_state {
 	SDS_RECEIVING = 1,	/* partial directory exists, chunks arriving */
 	SDS_PUBLISHED,		/* renamed into place, manifest written */
@@ -230,12 +236,25 @@ enum sds_state {
 const char *sds_state_name(int state);	/* journal_ds.c */
 
 /* Record a dataset announced by OPEN with its files (their first_chunk
- * and nchunks filled in by the caller), in one txn.  If the id exists with
+ * and nchunks filled in by the caller), and reserve its name
+ * ("<d->dest>/<d->name>", or "<d->name>" when dest is ""), in one txn;
+ * the caller has checked journal_sink_name_holder.  If the id exists with
  * the same name, chunk size, file count, sizes and paths: SL_EEXIST and
  * *existing filled (the OPEN is a replay).  If it exists with a different
  * manifest: SL_EINVAL. */
 int	journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
 	    const struct file_rec *files, uint32_t nfiles, struct ds_rec *existing);
+/* The id holding the name dest/name ("" dest: flat): SL_OK and *id, or
+ * SL_ENOTFOUND.  A holder may since be published (its entry is replaced
+ * by the next create) or failed with its partial tree still there.
+ * Read-write journals only. */
+int	journal_sink_name_holder(struct journal *j, const char *dest,
+	    const char *name, uint64_t *id);
+/* journal_ds_set_state to SDS_PUBLISHED or SDS_FAILED that also drops the
+ * dataset's name reservation, in one txn: call it once the tree is
+ * renamed into place, or removed. */
+int	journal_sink_finish(struct journal *j, uint64_t id, int state,
+	    const char *reason, const char *published);
 /* One chunk the sink holds durable. */
 struct sink_chunk {
 	uint64_t	dsid;

@@ -16,6 +16,7 @@ cleanup() {
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 bash scripts/mkcerts.sh "$D/tls" >/dev/null
+bash scripts/mkcerts.sh --agent "$D/tls" demo-agent >/dev/null	# CN = the agent's id
 mkdir -p "$D/incoming" "$D/spool"
 cat > "$D/sink.conf" <<CONF
 [daemon]
@@ -39,8 +40,8 @@ journal = $D/agent.journal
 [tls]
 mode = on
 ca = $D/tls/ca.pem
-cert = $D/tls/agent.pem
-key = $D/tls/agent.key
+cert = $D/tls/agent-demo-agent.pem
+key = $D/tls/agent-demo-agent.key
 [agent]
 destination = 127.0.0.1:$port
 streams = 4

@@ -39,7 +39,8 @@ int	cmd_wait(int argc, char **argv);
 int	cmd_submit(int argc, char **argv);	/* cli_ctl.c */
 int	cmd_pause(int argc, char **argv);
 int	cmd_resume(int argc, char **argv);
-int	cmd_one_dataset(int argc, char **argv);	/* retry, retry-hook DATASET */
+int	cmd_one_dataset(int argc, char **argv);	/* retry-hook DATASET */
+int	cmd_retry(int argc, char **argv);		/* retry DATASET [--name NEW] */
 int	cmd_cancel(int argc, char **argv);
 int	cmd_watch(int argc, char **argv);	/* cli_watch.c */
 int	cmd_verify(int argc, char **argv);	/* cli_verify.c */

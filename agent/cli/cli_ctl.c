@@ -201,7 +201,31 @@ cmd_resume(int argc, char **argv)
 	return ctl_simple("resume", 1, args);
 }
 
-/* retry DATASET, retry-hook DATASET */
+/* retry DATASET [--name NEW]: the control request "retry" DATASET [NEW]. */
+int
+cmd_retry(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'N' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char	*args[2], *name = NULL;
+	int	 ch;
+
+	while ((ch = getopt_long(argc, argv, "N:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'N': name = optarg; break;
+		default: return SL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || argv[optind][0] == '-' || (name && name[0] == '\0'))
+		return CLI_USAGE;
+	args[0] = argv[optind];
+	args[1] = name;
+	return ctl_simple("retry", name ? 2 : 1, args);
+}
+
+/* retry-hook DATASET */
 int
 cmd_one_dataset(int argc, char **argv)
 {

@@ -468,24 +468,83 @@ retry_rewalk(struct agent *a, struct ds_rec *d, struct wbuf *out)
 	return SL_OK;
 }
 
-/* "retry DATASET": a failed dataset goes back to the queue. */
+/* "retry DATASET [NAME]": a failed dataset goes back to the queue, under
+ * a new name when NAME is given (the sink refused the old one: "name
+ * taken at sink"). */
+struct other_name {
+	uint64_t	 id;
+	const char	*name;
+	int		 taken;
+};
+
+static int
+other_has_name(const struct ds_rec *r, void *arg)
+{
+	struct other_name *o = arg;
+
+	if (r->id != o->id && r->state != DS_FAILED && strcmp(r->name, o->name) == 0) {
+		o->taken = 1;
+		return 1;
+	}
+	return 0;
+}
+
 static int
 cmd_retry(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 {
 	struct ds_rec	 d;
 	struct ads	*ad;
-	char		 msg[512];
+	struct other_name on;
+	char		 key[SL_MAX_NAME + 1], name[SL_MAX_NAME + 1] = "", msg[512];
+	const char	*why;
 	int		 rc;
 
-	rc = arg_dataset(a, req, "usage: retry DATASET", 0, &d, out);
-	if (rc != SL_OK)
+	memset(&d, 0, sizeof(d));
+	if (req->argc < 1 || req->argc > 2 ||
+	    wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK ||
+	    (req->argc == 2 && wire_str_copy(name, sizeof(name), req->argv[1]) != SL_OK)) {
+		wbuf_puts(out, "usage: retry DATASET [NAME]");
+		return SL_EINVAL;
+	}
+	if (name[0] != '\0' && pathchk_name(name, strlen(name), &why) != SL_OK) {
+		snprintf(msg, sizeof(msg), "dataset name \"%s\": %s", name, why);
+		wbuf_puts(out, msg);
+		return SL_EINVAL;
+	}
+	rc = journal_ds_find(a->j, key, &d);
+	if (rc != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
+		wbuf_puts(out, msg);
 		return rc;
+	}
 	if (d.state != DS_FAILED) {
 		snprintf(msg, sizeof(msg), "%s is %s, not failed: nothing to retry",
 		    d.name, ds_state_name(d.state));
 		ds_rec_free(&d);
 		wbuf_puts(out, msg);
 		return SL_ESTATE;
+	}
+	if (name[0] != '\0' && strcmp(name, d.name) != 0) {
+		on.id = d.id;
+		on.name = name;
+		on.taken = 0;
+		journal_ds_foreach(a->j, other_has_name, &on);
+		if (on.taken) {
+			snprintf(msg, sizeof(msg), "dataset name \"%s\" is already in "
+			    "the journal; choose another", name);
+			ds_rec_free(&d);
+			wbuf_puts(out, msg);
+			return SL_EEXIST;
+		}
+		rc = journal_ds_rename(a->j, d.id, name);
+		if (rc != SL_OK) {
+			ds_rec_free(&d);
+			wbuf_puts(out, sl_strerror(rc));
+			return rc;
+		}
+		log_info("dataset", "dataset=%016llx name=%s renamed to %s by operator",
+		    (unsigned long long)d.id, log_q(d.name), log_q(name));
+		snprintf(d.name, sizeof(d.name), "%s", name);
 	}
 	if (journal_ds_rewalkable(&d)) {
 		rc = retry_rewalk(a, &d, out);

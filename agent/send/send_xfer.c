@@ -341,6 +341,40 @@ send_commit(struct agent *a, struct ads *d)
 	wbuf_free(&b);
 }
 
+/* The sink says d is published already (we missed its COMMITTED): a
+ * COMMIT of a published dataset is answered with COMMITTED and where it
+ * went (the sink's layout decides: <name> or <agent>/<name>), without a
+ * look at its digests (PROTOCOL.md 6.3), so they are zeros. */
+static void
+commit_published(struct agent *a, struct ads *d)
+{
+	struct wire_commit	 wc;
+	struct wbuf		 b;
+	uint8_t			*dig;
+	int			 rc;
+
+	dig = calloc((size_t)d->nfiles * WIRE_DIGEST_LEN + 1, 1);
+	if (dig == NULL) {
+		link_down(a, "out of memory");
+		return;
+	}
+	wc.dsid = d->rec.id;
+	wc.nfiles = d->nfiles;
+	wc.digests = dig;
+	wbuf_init(&b, 0);
+	rc = wire_commit_encode(&b, &wc);
+	free(dig);
+	if (rc != SL_OK) {
+		wbuf_free(&b);
+		xfer_fail(a, d, "cannot encode COMMIT");
+		return;
+	}
+	phase_enter(d, PH_COMMITTING);
+	ds_enter(a, d, DS_COMMITTING, NULL, NULL);
+	link_send(a, &a->st[0], &b);
+	wbuf_free(&b);
+}
+
 /* The sink published d: journal it (hook_pending when a hook is
  * configured, so that a crash right here still runs the hook), hand it to
  * the hook schedule, and move on to the next dataset. */
@@ -371,9 +405,7 @@ xfer_on_have(struct agent *a, const uint8_t *p, uint32_t len)
 	}
 	if (h.status == WIRE_HAVE_PUBLISHED) {
 		/* Published in an earlier session whose COMMITTED we missed. */
-		char path[SL_MAX_PATH + 1];
-		snprintf(path, sizeof(path), "%s", d->rec.name);
-		published(a, d, path);
+		commit_published(a, d);
 		return;
 	}
 	if (h.nchunks != d->rec.nchunks) {

@@ -24,12 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "fsx.h"
 #include "log.h"
+#include "pathchk.h"
 #include "publish.h"
 #include "sink_int.h"
 #include "verify.h"
@@ -76,11 +78,15 @@ sds_flush_counts(struct sink *sk, struct sds *d)
 	}
 }
 
+/* release: drop the name reservation in the same txn (journal.h
+ * journal_sink_finish): always once published; once failed only when
+ * its partial tree is gone. */
 static void
-sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
-    const char *published)
+sds_state_to(struct sink *sk, struct sds *d, int state, const char *reason,
+    const char *published, int release)
 {
-	int rc = journal_ds_set_state(sk->j, d->rec.id, state, reason, published);
+	int rc = release ? journal_sink_finish(sk->j, d->rec.id, state, reason,
+	    published) : journal_ds_set_state(sk->j, d->rec.id, state, reason, published);
 
 	if (rc != SL_OK)
 		log_err("journal", "dataset=%016llx cannot record %s: %s",
@@ -90,6 +96,133 @@ sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
 	    sds_state_name(d->rec.state), sds_state_name(state),
 	    reason ? " reason=" : "", reason ? log_q(reason) : "");
 	d->rec.state = state;
+}
+
+static void
+sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
+    const char *published)
+{
+	sds_state_to(sk, d, state, reason, published, state == SDS_PUBLISHED);
+}
+
+/*
+ * Every dataset belongs to the identity that opened it (rec.src, in the
+ * journal): another agent's OPEN, DATA, COMMIT or ERROR for it is
+ * refused, and the dataset is left as it was.  1 when c's agent owns d.
+ */
+static int
+sds_owned(struct sconn *c, const struct ds_rec *r, const char *what)
+{
+	if (strcmp(r->src, c->agent) == 0)
+		return 1;
+	log_warnx("sink", "dataset=%016llx conn=%s agent=%s %s refused: the dataset "
+	    "belongs to agent %s", (unsigned long long)r->id, c->label,
+	    log_q(c->agent), what, log_q(r->src));
+	return 0;
+}
+
+/* The directory of dataset r's namespace (rec.dest) beneath the root:
+ * the root itself (flat) or <root>/<agent>, made when create is set.
+ * An fd the caller closes with ns_close, or -1 with errno. */
+static int
+ns_open(struct sink *sk, const struct ds_rec *r, int create)
+{
+	if (r->dest[0] == '\0')
+		return sk->rootfd;
+	if (create && mkdirat(sk->rootfd, r->dest, 0755) == 0)
+		(void)fsx_fsync_dir(sk->rootfd);
+	return fsx_open_beneath(sk->rootfd, r->dest, O_RDONLY | O_DIRECTORY, 0);
+}
+
+static void
+ns_close(struct sink *sk, int fd)
+{
+	if (fd >= 0 && fd != sk->rootfd)
+		close(fd);
+}
+
+/* Where r is (or will be) published, relative to the root. */
+static void
+sds_path(const struct ds_rec *r, char *out, size_t len)
+{
+	if (r->dest[0] != '\0')
+		snprintf(out, len, "%s/%s", r->dest, r->name);
+	else
+		snprintf(out, len, "%s", r->name);
+}
+
+/*
+ * A new dataset r asks for its name.  The name is free unless the
+ * journal says another dataset holds it and that one's partial tree is
+ * still there (a dataset being received, or failed with its tree kept),
+ * a directory of that name exists (published, or made by someone else),
+ * or a partial tree no dataset holds is in the way (never reused).  A
+ * holder whose partial tree was removed at the sink lets the name go:
+ * that is the operator's way to release a name whose owner is gone for
+ * good.  SL_OK, or SL_EEXIST with ERROR sent to c.
+ */
+static int
+name_free(struct sconn *c, const struct ds_rec *r, int nsfd)
+{
+	struct sink	*sk = c->sk;
+	struct ds_rec	 h;
+	struct sds	*hd;
+	struct stat	 st;
+	char		 pname[SL_MAX_NAME + 16], path[2 * SL_MAX_NAME + 2];
+	uint64_t	 holder = 0;
+	int		 partial, pub;
+
+	sds_path(r, path, sizeof(path));
+	publish_partial_name(pname, sizeof(pname), r->name);
+	partial = fstatat(nsfd, pname, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	memset(&h, 0, sizeof(h));
+	if (journal_sink_name_holder(sk->j, r->dest, r->name, &holder) == SL_OK &&
+	    holder != r->id && journal_ds_get(sk->j, holder, &h) == SL_OK &&
+	    h.state != SDS_PUBLISHED) {
+		if (partial) {
+			sconn_error(c, r->id, SL_EEXIST, "name \"%s\" taken at sink by "
+			    "dataset %016llx (%s%s): choose another name (sluice retry "
+			    "DATASET --name NEW)", path, (unsigned long long)holder,
+			    h.state == SDS_FAILED ? "failed, its partial tree kept at "
+			    "the sink" : "being received", strcmp(h.src, c->agent) == 0 ?
+			    ", yours" : "");
+			ds_rec_free(&h);
+			return SL_EEXIST;
+		}
+		/* Its partial tree was removed at the sink: it is gone. */
+		log_info("sink", "dataset=%016llx name=%s partial tree removed at the "
+		    "sink: name released to dataset %016llx", (unsigned long long)holder,
+		    log_q(path), (unsigned long long)r->id);
+		if (h.state == SDS_RECEIVING)
+			journal_sink_finish(sk->j, holder, SDS_FAILED, "partial tree "
+			    "removed at the sink", NULL);
+		if ((hd = sds_find(sk, holder)) != NULL && hd->rec.state == SDS_RECEIVING) {
+			verifier_drop(sk->ver, hd->vd);
+			hd->vd = NULL;
+			if (hd->pfd >= 0)
+				close(hd->pfd);
+			hd->pfd = -1;
+			hd->rec.state = SDS_FAILED;
+		}
+	}
+	ds_rec_free(&h);
+	pub = publish_is_published(nsfd, r);
+	if (pub != 0) {
+		sconn_error(c, r->id, SL_EEXIST, "name \"%s\" taken at sink: a "
+		    "directory of that name exists%s: choose another name (sluice "
+		    "retry DATASET --name NEW)", path, pub == 1 ? " (this dataset, "
+		    "published)" : "");
+		return SL_EEXIST;
+	}
+	if (partial) {
+		sconn_error(c, r->id, SL_EEXIST, "name \"%s\" taken at sink: a "
+		    "partial tree %s is in the way with no reservation in the "
+		    "sink's journal (left by an older sluiced, or made by hand); it "
+		    "is never reused: choose another name (sluice retry DATASET "
+		    "--name NEW)", path, pname);
+		return SL_EEXIST;
+	}
+	return SL_OK;
 }
 
 /*
@@ -214,18 +347,29 @@ sds_open(struct sconn *c, const struct wire_open *o)
 	struct sink		*sk = c->sk;
 	struct ds_rec		 rec, existing;
 	struct file_rec		*files = NULL;
-	struct sds		*d, *other;
+	struct sds		*d;
 	struct timespec		 ts;
-	char			 err[SL_MAX_MSG];
+	char			 err[SL_MAX_MSG], path[SL_MAX_PATH + 1];
 	const char		*bad;
 	char			*pp;
 	size_t			 plen;
 	uint64_t		 g = 0;
 	uint32_t		 i;
-	int			 rc, pub;
+	int			 rc, pub, nsfd = -1;
 
 	memset(&rec, 0, sizeof(rec));
 	d = sds_find(sk, o->dsid);
+	if (d != NULL && !sds_owned(c, &d->rec, "OPEN")) {
+		sconn_error(c, o->dsid, SL_EAUTH, "dataset %016llx is not agent %s's",
+		    (unsigned long long)o->dsid, c->agent);
+		goto out;
+	}
+	if (d != NULL && d->rec.state == SDS_FAILED) {
+		sconn_error(c, o->dsid, SL_ESTATE, "dataset failed at the sink (its "
+		    "name was released or it was abandoned); see sluice status on "
+		    "the sink");
+		goto out;
+	}
 	if (d != NULL) {
 		/* A replay within this process' life: the same manifest? */
 		if (d->nfiles != o->nfiles || d->rec.bytes != o->total_bytes ||
@@ -296,6 +440,41 @@ sds_open(struct sconn *c, const struct wire_open *o)
 		}
 	}
 
+	/* Known to the journal (a restart since): its owner, its namespace.
+	 * New: the namespace of the layout, and the name must be free. */
+	memset(&existing, 0, sizeof(existing));
+	rc = journal_ds_get(sk->j, o->dsid, &existing);
+	if (rc == SL_OK) {
+		if (!sds_owned(c, &existing, "OPEN")) {
+			sconn_error(c, o->dsid, SL_EAUTH, "dataset %016llx is not agent "
+			    "%s's", (unsigned long long)o->dsid, c->agent);
+			ds_rec_free(&existing);
+			goto out;
+		}
+		snprintf(rec.dest, sizeof(rec.dest), "%s", existing.dest);
+	} else if (rc == SL_ENOTFOUND) {
+		if (sk->cfg->layout == LAYOUT_PER_AGENT) {
+			if (pathchk_name(c->agent, strlen(c->agent), &bad) != SL_OK) {
+				sconn_error(c, o->dsid, SL_EPATH, "agent id \"%s\" cannot "
+				    "name a directory at the sink: %s", c->agent, bad);
+				goto out;
+			}
+			snprintf(rec.dest, sizeof(rec.dest), "%s", c->agent);
+		}
+		nsfd = ns_open(sk, &rec, 1);
+		if (nsfd == -1) {
+			sconn_io_error(c, o->dsid, "open", rec.dest, errno);
+			goto out;
+		}
+		rc = name_free(c, &rec, nsfd);
+		ns_close(sk, nsfd);
+		if (rc != SL_OK)
+			goto out;
+	} else {
+		sconn_error(c, o->dsid, rc, "journal: %s", sl_strerror(rc));
+		goto out;
+	}
+	ds_rec_free(&existing);
 	memset(&existing, 0, sizeof(existing));
 	rc = journal_sink_ds_create(sk->j, &rec, files, o->nfiles, &existing);
 	if (rc == SL_EEXIST) {
@@ -308,21 +487,7 @@ sds_open(struct sconn *c, const struct wire_open *o)
 		existing.meta = NULL;
 		existing.nmeta = 0;
 		ds_rec_free(&existing);
-	} else if (rc == SL_OK) {
-		/* New: its name must be free at the sink. */
-		pub = publish_is_published(sk->rootfd, &rec);
-		for (other = sk->dsets; other; other = other->next)
-			if (strcmp(other->rec.name, rec.name) == 0 &&
-			    other->rec.state == SDS_RECEIVING)
-				pub = SL_EEXIST;
-		if (pub != 0) {
-			journal_ds_set_state(sk->j, rec.id, SDS_FAILED,
-			    "name already taken at the sink", NULL);
-			sconn_error(c, o->dsid, SL_EEXIST, "dataset name \"%s\" already "
-			    "exists at the sink", rec.name);
-			goto out;
-		}
-	} else {
+	} else if (rc != SL_OK) {
 		sconn_error(c, o->dsid, rc, "dataset %016llx: %s",
 		    (unsigned long long)o->dsid, rc == SL_EINVAL ?
 		    "id reused with a different manifest" : sl_strerror(rc));
@@ -353,13 +518,23 @@ sds_open(struct sconn *c, const struct wire_open *o)
 		goto out;
 	}
 	if (d->rec.state == SDS_RECEIVING) {
+		nsfd = ns_open(sk, &d->rec, 1);
+		if (nsfd == -1) {
+			int e = errno;
+			sds_free(d);
+			sconn_io_error(c, o->dsid, "open", rec.dest, e);
+			goto out;
+		}
 		/* Crashed between rename and journal? Then it is published. */
-		pub = publish_is_published(sk->rootfd, &d->rec);
+		pub = publish_is_published(nsfd, &d->rec);
 		if (pub == 1) {
-			sds_set_state(sk, d, SDS_PUBLISHED, NULL, d->rec.name);
+			sds_path(&d->rec, path, sizeof(path));
+			sds_set_state(sk, d, SDS_PUBLISHED, NULL, path);
 		} else {
-			rc = publish_prepare(sk->rootfd, &d->rec, d->files, d->nfiles,
+			rc = publish_prepare(nsfd, &d->rec, d->files, d->nfiles,
 			    err, sizeof(err));
+			ns_close(sk, nsfd);
+			nsfd = -1;
 			if (rc < 0) {
 				if (!sl_err_retryable(rc))
 					sds_set_state(sk, d, SDS_FAILED, err, NULL);
@@ -382,11 +557,13 @@ sds_open(struct sconn *c, const struct wire_open *o)
 				    d->files, d->nfiles, vh_flags(sk) |
 				    (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0));
 		}
+		ns_close(sk, nsfd);	/* -1 once prepared: a no-op */
 	}
 	d->next = sk->dsets;
 	sk->dsets = d;
-	log_info("sink", "dataset=%016llx name=%s agent=%s state=%s files=%u bytes=%llu "
-	    "held=%llu/%llu", (unsigned long long)d->rec.id, log_q(d->rec.name),
+	log_info("sink", "dataset=%016llx name=%s dir=%s agent=%s state=%s files=%u "
+	    "bytes=%llu held=%llu/%llu", (unsigned long long)d->rec.id, log_q(d->rec.name),
+	    log_q(d->rec.dest[0] ? d->rec.dest : "."),
 	    log_q(c->agent), sds_state_name(d->rec.state), d->nfiles,
 	    (unsigned long long)d->rec.bytes, (unsigned long long)d->rec.chunks_acked,
 	    (unsigned long long)d->rec.nchunks);
@@ -468,6 +645,11 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	int			 fd, newfd = 0;
 
 	d = sds_find(sk, wd->dsid);
+	if (d != NULL && !sds_owned(c, &d->rec, "DATA")) {
+		sconn_error(c, 0, SL_EAUTH, "DATA for dataset %016llx, which is not "
+		    "agent %s's", (unsigned long long)wd->dsid, c->agent);
+		return;
+	}
 	if (d != NULL && d->rec.state == SDS_FAILED) {
 		/* Abandoned by the agent; these were already on the wire. */
 		log_debug("sink", "dataset=%016llx DATA after abandon, dropped",
@@ -566,13 +748,19 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 	struct wbuf		 b;
 	struct sds		*d;
 	const struct vsum	*pre;
-	char			 err[SL_MAX_MSG];
-	int			 rc;
+	char			 err[SL_MAX_MSG], path[SL_MAX_PATH + 1];
+	int			 rc, nsfd;
 
 	d = sds_find(sk, wc->dsid);
 	if (d == NULL) {
 		sconn_error(c, 0, SL_EPROTO, "COMMIT for dataset %016llx that is not open",
 		    (unsigned long long)wc->dsid);
+		return;
+	}
+	sds_path(&d->rec, path, sizeof(path));
+	if (!sds_owned(c, &d->rec, "COMMIT")) {
+		sconn_error(c, wc->dsid, SL_EAUTH, "dataset %016llx is not agent %s's",
+		    (unsigned long long)wc->dsid, c->agent);
 		return;
 	}
 	if (wc->nfiles != d->nfiles) {
@@ -591,8 +779,14 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 		pre = NULL;
 		if (d->vd)
 			pre = verifier_finish(sk->ver, d->vd, NULL, 0);	/* logged */
-		rc = publish_commit(sk->j, sk->rootfd, d->pfd, vh_flags(sk), &d->rec, d->files,
-		    d->nfiles, wc->digests, pre, err, sizeof(err));
+		nsfd = ns_open(sk, &d->rec, 0);
+		if (nsfd == -1) {
+			snprintf(err, sizeof(err), "open %s: %s", d->rec.dest, strerror(errno));
+			rc = SL_EIO;
+		} else
+			rc = publish_commit(sk->j, nsfd, d->pfd, vh_flags(sk), &d->rec,
+			    d->files, d->nfiles, wc->digests, pre, err, sizeof(err));
+		ns_close(sk, nsfd);
 		/* Done with it either way; a COMMIT again re-reads in full. */
 		verifier_drop(sk->ver, d->vd);
 		d->vd = NULL;
@@ -607,13 +801,13 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 		}
 		close(d->pfd);
 		d->pfd = -1;
-		sds_set_state(sk, d, SDS_PUBLISHED, NULL, d->rec.name);
+		sds_set_state(sk, d, SDS_PUBLISHED, NULL, path);
 	} else if (d->rec.state != SDS_PUBLISHED) {
 		sconn_error(c, wc->dsid, SL_EPROTO, "COMMIT for a failed dataset");
 		return;
 	}
 	cm.dsid = wc->dsid;
-	cm.path = wire_str_c(d->rec.name);
+	cm.path = wire_str_c(path);
 	wbuf_init(&b, 0);
 	if (wire_committed_encode(&b, &cm) == SL_OK)
 		sconn_send(c, &b);
@@ -621,19 +815,34 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 }
 
 /* The agent abandons the dataset (source changed, cancelled): discard
- * its partial copy so that it neither lingers nor can ever be published. */
+ * its partial copy so that it neither lingers nor can ever be published,
+ * and release its name.  Only its owner may; a dataset not opened since
+ * a restart is found in the journal. */
 void
-sds_abandon(struct sink *sk, uint64_t dsid, const struct wire_str *msg)
+sds_abandon(struct sconn *c, uint64_t dsid, const struct wire_str *msg)
 {
-	struct sds	*d;
+	struct sink	*sk = c->sk;
+	struct sds	*d, tmp;
 	char		 reason[SL_MAX_MSG + 64], pname[SL_MAX_NAME + 16];
+	int		 nsfd, rc;
 
 	d = sds_find(sk, dsid);
-	if (d == NULL || d->rec.state != SDS_RECEIVING)
-		return;
+	if (d == NULL) {
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.pfd = -1;
+		if (journal_ds_get(sk->j, dsid, &tmp.rec) != SL_OK)
+			return;
+		d = &tmp;
+	}
+	if (!sds_owned(c, &d->rec, "ERROR (abandon)")) {
+		sconn_error(c, dsid, SL_EAUTH, "dataset %016llx is not agent %s's",
+		    (unsigned long long)dsid, c->agent);
+		goto out;
+	}
+	if (d->rec.state != SDS_RECEIVING)
+		goto out;
 	snprintf(reason, sizeof(reason), "abandoned by the agent: %.*s",
 	    (int)msg->len, msg->p);
-	sds_set_state(sk, d, SDS_FAILED, reason, NULL);
 	verifier_drop(sk->ver, d->vd);
 	d->vd = NULL;
 	if (d->pfd >= 0) {
@@ -641,10 +850,19 @@ sds_abandon(struct sink *sk, uint64_t dsid, const struct wire_str *msg)
 		d->pfd = -1;
 	}
 	publish_partial_name(pname, sizeof(pname), d->rec.name);
-	if (fsx_rmtree_at(sk->rootfd, pname) == -1 && errno != ENOENT)
+	nsfd = ns_open(sk, &d->rec, 0);
+	rc = nsfd == -1 ? -1 : fsx_rmtree_at(nsfd, pname);
+	if (rc == -1 && errno != ENOENT) {
 		log_warn("sink", "dataset=%016llx remove %s", (unsigned long long)d->rec.id,
 		    log_q(pname));
-	else
+		sds_state_to(sk, d, SDS_FAILED, reason, NULL, 0);	/* name kept */
+	} else {
 		log_info("sink", "dataset=%016llx removed %s", (unsigned long long)d->rec.id,
 		    log_q(pname));
+		sds_state_to(sk, d, SDS_FAILED, reason, NULL, 1);
+	}
+	ns_close(sk, nsfd);
+out:
+	if (d == &tmp)
+		ds_rec_free(&tmp.rec);
 }

@@ -131,8 +131,8 @@ void	sds_flush_counts(struct sink *sk, struct sds *d);
 void	sds_open(struct sconn *c, const struct wire_open *o);
 void	sds_data(struct sconn *c, const struct wire_data *wd);
 void	sds_commit(struct sconn *c, const struct wire_commit *wc);
-/* The agent abandons dataset dsid, for reason msg. */
-void	sds_abandon(struct sink *sk, uint64_t dsid, const struct wire_str *msg);
+/* The agent of c abandons its dataset dsid, for reason msg. */
+void	sds_abandon(struct sconn *c, uint64_t dsid, const struct wire_str *msg);
 /* Put a written chunk of d in the group commit; acknowledged to the
  * connection of serial conn once durable.  SL_OK or SL_ENOMEM (fd is
  * still the caller's). */

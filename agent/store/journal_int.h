@@ -59,6 +59,7 @@
 struct journal {
 	MDB_env		*env;
 	MDB_dbi		 meta, datasets, files, chunks, history;
+	MDB_dbi		 names;		/* sink, read-write only: see jr_name_key */
 	int		 role;
 	int		 rdonly;
 	char		*path;
@@ -281,6 +282,15 @@ int	jr_ds_store(struct journal *j, MDB_txn *t, const struct ds_rec *d,
  * (never before the dataset's last entry) in *when (journal_state.c). */
 int	jr_hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from,
 	    int to, const char *reason, uint64_t *when);
+
+/* ---- sink name reservations (journal_sink.c) ----------------------------- */
+
+/* The "names" key of a sink dataset: its directory relative to the root,
+ * "<dest>/<name>" (dest: the agent's namespace) or "<name>" (flat). */
+size_t	jr_name_key(const struct ds_rec *d, char *out, size_t outlen);
+/* Drop d's reservation in t if it is d's (a reservation is never taken
+ * from another dataset). */
+int	jr_name_release(struct journal *j, MDB_txn *t, const struct ds_rec *d);
 
 /* ---- file and chunk records (journal_files.c) ---------------------------- */
 

@@ -8,7 +8,15 @@
  * for an id already journaled is a replay when the manifest is the same
  * (SL_EEXIST and the record back) and refused when it is not, so a
  * reconnecting agent resumes while a clashing id cannot overwrite.
+ *
+ * Names are reserved here, not in the process: "names" maps a dataset's
+ * directory under the root (jr_name_key) to the id that holds it, written
+ * in the txn that creates the dataset and dropped in the txn that
+ * publishes it or, once its partial tree is gone, fails it
+ * (journal_sink_finish).  So a partial tree belongs to one id across
+ * restarts, and another id asking for the name is told whose it is.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,11 +88,87 @@ journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
 	if (rc != SL_ENOTFOUND)
 		goto fail;
 	rc = jr_ds_insert(j, t, d, fr, nfiles, nchunks, bytes);
+	if (rc == SL_OK && !j->rdonly) {
+		/* Reserve the name (the caller checked that no other dataset
+		 * holds it; a published holder's entry is simply replaced). */
+		char kb[sizeof(d->dest) + SL_MAX_NAME + 2];
+		uint8_t vb[8];
+		MDB_val k, v = { sizeof(vb), vb };
+
+		k.mv_size = jr_name_key(d, kb, sizeof(kb));
+		k.mv_data = kb;
+		wire_put_u64(vb, d->id);
+		rc = map_rc(mdb_put(t, j->names, &k, &v, 0));
+	}
 fail:
 	rc = txn_end(t, rc);
 	ds_rec_free(&old);
 	free(fr);
 	return rc;
+}
+
+/* ---- name reservations --------------------------------------------------- */
+
+size_t
+jr_name_key(const struct ds_rec *d, char *out, size_t outlen)
+{
+	int n;
+
+	if (d->dest[0] != '\0')
+		n = snprintf(out, outlen, "%s/%s", d->dest, d->name);
+	else
+		n = snprintf(out, outlen, "%s", d->name);
+	return n < 0 ? 0 : (size_t)n >= outlen ? outlen - 1 : (size_t)n;
+}
+
+int
+jr_name_release(struct journal *j, MDB_txn *t, const struct ds_rec *d)
+{
+	char kb[sizeof(d->dest) + SL_MAX_NAME + 2];
+	MDB_val k, v;
+	int rc;
+
+	if (j->role != JOURNAL_SINK || j->rdonly)
+		return SL_OK;
+	k.mv_size = jr_name_key(d, kb, sizeof(kb));
+	k.mv_data = kb;
+	rc = mdb_get(t, j->names, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return SL_OK;
+	if (rc)
+		return map_rc(rc);
+	if (v.mv_size != 8 || wire_get_u64(v.mv_data) != d->id)
+		return SL_OK;	/* another dataset's now */
+	return map_rc(mdb_del(t, j->names, &k, NULL));
+}
+
+int
+journal_sink_name_holder(struct journal *j, const char *dest, const char *name,
+    uint64_t *id)
+{
+	struct ds_rec d;
+	char kb[sizeof(d.dest) + SL_MAX_NAME + 2];
+	MDB_txn *t = NULL;
+	MDB_val k, v;
+	int rc;
+
+	if (j->role != JOURNAL_SINK || j->rdonly)
+		return SL_EINVAL;
+	memset(&d, 0, sizeof(d));
+	strlcpy0(d.dest, dest, sizeof(d.dest));
+	strlcpy0(d.name, name, sizeof(d.name));
+	k.mv_size = jr_name_key(&d, kb, sizeof(kb));
+	k.mv_data = kb;
+	rc = txn_begin(j, 1, &t);
+	if (rc)
+		return rc;
+	rc = mdb_get(t, j->names, &k, &v);
+	if (rc == 0 && v.mv_size != 8)
+		rc = MDB_CORRUPTED;
+	if (rc == 0)
+		*id = wire_get_u64(v.mv_data);
+	mdb_txn_abort(t);
+	return map_rc(rc);
 }
 
 /* ---- chunks ------------------------------------------------------------- */

@@ -51,13 +51,24 @@ sl_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# sl_tls_block ROLE on|off
+# sl_agent_cert ID: a certificate with CN=ID for an agent of that id (the
+# sink takes the identity from the CN): $T/certs/agent-ID.{pem,key}.
+sl_agent_cert() {
+	[ -f "$T/certs/agent-$1.pem" ] || bash "$ROOT/scripts/mkcerts.sh" --agent "$T/certs" "$1" >/dev/null
+}
+
+# sl_tls_block ROLE on|off [AGENT_ID]: an agent gets its own certificate
 sl_tls_block() {
+	local cert=$1
 	if [ "$2" = off ]; then
 		printf '[tls]\nmode = off\nsecret_file = %s\n' "$T/secret"
 	else
+		if [ -n "${3:-}" ]; then
+			sl_agent_cert "$3"
+			cert=agent-$3
+		fi
 		printf '[tls]\nmode = on\nca = %s\ncert = %s\nkey = %s\n' \
-		    "$T/certs/ca.pem" "$T/certs/$1.pem" "$T/certs/$1.key"
+		    "$T/certs/ca.pem" "$T/certs/$cert.pem" "$T/certs/$cert.key"
 	fi
 }
 
@@ -96,7 +107,7 @@ sl_agent_conf() {
 	{
 		printf '[daemon]\nrole = agent\nid = %s\njournal = %s\n' "$name" "$T/$name.journal"
 		for kv in "$@"; do [ "${kv%%=*}" = tls ] && tls=${kv#tls=}; done
-		sl_tls_block agent "$tls"
+		sl_tls_block agent "$tls" "$name"
 		sl_tls_keys "$@"
 		printf '[agent]\ndestination = 127.0.0.1:%s\nreconnect_min = 0.1s\nreconnect_max = 1s\n' "$port"
 		sl_role_keys "$@"

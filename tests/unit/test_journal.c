@@ -426,6 +426,15 @@ test_foreach_find(void **state)
 	assert_string_equal(g.name, "b");
 	ds_rec_free(&g);
 	assert_int_equal(journal_ds_find(j, "nosuch", &g), SL_ENOTFOUND);
+
+	/* rename (retry --name): found by the new name, history says so */
+	assert_int_equal(journal_ds_rename(j, 0x10000, "b2"), SL_OK);
+	assert_int_equal(journal_ds_find(j, "b2", &g), SL_OK);
+	assert_int_equal(g.id, 0x10000);
+	ds_rec_free(&g);
+	assert_int_equal(journal_ds_find(j, "b", &g), SL_ENOTFOUND);
+	assert_int_equal(journal_ds_rename(j, 0x10000, ""), SL_EINVAL);
+	assert_int_equal(journal_ds_rename(j, 0x999, "x"), SL_ENOTFOUND);
 	journal_close(j);
 }
 
@@ -736,6 +745,39 @@ test_sink(void **state)
 	ds_rec_free(&g);
 	assert_int_equal(journal_ds_set_state(j, 0x51, DS_FAILED, NULL, NULL),
 	    SL_EINVAL);	/* 5 is not a sink state */
+
+	/* Names: the last create reserved "incoming" (the caller checks a
+	 * holder first); a namespace is another key; finish releases only
+	 * the holder's own reservation. */
+	{
+		uint64_t id = 0;
+
+		assert_int_equal(journal_sink_name_holder(j, "", "incoming", &id), SL_OK);
+		assert_int_equal(id, 0x52);
+		sink_ds(&d, files, 0x53);
+		strcpy(d.dest, "bl1");
+		assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_OK);
+		assert_int_equal(journal_sink_name_holder(j, "bl1", "incoming", &id), SL_OK);
+		assert_int_equal(id, 0x53);
+		assert_int_equal(journal_ds_get(j, 0x53, &g), SL_OK);
+		assert_string_equal(g.dest, "bl1");
+		ds_rec_free(&g);
+		assert_int_equal(journal_sink_finish(j, 0x51, SDS_PUBLISHED, NULL,
+		    "incoming"), SL_OK);	/* not the holder: nothing dropped */
+		assert_int_equal(journal_sink_name_holder(j, "", "incoming", &id), SL_OK);
+		assert_int_equal(id, 0x52);
+		assert_int_equal(journal_sink_finish(j, 0x52, SDS_FAILED, "abandoned",
+		    NULL), SL_OK);
+		assert_int_equal(journal_sink_name_holder(j, "", "incoming", &id),
+		    SL_ENOTFOUND);
+		assert_int_equal(journal_sink_name_holder(j, "bl1", "incoming", &id), SL_OK);
+		assert_int_equal(journal_ds_get(j, 0x52, &g), SL_OK);
+		assert_int_equal(g.state, SDS_FAILED);
+		assert_string_equal(g.error, "abandoned");
+		ds_rec_free(&g);
+		assert_int_equal(journal_sink_finish(j, 0x53, SDS_RECEIVING, NULL, NULL),
+		    SL_EINVAL);
+	}
 	journal_close(j);
 
 	/* and the agent cannot open it */
