@@ -32,6 +32,7 @@
 #include "log.h"
 #include "publish.h"
 #include "sink_int.h"
+#include "sltime.h"
 #include "verify.h"
 
 
@@ -234,6 +235,7 @@ sds_open(struct sconn *c, const struct wire_open *o)
 			    "different manifest");
 			goto out;
 		}
+		d->touched = sl_time_wall();	/* partial_ttl */
 		/* Chunks of the agent's previous session that wait, parked,
 		 * for ones lost with it would hold this HAVE until they expire:
 		 * give their files up to the re-read at COMMIT now. */
@@ -346,6 +348,7 @@ sds_open(struct sconn *c, const struct wire_open *o)
 	files = NULL;
 	d->nfiles = o->nfiles;
 	d->pfd = -1;
+	d->touched = sl_time_wall();
 	d->held = calloc((size_t)((rec.nchunks + 7) / 8) + 1, 1);
 	if (d->held == NULL) {
 		sds_free(d);
@@ -488,6 +491,7 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	f = &d->files[wd->file];
 	g = f->first_chunk + wd->chunk;
 	d->recv_d++;
+	d->touched = sl_time_wall();
 	if (XXH3_64bits(wd->bytes, wd->len) != wd->xxh3) {
 		d->nack_d++;
 		verifier_giveup(sk->ver, d->vd, wd->file, "a chunk was refused and "

@@ -9,6 +9,8 @@
 #   sl_agent_conf NAME PORT [tls=on|off] [KEY=VALUE...]  (KEY goes in [agent];
 #                                tls.KEY=VALUE in [tls])
 #   sl_start NAME                start sluiced -c $T/NAME.conf, log $T/NAME.log
+#                                (in network namespace SL_NETNS[NAME] if set;
+#                                SL_HOST replaces 127.0.0.1 in the confs)
 #   sl_kill9 NAME / sl_stop NAME
 #   sl_submit NAME DIR [ARGS]    sluice submit through agent NAME
 #   sl_wait NAME DATASET [SECS [--hook]]  wait for transferred (agent) /
@@ -23,7 +25,7 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SLUICED=${SLUICED:-$ROOT/sluiced}
 SLUICE=${SLUICE:-$ROOT/sluice}
-declare -A SL_PID=()
+declare -A SL_PID=() SL_NETNS=()
 SL_FAILED=0
 
 sl_cleanup() {
@@ -85,7 +87,7 @@ sl_sink_conf() {
 		for kv in "$@"; do [ "${kv%%=*}" = tls ] && tls=${kv#tls=}; done
 		sl_tls_block sink "$tls"
 		sl_tls_keys "$@"
-		printf '[sink]\nlisten = 127.0.0.1:%s\nroot = %s\n' "$port" "$T/$name.root"
+		printf '[sink]\nlisten = %s:%s\nroot = %s\n' "${SL_HOST:-127.0.0.1}" "$port" "$T/$name.root"
 		sl_role_keys "$@"
 	} > "$T/$name.conf"
 }
@@ -98,14 +100,20 @@ sl_agent_conf() {
 		for kv in "$@"; do [ "${kv%%=*}" = tls ] && tls=${kv#tls=}; done
 		sl_tls_block agent "$tls"
 		sl_tls_keys "$@"
-		printf '[agent]\ndestination = 127.0.0.1:%s\nreconnect_min = 0.1s\nreconnect_max = 1s\n' "$port"
+		printf '[agent]\ndestination = %s:%s\nreconnect_min = 0.1s\nreconnect_max = 1s\n' "${SL_HOST:-127.0.0.1}" "$port"
 		sl_role_keys "$@"
 	} > "$T/$name.conf"
 }
 
 sl_start() {
 	local name=$1 i
-	"$SLUICED" -c "$T/$name.conf" >>"$T/$name.log" 2>&1 &
+	# SL_NETNS[name]: run it in that network namespace (ip netns exec
+	# execs, so $! is sluiced itself)
+	if [ -n "${SL_NETNS[$name]:-}" ]; then
+		ip netns exec "${SL_NETNS[$name]}" "$SLUICED" -c "$T/$name.conf" >>"$T/$name.log" 2>&1 &
+	else
+		"$SLUICED" -c "$T/$name.conf" >>"$T/$name.log" 2>&1 &
+	fi
 	SL_PID[$name]=$!
 	for i in $(seq 1 100); do
 		[ -S "$T/$name.journal/control.sock" ] && "$SLUICE" -c "$T/$name.conf" status >/dev/null 2>&1
@@ -178,4 +186,40 @@ sl_ls_field() {
 	"$SLUICE" -c "$T/$1.conf" ls --json 2>/dev/null | awk -v ds="$2" -v f="$3" '
 	    /"name": / { cur = $2; gsub(/[",]/, "", cur) }
 	    cur == ds && $1 == "\"" f "\":" { v = $2; sub(/,$/, "", v); print v; exit }'
+}
+
+# sl_sink_once SINK SRCDIR DS...: each dataset is at the sink exactly once,
+# judged only by what the sink wrote durably (never by a counter a kill -9
+# can lose): one directory <root>/DS and no .DS.partial; its manifest
+# lists every file of SRCDIR/DS exactly once and nothing else; the sink's
+# journal holds exactly one record named DS, published, with every chunk
+# recorded (chunks_done = chunks, bytes_done = bytes).  Prints one line
+# per problem; returns 1 if there was any.
+sl_sink_once() {
+	local sink=$1 src=$2 ds bad=0 want got
+	shift 2
+	"$SLUICE" -c "$T/$sink.conf" ls --json > "$T/$sink.ls.json" 2>/dev/null ||
+	    { echo "sluice ls on $sink failed"; return 1; }
+	for ds in "$@"; do
+		[ -d "$T/$sink.root/$ds" ] || { echo "$ds: not published at $sink"; bad=1; continue; }
+		[ -e "$T/$sink.root/.$ds.partial" ] && { echo "$ds: .$ds.partial left at $sink"; bad=1; }
+		want=$(cd "$src/$ds" && find . -type f | sed 's|^\./||' | sort)
+		got=$(grep -v '^#' "$T/$sink.root/$ds/.sluice-manifest" | awk -F'\t' '{print $4}' | sort)
+		[ "$want" = "$got" ] || { echo "$ds: manifest does not list each file once"; bad=1; }
+		python3 - "$T/$sink.ls.json" "$ds" <<'PY' || bad=1
+import json, sys
+recs = [d for d in json.load(open(sys.argv[1])) if d["name"] == sys.argv[2]]
+pub = [d for d in recs if d["state"] == "published"]
+if len(recs) != 1 or len(pub) != 1:
+    print("%s: the sink's journal has %d records (%d published): %s" % (sys.argv[2],
+        len(recs), len(pub), [d["state"] for d in recs]))
+    sys.exit(1)
+d = pub[0]
+if d["chunks_done"] != d["chunks"] or d["bytes_done"] != d["bytes"]:
+    print("%s: journal holds %d/%d chunks, %d/%d bytes" % (sys.argv[2], d["chunks_done"],
+        d["chunks"], d["bytes_done"], d["bytes"]))
+    sys.exit(1)
+PY
+	done
+	return $bad
 }
