@@ -88,5 +88,6 @@ lost=$((lost + $(wan_bytes_lost "$T/src/Y" "$T/sinkb.root/Y")))
 [ "$lost" = 0 ] && ok "every byte identical" || fail "$lost bytes lost"
 left=$(ls -A "$T/sinka.root" "$T/sinkb.root" | grep -c partial)
 [ "$left" = 0 ] && ok "no partial copy left at either sink" || fail "$left partial copies left"
-echo "   tally: moves=2 (A->B window, B->A pause) resumed_at_A=$resume released_at_B=1 pauses=2 bytes_lost=$lost"
+released=$(grep -c "released: published" "$T/sinkb.log")
+echo "   tally: moves=$(grep -c "moved from" "$T/agent.log") resumed_at_A=$resume released_at_B=$released pauses=2 bytes_lost=$lost"
 sl_done
