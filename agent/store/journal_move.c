@@ -31,10 +31,11 @@
 static MDB_val
 key_left(uint8_t kb[8 + DEST_MAX], uint64_t id, const char *dest)
 {
-	size_t n = strlen(dest);
+	size_t i, n = strlen(dest);
 
 	be_put64(kb, id);
-	memcpy(kb + 8, dest, n);
+	for (i = 0; i < n; i++)		/* bytes, no NUL: the key's length ends it */
+		kb[8 + i] = (uint8_t)dest[i];
 	return (MDB_val){ 8 + n, kb };
 }
 
