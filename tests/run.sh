@@ -14,7 +14,11 @@
 set -u
 cd "$(dirname "$0")/.."
 
-# name (script file name without .sh) -> why it cannot run on this machine
+# name (script file name without .sh) -> why it cannot run on this machine.
+# Empty: on the CI machine (root, /dev/net/tun for wanem, the private
+# sshd + Slurm testbed, 6 GiB free for t_big) every scenario runs.  Add a
+# line like  [t_hook_ssh]="slurmctld cannot start in this container"
+# only for a reason that holds for the machine, never for a flaky test.
 declare -A CANNOT_RUN=(
 )
 
