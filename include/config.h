@@ -7,7 +7,7 @@
  *	[daemon]  role, id, journal, control, log_level
  *	[tls]     mode (on|off), ca, cert, key, secret_file, agent_secrets,
  *	          ciphersuites, threads
- *	[sink]    listen, root, max_connections, idle_timeout, direct_io,
+ *	[sink]    listen, root, max_connections, idle_timeout, direct_io, partial_ttl,
  *	          writers, reread, sha256, layout
  *	[agent]   destination, server_name, streams, chunk_size, window,
  *	          reconnect_min, reconnect_max, sndbuf
@@ -56,6 +56,7 @@ struct config {
 	int		reread;			/* 1 = read O_DIRECT files back for their digests */
 	int		sha256;			/* 1 = SHA-256 per file in the manifest too */
 	int		layout;			/* LAYOUT_FLAT (default) or LAYOUT_PER_AGENT */
+	double		partial_ttl;		/* untouched partial copy removed after, s; 0 = never */
 	/* [agent] */
 	char		destination[1024];	/* required for an agent: host:port[, host:port...]
 						 * in priority order (primary first) */
@@ -68,6 +69,7 @@ struct config {
 	int		sndbuf;			/* socket buffer bytes, 0 = autotune (default) */
 	int		priority;		/* PRIO_OLDEST (default) or PRIO_NEWEST first */
 	double		failover_after;		/* primary down this long: use the next, default 5m */
+	double		stall_timeout;		/* data unacked by the sink's TCP this long: session down, 60s */
 	char		maintenance[1024];	/* "DEST START END[; ...]", times ISO 8601 UTC or epoch */
 	int		retention;		/* RET_KEEP (default), RET_DELETE, RET_MOVE */
 	char		retention_dir[4096];	/* where RET_MOVE puts confirmed datasets */

@@ -10,6 +10,8 @@
  *	"chunks"    id, u32 file, u32 chunk (BE)       -> chunk record
  *	"history"   id, u64 time_ns, u32 seq (BE)      -> state change record
  *	"names"     sink: "<dest>/<name>" or "<name>"  -> u64 id holding it
+ *	"left"      id (BE), destination text          -> partial copy left
+ *	            there by a move (agent; journal_move.c)
  * Keys are big-endian so that a cursor walks a dataset's files and chunks
  * in order.  Values are encoded with wire_put_* (little-endian) plus a
  * leading u16 record version, never raw structs.
@@ -136,6 +138,26 @@ int	journal_ds_rename(struct journal *j, uint64_t id, const char *name);
  * One txn. */
 int	journal_ds_note(struct journal *j, uint64_t id, const char *note,
 	    const char *dest);
+/* ---- moves between destinations (journal_move.c) --------------------------
+ * A dataset's chunk records say "acked" only for the destination it is
+ * bound to.  Bind id to dest (not empty); when it was bound to another
+ * one, that is a move: in the same txn every acked chunk becomes pending
+ * again (hashes kept), chunks_acked and bytes_acked restart at 0, the old
+ * destination is remembered as holding a partial copy ("left"), and note
+ * (may be NULL) goes into the history.  Binding to a destination that was
+ * left earlier removes its entry: the dataset resumes there.  Bound to
+ * dest already: SL_OK, nothing written.  Agent journal opened read-write
+ * only (else SL_EINVAL). */
+int	journal_ds_rebind(struct journal *j, uint64_t id, const char *note,
+	    const char *dest);
+/* Call fn(id, dest) for every partial copy left behind, in one read txn
+ * (fn must not call the journal; non-zero stops).  A read-only journal
+ * shows none. */
+int	journal_left_foreach(struct journal *j,
+	    int (*fn)(uint64_t id, const char *dest, void *arg), void *arg);
+/* Forget the copy of id left at dest (released); absent is SL_OK. */
+int	journal_left_del(struct journal *j, uint64_t id, const char *dest);
+
 /* Hook bookkeeping and a state change (with history) in one txn:
  * attempts, status, next_ns, out and err are stored as given (out/err
  * NULL: keep). */
@@ -255,6 +277,8 @@ int	journal_sink_name_holder(struct journal *j, const char *dest,
  * renamed into place, or removed. */
 int	journal_sink_finish(struct journal *j, uint64_t id, int state,
 	    const char *reason, const char *published);
+/* (updated_ns of a sink dataset moves with every batch of chunks put:
+ * the last time an agent wrote to it.) */
 /* One chunk the sink holds durable. */
 struct sink_chunk {
 	uint64_t	dsid;
@@ -276,6 +300,11 @@ int	journal_sink_have(struct journal *j, uint64_t id, const struct file_rec *fil
  * missing. */
 int	journal_sink_hashes(struct journal *j, uint64_t id, uint32_t file,
 	    uint64_t *hashes, uint32_t n);
+/* A partial copy released by rule (partial_ttl): in one txn, note (the
+ * reason) goes into the history and the dataset's record, files and
+ * chunks are deleted, so that a later OPEN of the same id starts afresh.
+ * The history stays.  SL_ENOTFOUND if there is no such dataset. */
+int	journal_sink_ds_forget(struct journal *j, uint64_t id, const char *note);
 /* journal_ds_get, journal_ds_foreach, journal_ds_set_state,
  * journal_files_load and journal_history_foreach work on the sink journal
  * too. */

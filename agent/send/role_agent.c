@@ -28,7 +28,7 @@
 
 static const struct link_ops agent_link_ops = {
 	.stream = &session_stream_ops,
-	.up = xfer_next,
+	.up = xfer_up,
 	.closed = queue_park,
 };
 

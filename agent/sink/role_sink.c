@@ -24,6 +24,7 @@
 #include "mreg.h"
 #include "roles.h"
 #include "sink_int.h"
+#include "sltime.h"
 #include "verify.h"
 
 /* ---- control ------------------------------------------------------------------ */
@@ -254,6 +255,15 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 		rc = SL_EIO;
 		goto fail;
 	}
+	sk->started = sl_time_wall();
+	if (cfg->partial_ttl > 0) {
+		double every = cfg->partial_ttl / 4;
+
+		every = every < 0.5 ? 0.5 : every > 60 ? 60 : every;
+		ev_timer_init(&sk->ttl, srel_expire_cb, every, every);
+		sk->ttl.data = sk;
+		ev_timer_start(loop, &sk->ttl);
+	}
 	rc = gcommit_start(&sk->gc, loop, j, sack_commit_done, sk);
 	if (rc != SL_OK) {
 		snprintf(err, errlen, "cannot start the committer thread");
@@ -279,6 +289,7 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 	*out = sk;
 	return SL_OK;
 fail:
+	ev_timer_stop(loop, &sk->ttl);
 	if (sk->lfd != -1) {
 		ev_io_stop(loop, &sk->accept_io);
 		ev_prepare_stop(loop, &sk->commit);
@@ -308,6 +319,7 @@ sink_stop(struct sink *sk)
 	mreg_unregister(sink_metrics, sk);
 	ev_io_stop(sk->loop, &sk->accept_io);
 	ev_timer_stop(sk->loop, &sk->accept_pause);
+	ev_timer_stop(sk->loop, &sk->ttl);
 	/* Let the writers finish, commit what was written so far, then close
 	 * everything. */
 	if (sk->sw != NULL) {

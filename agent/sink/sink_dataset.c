@@ -34,6 +34,7 @@
 #include "pathchk.h"
 #include "publish.h"
 #include "sink_int.h"
+#include "sltime.h"
 #include "verify.h"
 
 
@@ -124,7 +125,7 @@ sds_owned(struct sconn *c, const struct ds_rec *r, const char *what)
 /* The directory of dataset r's namespace (rec.dest) beneath the root:
  * the root itself (flat) or <root>/<agent>, made when create is set.
  * An fd the caller closes with ns_close, or -1 with errno. */
-static int
+int
 ns_open(struct sink *sk, const struct ds_rec *r, int create)
 {
 	if (r->dest[0] == '\0')
@@ -134,7 +135,7 @@ ns_open(struct sink *sk, const struct ds_rec *r, int create)
 	return fsx_open_beneath(sk->rootfd, r->dest, O_RDONLY | O_DIRECTORY, 0);
 }
 
-static void
+void
 ns_close(struct sink *sk, int fd)
 {
 	if (fd >= 0 && fd != sk->rootfd)
@@ -378,6 +379,7 @@ sds_open(struct sconn *c, const struct wire_open *o)
 			    "different manifest");
 			goto out;
 		}
+		d->touched = sl_time_wall();	/* partial_ttl */
 		/* Chunks of the agent's previous session that wait, parked,
 		 * for ones lost with it would hold this HAVE until they expire:
 		 * give their files up to the re-read at COMMIT now. */
@@ -511,6 +513,7 @@ sds_open(struct sconn *c, const struct wire_open *o)
 	files = NULL;
 	d->nfiles = o->nfiles;
 	d->pfd = -1;
+	d->touched = sl_time_wall();
 	d->held = calloc((size_t)((rec.nchunks + 7) / 8) + 1, 1);
 	if (d->held == NULL) {
 		sds_free(d);
@@ -670,6 +673,7 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	f = &d->files[wd->file];
 	g = f->first_chunk + wd->chunk;
 	d->recv_d++;
+	d->touched = sl_time_wall();
 	if (XXH3_64bits(wd->bytes, wd->len) != wd->xxh3) {
 		d->nack_d++;
 		verifier_giveup(sk->ver, d->vd, wd->file, "a chunk was refused and "

@@ -7,6 +7,7 @@
  *   role_sink.c     start/stop, control commands, metrics
  *   sink_session.c  accept, CHALLENGE -> HELLO -> WELCOME, frame dispatch
  *   sink_ack.c      writers' and group commit's results: durable -> ACK
+ *   sink_release.c  partial copies released by the agent or by partial_ttl
  *   sink_dataset.c  the dataset state machine: OPEN/HAVE, DATA, COMMIT
  *   sink_conn.c     a connection's state and the frames it sends
  *
@@ -43,6 +44,7 @@ struct sds {
 	struct vds	*vd;		/* digests following the transfer, or NULL */
 	uint32_t	 nwriting;	/* chunks at the writers (swrite.h) */
 	uint64_t	 recv_d, dup_d, nack_d;	/* counters not yet journaled */
+	double		 touched;	/* wall time of the last OPEN or DATA (partial_ttl) */
 };
 
 /* A chunk on its way through a writer thread (swrite.h); its stream is
@@ -89,6 +91,8 @@ struct sink {
 	struct swriter		*sw;		/* O_DIRECT writers, NULL = on the loop */
 	struct stream_pool	*pool;		/* TLS bulk reads, NULL = on the loop */
 	ev_timer		 expire;	/* gives up parked chunks (verify.h) */
+	ev_timer		 ttl;		/* partial_ttl (sink_release.c) */
+	double			 started;	/* wall time the role started */
 	double			 counts_at;	/* counters last journaled, monotonic */
 	uint8_t			*bounce;	/* aligned copy of an unaligned chunk */
 	uint32_t		 bounce_len;
@@ -133,6 +137,10 @@ void	sds_data(struct sconn *c, const struct wire_data *wd);
 void	sds_commit(struct sconn *c, const struct wire_commit *wc);
 /* The agent of c abandons its dataset dsid, for reason msg. */
 void	sds_abandon(struct sconn *c, uint64_t dsid, const struct wire_str *msg);
+/* The directory of r's namespace beneath the root (the root itself when
+ * flat), made when create is set: an fd for ns_close, or -1 with errno. */
+int	ns_open(struct sink *sk, const struct ds_rec *r, int create);
+void	ns_close(struct sink *sk, int fd);
 /* Put a written chunk of d in the group commit; acknowledged to the
  * connection of serial conn once durable.  SL_OK or SL_ENOMEM (fd is
  * still the caller's). */
@@ -143,6 +151,14 @@ void	sds_durable(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
 	    uint32_t len, uint64_t hash);
 /* Answer the HAVEs that waited for chunks on their way to the disk. */
 void	sds_have_check(struct sink *sk);
+
+/* ---- sink_release.c: partial copies released, or expired by partial_ttl ---- */
+
+/* The agent of c releases (abandons) dataset dsid for reason msg, open in
+ * this session or known only from the journal; another agent's dataset
+ * is refused with a log line. */
+/* The partial_ttl timer: removes partial copies untouched that long. */
+void	srel_expire_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 /* ---- sink_ack.c: from written to durable to acknowledged ---- */
 

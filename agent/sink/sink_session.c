@@ -56,8 +56,8 @@ supersede_stale(struct sconn *c, uint32_t idx, uint32_t n)
 }
 
 /* ERROR from the agent: with a dataset id, the agent abandons that
- * dataset (source changed, cancelled).  Without one, the agent ends the
- * session. */
+ * dataset (source changed, cancelled) or releases the partial copy a move
+ * left here (sink_release.c).  Without one, the agent ends the session. */
 static void
 on_agent_error(struct sconn *c, const uint8_t *p, uint32_t len)
 {

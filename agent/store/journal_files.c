@@ -439,6 +439,47 @@ fail:
 	return rc;
 }
 
+/* A move (journal_ds_rebind): what the old destination acked is not held
+ * by the new one, so it is pending again; the hash stays, to catch a
+ * source that changed in between. */
+int
+jr_chunks_unack(struct journal *j, MDB_txn *t, uint64_t id)
+{
+	MDB_cursor *c = NULL;
+	uint8_t kb[KEY_CHUNK_LEN], vb[REC_CHUNK_LEN];
+	MDB_val k = key_chunk(kb, id, 0, 0), v;
+	uint64_t hash;
+	int rc, op, state, has_hash;
+
+	rc = map_rc(mdb_cursor_open(t, j->chunks, &c));
+	if (rc)
+		return rc;
+	for (op = MDB_SET_RANGE;; op = MDB_NEXT) {
+		rc = mdb_cursor_get(c, &k, &v, op);
+		if (rc == MDB_NOTFOUND || (rc == 0 && !key_is(&k, KEY_CHUNK_LEN, id))) {
+			rc = SL_OK;
+			break;
+		}
+		if (rc) {
+			rc = map_rc(rc);
+			break;
+		}
+		rc = chunk_decode(&v, &state, &has_hash, &hash);
+		if (rc)
+			break;
+		if (state != CHUNK_ACKED)
+			continue;
+		chunk_encode(vb, CHUNK_PENDING, has_hash, hash);
+		v.mv_size = sizeof(vb);
+		v.mv_data = vb;
+		rc = map_rc(mdb_cursor_put(c, &k, &v, MDB_CURRENT));
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
 struct chunk_walk {
 	void	(*fn)(uint32_t file, uint32_t chunk, int state, uint64_t hash,
 		    int has_hash, void *arg);

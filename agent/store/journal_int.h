@@ -26,7 +26,10 @@
  *   journal_files.c  file and chunk records: creating an agent dataset,
  *                    loading its files, acking and listing its chunks
  *   journal_sink.c   the sink's side: its dataset create (replay check),
- *                    held chunks, HAVE bitmaps, chunk hashes
+ *                    held chunks, HAVE bitmaps, chunk hashes, forgetting
+ *                    an expired partial copy
+ *   journal_move.c   the agent's moves between destinations: rebinding a
+ *                    dataset, the partial copies it left behind ("left")
  *
  * Internal functions shared between the files are jr_*, so that they are
  * not taken for the contract (journal_*) and cannot collide in the
@@ -60,6 +63,8 @@ struct journal {
 	MDB_env		*env;
 	MDB_dbi		 meta, datasets, files, chunks, history;
 	MDB_dbi		 names;		/* sink, read-write only: see jr_name_key */
+	MDB_dbi		 left;		/* agent: copies left behind (journal_move.c) */
+	int		 has_left;	/* "left" opened (not in a read-only open) */
 	int		 role;
 	int		 rdonly;
 	char		*path;
@@ -278,12 +283,14 @@ int	jr_ds_load(struct journal *j, MDB_txn *t, uint64_t id, struct ds_rec *d);
 int	jr_ds_store(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	    unsigned flags);
 
-/* Append a history entry (from -> to, reason) for id in t; the time used
- * (never before the dataset's last entry) in *when (journal_state.c). */
-int	jr_hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from,
-	    int to, const char *reason, uint64_t *when);
+/* ---- history (journal_state.c) ------------------------------------------ */
 
-/* ---- sink name reservations (journal_sink.c) ----------------------------- */
+/* Append a history record (from, to, reason) for id in t, keeping time
+ * monotonic per dataset; the time used in *when. */
+int	jr_hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
+	    const char *reason, uint64_t *when);
+
+/* ---- sink name reservations (journal_names.c) ---------------------------- */
 
 /* The "names" key of a sink dataset: its directory relative to the root,
  * "<dest>/<name>" (dest: the agent's namespace) or "<name>" (flat). */
@@ -320,6 +327,9 @@ int	jr_files_load(struct journal *j, MDB_txn *t, uint64_t id, uint32_t nfiles,
  * lacks, SL_EJOURNAL. */
 int	jr_file_at(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	    uint32_t idx, struct file_rec *f, int *have);
+/* Agent: every acked chunk of id back to pending in t, its hash kept
+ * (journal_ds_rebind). */
+int	jr_chunks_unack(struct journal *j, MDB_txn *t, uint64_t id);
 /* The sink's chunk record: what it holds durable. */
 void	jr_schunk_encode(uint8_t out[REC_SCHUNK_LEN], uint64_t hash, uint32_t len);
 int	jr_schunk_decode(const MDB_val *v, uint64_t *hash, uint32_t *len);

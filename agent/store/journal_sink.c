@@ -107,41 +107,6 @@ fail:
 	return rc;
 }
 
-/* ---- name reservations --------------------------------------------------- */
-
-size_t
-jr_name_key(const struct ds_rec *d, char *out, size_t outlen)
-{
-	int n;
-
-	if (d->dest[0] != '\0')
-		n = snprintf(out, outlen, "%s/%s", d->dest, d->name);
-	else
-		n = snprintf(out, outlen, "%s", d->name);
-	return n < 0 ? 0 : (size_t)n >= outlen ? outlen - 1 : (size_t)n;
-}
-
-int
-jr_name_release(struct journal *j, MDB_txn *t, const struct ds_rec *d)
-{
-	char kb[sizeof(d->dest) + SL_MAX_NAME + 2];
-	MDB_val k, v;
-	int rc;
-
-	if (j->role != JOURNAL_SINK || j->rdonly)
-		return SL_OK;
-	k.mv_size = jr_name_key(d, kb, sizeof(kb));
-	k.mv_data = kb;
-	rc = mdb_get(t, j->names, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return SL_OK;
-	if (rc)
-		return map_rc(rc);
-	if (v.mv_size != 8 || wire_get_u64(v.mv_data) != d->id)
-		return SL_OK;	/* another dataset's now */
-	return map_rc(mdb_del(t, j->names, &k, NULL));
-}
-
 int
 journal_sink_name_holder(struct journal *j, const char *dest, const char *name,
     uint64_t *id)
@@ -230,6 +195,7 @@ journal_sink_chunks_put(struct journal *j, const struct sink_chunk *c,
 		rc = map_rc(mdb_put(t, j->chunks, &k, &v, 0));
 		if (rc)
 			goto fail;
+		d.updated_ns = now_ns();	/* partial_ttl counts from here */
 		if (!held) {
 			d.chunks_acked++;
 			d.bytes_acked += c[i].len;
@@ -306,5 +272,77 @@ journal_sink_hashes(struct journal *j, uint64_t id, uint32_t file,
 			break;
 	}
 	mdb_txn_abort(t);
+	return rc;
+}
+
+/* ---- forgetting --------------------------------------------------------- */
+
+/* Delete every record of dbi whose key is keylen bytes and starts with id. */
+static int
+del_prefix(MDB_txn *t, MDB_dbi dbi, const MDB_val *from, size_t keylen, uint64_t id)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc;
+
+	rc = map_rc(mdb_cursor_open(t, dbi, &c));
+	if (rc)
+		return rc;
+	for (;;) {
+		k = *from;	/* from the start each time: plain, whatever the
+				 * cursor does after a delete */
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND || (rc == 0 && !key_is(&k, keylen, id))) {
+			rc = SL_OK;
+			break;
+		}
+		if (rc == 0)
+			rc = mdb_cursor_del(c, 0);
+		if (rc) {
+			rc = map_rc(rc);
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+int
+journal_sink_ds_forget(struct journal *j, uint64_t id, const char *note)
+{
+	struct ds_rec d = { 0 };
+	MDB_txn *t = NULL;
+	uint8_t kb[KEY_CHUNK_LEN];
+	MDB_val k;
+	uint64_t when;
+	int rc;
+
+	if (j->role != JOURNAL_SINK)
+		return SL_EINVAL;
+	rc = txn_begin(j, 0, &t);
+	if (rc)
+		return rc;
+	rc = jr_ds_load(j, t, id, &d);
+	if (rc)
+		goto fail;
+	rc = jr_hist_append(j, t, id, d.state, SDS_FAILED, note, &when);
+	if (rc)
+		goto fail;
+	rc = jr_name_release(j, t, &d);	/* its name is free again */
+	if (rc)
+		goto fail;
+	k = key_chunk(kb, id, 0, 0);
+	rc = del_prefix(t, j->chunks, &k, KEY_CHUNK_LEN, id);
+	if (rc)
+		goto fail;
+	k = key_file(kb, id, 0);
+	rc = del_prefix(t, j->files, &k, KEY_FILE_LEN, id);
+	if (rc)
+		goto fail;
+	k = key_ds(kb, id);
+	rc = map_rc(mdb_del(t, j->datasets, &k, NULL));
+fail:
+	rc = txn_end(t, rc);
+	ds_rec_free(&d);
 	return rc;
 }

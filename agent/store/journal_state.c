@@ -26,8 +26,8 @@
 
 /* Append a history record for id, keeping time monotonic per dataset.
  * Returns the time used in *when. */
-static int
-hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
+int
+jr_hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
     const char *reason, uint64_t *when)
 {
 	MDB_cursor *c = NULL;
@@ -74,13 +74,6 @@ hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
 	k = key_hist(kb, id, tm, seq);
 	*when = tm;
 	return jr_put(t, j->history, &k, &e, 0);
-}
-
-int
-jr_hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
-    const char *reason, uint64_t *when)
-{
-	return hist_append(j, t, id, from, to, reason, when);
 }
 
 static int
@@ -167,7 +160,7 @@ ds_update(struct journal *j, uint64_t id, const struct ds_change *c)
 		goto fail;
 	to = c->state >= 0 ? c->state : d.state;
 	if (c->history) {
-		rc = hist_append(j, t, id, d.state, to, c->reason, &when);
+		rc = jr_hist_append(j, t, id, d.state, to, c->reason, &when);
 		if (rc)
 			goto fail;
 		d.updated_ns = when;

@@ -9,6 +9,8 @@
 #   sl_agent_conf NAME PORT [tls=on|off] [KEY=VALUE...]  (KEY goes in [agent];
 #                                tls.KEY=VALUE in [tls])
 #   sl_start NAME                start sluiced -c $T/NAME.conf, log $T/NAME.log
+#                                (in network namespace SL_NETNS[NAME] if set;
+#                                SL_HOST replaces 127.0.0.1 in the confs)
 #   sl_kill9 NAME / sl_stop NAME
 #   sl_submit NAME DIR [ARGS]    sluice submit through agent NAME
 #   sl_wait NAME DATASET [SECS [--hook]]  wait for transferred (agent) /
@@ -23,7 +25,7 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SLUICED=${SLUICED:-$ROOT/sluiced}
 SLUICE=${SLUICE:-$ROOT/sluice}
-declare -A SL_PID=()
+declare -A SL_PID=() SL_NETNS=()
 SL_FAILED=0
 
 sl_cleanup() {
@@ -96,7 +98,7 @@ sl_sink_conf() {
 		for kv in "$@"; do [ "${kv%%=*}" = tls ] && tls=${kv#tls=}; done
 		sl_tls_block sink "$tls"
 		sl_tls_keys "$@"
-		printf '[sink]\nlisten = 127.0.0.1:%s\nroot = %s\n' "$port" "$T/$name.root"
+		printf '[sink]\nlisten = %s:%s\nroot = %s\n' "${SL_HOST:-127.0.0.1}" "$port" "$T/$name.root"
 		sl_role_keys "$@"
 	} > "$T/$name.conf"
 }
@@ -109,14 +111,20 @@ sl_agent_conf() {
 		for kv in "$@"; do [ "${kv%%=*}" = tls ] && tls=${kv#tls=}; done
 		sl_tls_block agent "$tls" "$name"
 		sl_tls_keys "$@"
-		printf '[agent]\ndestination = 127.0.0.1:%s\nreconnect_min = 0.1s\nreconnect_max = 1s\n' "$port"
+		printf '[agent]\ndestination = %s:%s\nreconnect_min = 0.1s\nreconnect_max = 1s\n' "${SL_HOST:-127.0.0.1}" "$port"
 		sl_role_keys "$@"
 	} > "$T/$name.conf"
 }
 
 sl_start() {
 	local name=$1 i
-	"$SLUICED" -c "$T/$name.conf" >>"$T/$name.log" 2>&1 &
+	# SL_NETNS[name]: run it in that network namespace (ip netns exec
+	# execs, so $! is sluiced itself)
+	if [ -n "${SL_NETNS[$name]:-}" ]; then
+		ip netns exec "${SL_NETNS[$name]}" "$SLUICED" -c "$T/$name.conf" >>"$T/$name.log" 2>&1 &
+	else
+		"$SLUICED" -c "$T/$name.conf" >>"$T/$name.log" 2>&1 &
+	fi
 	SL_PID[$name]=$!
 	for i in $(seq 1 100); do
 		[ -S "$T/$name.journal/control.sock" ] && "$SLUICE" -c "$T/$name.conf" status >/dev/null 2>&1
@@ -183,4 +191,47 @@ sl_ls_field() {
 	"$SLUICE" -c "$T/$1.conf" ls --json 2>/dev/null | awk -v ds="$2" -v f="$3" '
 	    /"name": / { cur = $2; gsub(/[",]/, "", cur) }
 	    cur == ds && $1 == "\"" f "\":" { v = $2; sub(/,$/, "", v); print v; exit }'
+}
+
+# sl_ls_table NAME: one line per dataset in NAME's journal (sluice ls
+# --json, without python: its start-up costs seconds on a loaded machine):
+# id name state chunks chunks_done bytes bytes_done
+sl_ls_table() {
+	"$SLUICE" -c "$T/$1.conf" ls --json 2>/dev/null | awk '
+	    function val(s) { sub(/^[^:]*: */, "", s); sub(/,$/, "", s); gsub(/"/, "", s); return s }
+	    $1 == "\"id\":" { id = val($0) }
+	    $1 == "\"name\":" { name = val($0) }
+	    $1 == "\"state\":" { state = val($0) }
+	    $1 == "\"chunks\":" { ch = val($0) }
+	    $1 == "\"chunks_done\":" { cd = val($0) }
+	    $1 == "\"bytes\":" { by = val($0) }
+	    $1 == "\"bytes_done\":" { bd = val($0) }
+	    /^  }/ { print id, name, state, ch, cd, by, bd }'
+}
+
+# sl_sink_once SINK SRCDIR DS...: each dataset is at the sink exactly once,
+# judged only by what the sink wrote durably (never by a counter a kill -9
+# can lose): one directory <root>/DS and no .DS.partial; its manifest
+# lists every file of SRCDIR/DS exactly once and nothing else; the sink's
+# journal holds exactly one record named DS, published, with every chunk
+# recorded (chunks_done = chunks, bytes_done = bytes).  Prints one line
+# per problem; returns 1 if there was any.
+sl_sink_once() {
+	local sink=$1 src=$2 ds bad=0 want got recs
+	shift 2
+	sl_ls_table "$sink" > "$T/$sink.ls.txt"
+	for ds in "$@"; do
+		[ -d "$T/$sink.root/$ds" ] || { echo "$ds: not published at $sink"; bad=1; continue; }
+		[ -e "$T/$sink.root/.$ds.partial" ] && { echo "$ds: .$ds.partial left at $sink"; bad=1; }
+		want=$(cd "$src/$ds" && find . -type f | sed 's|^\./||' | sort)
+		got=$(grep -v '^#' "$T/$sink.root/$ds/.sluice-manifest" | awk -F'\t' '{print $4}' | sort)
+		[ "$want" = "$got" ] || { echo "$ds: manifest does not list each file once"; bad=1; }
+		recs=$(awk -v n="$ds" '$2 == n' "$T/$sink.ls.txt")
+		if [ "$(echo "$recs" | grep -c .)" != 1 ] || [ "$(echo "$recs" | awk '{print $3}')" != published ]; then
+			echo "$ds: the sink's journal has these records: $(echo $recs)"; bad=1
+		elif ! echo "$recs" | awk '$4 == $5 && $6 == $7 { ok = 1 } END { exit !ok }'; then
+			echo "$ds: the sink's journal does not hold every chunk: $recs"; bad=1
+		fi
+	done
+	return $bad
 }

@@ -19,7 +19,7 @@ bash "$ROOT/scripts/testbed-up.sh" "$TB" 2>"$T/testbed-up.log"
 rc=$?
 if [ "$rc" = 3 ]; then
 	echo "   SKIP Slurm cannot start here: $(grep 'slurm:' "$T/testbed-up.log" | tail -1)"
-	exit 0
+	exit 77
 elif [ "$rc" != 0 ]; then
 	cat "$T/testbed-up.log"; fail "testbed-up exit $rc"; sl_done
 fi
