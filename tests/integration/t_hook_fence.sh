@@ -12,8 +12,9 @@
 #   - during it, restarted only after it ended
 #   - after it ended but before the agent recorded it (agent stopped with
 #     SIGSTOP until the marker has its status, then killed)
-#   - kill timings 0.5 .. 4 s into the command
-#   - kind exec: the same fence, local
+#   - kill timings 0.2 .. 4.8 s into the command
+#   - a command longer than [hook] timeout: probed, not killed nor re-run
+#   - kind exec: the same fence, local; a graceful stop mid-hook too
 #   - a real sbatch: one Slurm job per dataset, counted with scontrol
 # FENCE_OFF=1 runs it with state_dir = none and a query that looks for
 # the job (the situation of issue 17): it must fail.
@@ -189,6 +190,19 @@ for t in 0.2 0.5 2 3.5 4.8; do
 	check agent "$d" "kill -9 $t s into the hook"
 done
 
+# 6b. a command that outlives [hook] timeout: the agent lets go of the
+# connection and probes; the command is neither killed nor run again
+sl_stop agent
+agent_conf agent "$SSH_PORT" "$CMD"
+sed -i 's/^timeout = .*/timeout = 2s/' "$T/agent.conf"
+sl_start agent
+mk slow
+sl_submit agent "$T/src/slow" >/dev/null
+check agent slow "command longer than timeout = 2s"
+grep -q 'name=slow no answer from the fence' "$T/agent.log" &&
+    ok "slow: after the timeout the agent probed instead of re-running" ||
+    fail "slow: no probe after the timeout in the log"
+
 # 7. kind exec: the same fence on the local host
 sl_stop agent
 sl_agent_conf local "$port"
@@ -210,6 +224,13 @@ for d in loc1 loc2; do
 	sl_kill9 local; sl_start local
 	check local "$d" "kind exec, kill -9 1.5 s into the hook"
 done
+# a graceful stop mid-hook no longer kills the local command
+mk loc3
+sl_submit local "$T/src/loc3" >/dev/null
+wait_state local loc3 hook_running 30 || fail "loc3 never hook_running"
+sleep 1
+sl_stop local; sl_start local
+check local loc3 "kind exec, agent stopped (SIGTERM) 1 s into the hook"
 sl_stop local
 
 # 8. a real sbatch: one job per dataset, counted by Slurm itself
