@@ -108,7 +108,7 @@ done
 [ $sawrun = 1 ] && ok "during: after the restart show says: $(grep '^  hook:' <<<"$s" | sed 's/^ *//')" ||
     fail "during: show never said running since: $(grep '^  hook' <<<"$s")"
 check agent during "kill -9 1 s into the command, restarted at once"
-grep -q 'still running' "$T/agent.log" && ok "during: the agent waited for the running command ($(grep -m1 -o 'hook still running since[^;]*' "$T/agent.log"))" ||
+grep -q 'name=during hook still running' "$T/agent.log" && ok "during: the agent waited for the running command ($(grep -m1 -o 'name=during hook still running since[^;]*' "$T/agent.log"))" ||
     fail "during: no 'still running' in the log"
 
 # 2. several datasets queued, kill -9 while the first one's command runs
@@ -149,7 +149,7 @@ sleep 0.5
     fail "ended: status $(ls "$m" 2>&1) state $(state agent ended)"
 sl_kill9 agent; sl_start agent
 check agent ended "kill -9 after the command ended, before the agent recorded it"
-grep -q 'the fence says the hook ran' "$T/agent.log" && ok "ended: the probe found it ran, not re-run" ||
+grep -q 'name=ended the fence says the hook ran' "$T/agent.log" && ok "ended: the probe found it ran, not re-run" ||
     fail "ended: no 'the fence says the hook ran' in the log"
 
 # 5. before the command starts: the SSH handshake crawls through a
@@ -176,7 +176,7 @@ kill "$PROXY"; PROXY=
 agent_conf agent "$SSH_PORT" "$CMD"
 sl_start agent
 check agent before "kill -9 before the command started"
-grep -q 'never started' "$T/agent.log" && ok "before: the probe said never started, and it ran once" ||
+grep -q 'name=before the fence says the interrupted hook never started' "$T/agent.log" && ok "before: the probe said never started, and it ran once" ||
     fail "before: no 'never started' in the log"
 
 # 6. kill timings through the whole command, restarted at once
