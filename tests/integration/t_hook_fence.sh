@@ -153,14 +153,17 @@ grep -q 'name=ended the fence says the hook ran' "$T/agent.log" && ok "ended: th
     fail "ended: no 'the fence says the hook ran' in the log"
 
 # 5. before the command starts: the SSH handshake crawls through a
-# proxy that lets 1000 bytes/s through towards sshd, the kill lands before
+# proxy that lets 500 bytes/s through towards sshd, the kill lands before
 # the exec request is sent; restarted at once, straight to sshd
 pport=$(sl_port)
-python3 "$ROOT/tests/integration/slowproxy.py" "$pport" "$SSH_PORT" 1000 > "$T/proxy.out" 2>&1 &
+python3 "$ROOT/tests/integration/slowproxy.py" "$pport" "$SSH_PORT" 500 > "$T/proxy.out" 2>&1 &
 PROXY=$!
 for _ in $(seq 50); do grep -q ready "$T/proxy.out" && break; sleep 0.1; done
 sl_stop agent
 agent_conf agent "$pport" "$CMD"
+# the proxy's port needs its own known_hosts line (same host key)
+{ cat "$KNOWN_HOSTS"; echo "[127.0.0.1]:$pport $(cut -d' ' -f1,2 "$SSH_HOST_PUB")"; } > "$T/proxy_known_hosts"
+sed -i "s|^known_hosts = .*|known_hosts = $T/proxy_known_hosts|" "$T/agent.conf"
 sl_start agent
 mk before
 sl_submit agent "$T/src/before" >/dev/null
@@ -169,6 +172,7 @@ sleep 1
 sl_kill9 agent
 sleep 1
 id=$(dsid agent before)
+grep -q 'name=before attempt=1 failed' "$T/agent.log" && fail "before: the first attempt failed: $(grep -m1 'name=before attempt=1 failed' "$T/agent.log")"
 [ "$(runs "$id")" = 0 ] && [ ! -e "$(marker agent before)" ] &&
     ok "before: killed 1 s into the handshake: no marker, no invocation at the remote" ||
     fail "before: the command had started ($(runs "$id") lines)"
