@@ -14,7 +14,7 @@
  *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
  *	[hook]    kind, host, port, user, key, known_hosts, command, query,
  *	          connect_timeout, timeout, attempts, retry_min, retry_max,
- *	          remote_root                                   (agent)
+ *	          remote_root, state_dir                        (agent)
  *	[daemon]  metrics
  *
  * Sizes accept K, M, G suffixes (powers of 1024); durations s, m, h, ms.
@@ -98,6 +98,8 @@ struct config {
 	double		hook_retry_min;		/* default 5s */
 	double		hook_retry_max;		/* default 10m */
 	char		hook_remote_root[4096];	/* {dataset_path} = this + "/" + name; default: sink root as given */
+	char		hook_state_dir[4096];	/* the fence's markers at the remote (fence.h), relative
+						 * to its $HOME; default .sluice/hook-state; "none": off */
 };
 
 enum hook_kind { HOOK_NONE = 0, HOOK_SSH = 1, HOOK_EXEC = 2 };

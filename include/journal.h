@@ -106,7 +106,9 @@ struct ds_rec {
 	/* the completion hook (agent) */
 	uint32_t	hook_attempts;		/* runs started */
 	int32_t		hook_status;		/* exit status of the last run, -1 none */
-	uint64_t	hook_next_ns;		/* earliest next attempt (HOOK_PENDING) */
+	uint64_t	hook_next_ns;		/* earliest next attempt (HOOK_PENDING);
+						 * HOOK_RUNNING: 0 unfenced, else when the
+						 * fenced command started (fence.h) */
 	char		hook_out[1024];		/* stdout of the last run (e.g. a job id) */
 	char		hook_err[1024];		/* stderr tail or why it could not run */
 };

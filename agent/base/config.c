@@ -148,6 +148,7 @@ static const struct keydef keys[] = {
 	{ "hook", "retry_min",		KT_DUR,  RQ_NO,     "5s",   F(hook_retry_min), 0.01, 86400, NULL },
 	{ "hook", "retry_max",		KT_DUR,  RQ_NO,     "10m",  F(hook_retry_max), 0.01, 86400, NULL },
 	{ "hook", "remote_root",	KT_STR,  RQ_NO,     NULL,   F(hook_remote_root), 0, 0, NULL },
+	{ "hook", "state_dir",		KT_STR,  RQ_NO,     ".sluice/hook-state", F(hook_state_dir), 0, 0, NULL },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -909,6 +910,9 @@ validate_hook(struct pctx *p)
 		return;
 	if (c->hook_command[0] == '\0')
 		errf(p, 0, "hook", "command", "missing (required when kind is not none)");
+	if (c->hook_state_dir[0] == '\0')
+		errf(p, keyline(p, "hook", "state_dir"), "hook", "state_dir",
+		    "empty (a directory at the remote, or none to run without the fence)");
 	if (c->hook_kind != HOOK_SSH)
 		return;
 	if (c->hook_host[0] == '\0')

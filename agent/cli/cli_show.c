@@ -68,8 +68,22 @@ cmd_show(int argc, char **argv)
 	if (d.published[0])
 		printf("  published: %s\n", cli_esc(d.published));
 	if (cli_cfg.role == ROLE_AGENT && d.hook_attempts > 0) {
-		printf("  hook:    %u attempt%s, last exit status %d\n", d.hook_attempts,
-		    d.hook_attempts == 1 ? "" : "s", d.hook_status);
+		/* the real outcome, never a -1: running since when, the exit
+		 * status of the last run, or that none ran to an exit */
+		if (d.state == DS_HOOK_RUNNING) {
+			uint64_t since = d.hook_next_ns ? d.hook_next_ns : d.updated_ns;
+			time_t t = (time_t)(since / 1000000000u);
+			char ts[32];
+
+			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+			printf("  hook:    running since %s (attempt %u)\n", ts,
+			    d.hook_attempts);
+		} else if (d.hook_status >= 0)
+			printf("  hook:    %u attempt%s, last exit status %d\n",
+			    d.hook_attempts, d.hook_attempts == 1 ? "" : "s", d.hook_status);
+		else
+			printf("  hook:    %u attempt%s, none ran to an exit status\n",
+			    d.hook_attempts, d.hook_attempts == 1 ? "" : "s");
 		if (d.hook_out[0])
 			printf("  hook out: %.*s\n", (int)strcspn(d.hook_out, "\n"), d.hook_out);
 		if (d.hook_err[0])
