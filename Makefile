@@ -216,7 +216,7 @@ lint:
 
 clean:
 	rm -f sluiced sluice *.a agent/*.a agent/*/*.o proto/*.o agent/*/*.d proto/*.d \
-	    $(UNIT_BINS) tests/unit/*.d tests/hookrun tests/*.d \
+	    $(UNIT_BINS) tests/unit/*.d tests/unit/*.o tests/hookrun tests/*.d \
 	    $(FUZZ_BINS) tests/fuzz/mkcorpus
 
 .PHONY: tsan-test all test check layers unit demo install man-check clean fuzz fuzz-build \

@@ -8,13 +8,28 @@
  *                --failed, no attempts left--> hook_failed (reason)
  *
  * hook_running is committed to the journal BEFORE the command starts.
- * A dataset found in hook_running at start-up was interrupted: the
- * command may or may not have run.  It is never resubmitted blindly:
- * with [hook] query configured, the query (same variables, e.g. squeue /
- * sacct for a job named after {id}) decides: exit 0 = it ran (done),
- * exit 1 = it did not (run it), anything else = ask again later.  Without
- * a query the dataset goes to hook_failed with that explanation and an
- * operator resolves it (`sluice retry-hook`).
+ *
+ * Fenced (the default; [hook] state_dir = none turns it off): the command
+ * runs under the remote wrapper of fence.h, keyed by agent id, dataset id,
+ * operator retries and attempt, so a second start of the same run never
+ * runs it again; a fenced hook_running has a non-zero hook_next_ns.  Such
+ * a dataset found at start-up, or a run whose connection ended without an
+ * answer (timeout, network), is probed with the same key, never re-run:
+ *   ran         the real exit status and output are recorded: done, or a
+ *               retry / hook_failed as for any run
+ *   running     journaled "running since T" once, probed again with
+ *               backoff (retry_min .. retry_max), for as long as it runs
+ *   never started  run now, as the same attempt (same marker)
+ *   gone without an exit status  outcome unknown: the [hook] query if
+ *               there is one decides as below, else hook_failed
+ *   no answer   unreachable: probed again, for ever; a wrapper that
+ *               answers nonsense: hook_failed after `attempts` probes
+ * Unfenced (or a hook_running from before the fence): with [hook] query
+ * configured, the query (same variables, e.g. squeue / sacct for a job
+ * named after {id}) decides: exit 0 = it ran (done), exit 1 = it did not
+ * (run it), anything else = ask again later.  Without a query the dataset
+ * goes to hook_failed with that explanation and an operator resolves it
+ * (`sluice retry-hook`).
  *
  * The command runs on hook.c's worker thread; this module only keeps the
  * queue, on the loop thread.

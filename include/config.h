@@ -5,10 +5,10 @@
  * config.c; this struct is what the rest of the program reads.
  *
  *	[daemon]  role, id, journal, control, log_level
- *	[tls]     mode (on|off), ca, cert, key, secret_file, ciphersuites,
- *	          threads
- *	[sink]    listen, root, max_connections, idle_timeout, direct_io,
- *	          writers, reread, sha256, handshake_timeout, max_preauth,
+ *	[tls]     mode (on|off), ca, cert, key, secret_file, agent_secrets,
+ *	          ciphersuites, threads
+ *	[sink]    listen, root, max_connections, idle_timeout, direct_io, partial_ttl,
+ *	          writers, reread, sha256, layout, handshake_timeout, max_preauth,
  *	          max_datasets_per_agent, max_files_per_dataset,
  *	          max_memory_per_agent, file_mode, dir_mode
  *	[agent]   destination, server_name, streams, chunk_size, window,
@@ -16,7 +16,7 @@
  *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
  *	[hook]    kind, host, port, user, key, known_hosts, command, query,
  *	          connect_timeout, timeout, attempts, retry_min, retry_max,
- *	          remote_root                                   (agent)
+ *	          remote_root, state_dir                        (agent)
  *	[daemon]  metrics
  *
  * Sizes accept K, M, G suffixes (powers of 1024); durations s, m, h, ms.
@@ -42,7 +42,8 @@ struct config {
 	/* [tls] */
 	int		tls;			/* 1 = on (default), 0 = off (explicit) */
 	char		ca[4096], cert[4096], key[4096];	/* required when tls on */
-	char		secret_file[4096];	/* required when tls off */
+	char		secret_file[4096];	/* required when tls off (a sink: or agent_secrets) */
+	char		agent_secrets[4096];	/* sink, tls off: directory of <agent id> -> secret */
 	char		ciphersuites[512];	/* "" = TLS_SUITES_DEFAULT (conn.h) */
 	int		tls_threads;		/* bulk TLS crypto off the loop, default 2; 0 = on it */
 	uint8_t		secret[256];		/* read from secret_file at load */
@@ -64,6 +65,8 @@ struct config {
 	uint32_t	max_memory_per_agent;	/* bytes of file tables etc. per agent, default 256M */
 	int		file_mode;		/* published files, default 0644 */
 	int		dir_mode;		/* published directories, default 0755 */
+	int		layout;			/* LAYOUT_FLAT (default) or LAYOUT_PER_AGENT */
+	double		partial_ttl;		/* untouched partial copy removed after, s; 0 = never */
 	/* [agent] */
 	char		destination[1024];	/* required for an agent: host:port[, host:port...]
 						 * in priority order (primary first) */
@@ -76,6 +79,7 @@ struct config {
 	int		sndbuf;			/* socket buffer bytes, 0 = autotune (default) */
 	int		priority;		/* PRIO_OLDEST (default) or PRIO_NEWEST first */
 	double		failover_after;		/* primary down this long: use the next, default 5m */
+	double		stall_timeout;		/* data unacked by the sink's TCP this long: session down, 60s */
 	char		maintenance[1024];	/* "DEST START END[; ...]", times ISO 8601 UTC or epoch */
 	int		retention;		/* RET_KEEP (default), RET_DELETE, RET_MOVE */
 	char		retention_dir[4096];	/* where RET_MOVE puts confirmed datasets */
@@ -104,11 +108,15 @@ struct config {
 	double		hook_retry_min;		/* default 5s */
 	double		hook_retry_max;		/* default 10m */
 	char		hook_remote_root[4096];	/* {dataset_path} = this + "/" + name; default: sink root as given */
+	char		hook_state_dir[4096];	/* the fence's markers at the remote (fence.h), relative
+						 * to its $HOME; default .sluice/hook-state; "none": off */
 };
 
 enum hook_kind { HOOK_NONE = 0, HOOK_SSH = 1, HOOK_EXEC = 2 };
 enum retention { RET_KEEP = 0, RET_DELETE = 1, RET_MOVE = 2 };
 enum priority { PRIO_OLDEST = 0, PRIO_NEWEST = 1 };
+/* [sink] layout: <root>/<name> for every agent, or <root>/<agent>/<name>. */
+enum layout { LAYOUT_FLAT = 0, LAYOUT_PER_AGENT = 1 };
 
 /* Load and validate path.  On failure returns SL_EINVAL and writes every
  * problem found, one per line, as "FILE:LINE: [section] key: message"
@@ -117,5 +125,14 @@ int	config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Parse "8M" style sizes and "1.5s" style durations; 0 or SL_EINVAL. */
 int	config_parse_size(const char *s, uint64_t *out);
 int	config_parse_duration(const char *s, double *out);
+/* The secret of agent id in c->agent_secrets (the file <dir>/<id>: a
+ * regular file, mode 0600, 16..256 bytes after one trailing newline).
+ * SL_OK with out/len filled; SL_ENOTFOUND when id has no file (or is not
+ * a usable file name: 1..64 of A-Z a-z 0-9 . _ -, no leading '.');
+ * SL_EINVAL with err naming the file and what is wrong with it.  Reads
+ * the file each time (a new agent needs no restart); blocking, small.
+ * Any thread. */
+int	config_agent_secret(const struct config *c, const char *id, uint8_t *out,
+	    size_t outlen, size_t *len, char *err, size_t errlen);
 
 #endif

@@ -40,6 +40,10 @@ int	tls_ctx_new(struct tls_ctx **out, int server, const char *ca_file,
 int	tls_ctx_set_suites(struct tls_ctx *t, const char *suites, char *err,
 	    size_t errlen);
 void	tls_ctx_free(struct tls_ctx *t);
+/* The first subject CN of this side's own certificate into out ("" when
+ * it has none or it does not fit).  An agent checks it against its id:
+ * a sink takes an agent's identity from that CN. */
+void	tls_ctx_cert_cn(const struct tls_ctx *t, char *out, size_t outlen);
 
 /* Wrap a connected (or accepted) non-blocking socket.  tls NULL = plain.
  * Takes ownership of fd (closed by conn_free, also on failure). */

@@ -66,6 +66,10 @@ struct hook_result {
 	 *   SL_ENOMEM */
 	int		rc;
 	int		status;
+	/* 1 once the command may have started: the child was forked, or the
+	 * ssh exec request was sent.  With rc != SL_OK and started == 0 the
+	 * command certainly did not run (connect, auth, host key failed). */
+	int		started;
 	char		out[HOOK_OUT_MAX];	/* first bytes of stdout */
 	char		err_tail[HOOK_ERR_TAIL];/* last bytes of stderr */
 	char		msg[HOOK_MSG_MAX];	/* one sentence for logs and status */
@@ -78,6 +82,18 @@ struct hook_result {
  * from start to exit.  Fills every field of *r (r->id is left as is);
  * returns r->rc.  Any thread; concurrent calls are fine. */
 int	hook_run_sync(const struct config *cfg, const char *command,
+	    struct hook_result *r);
+
+/* Flags of hook_run_flags and hook_runner_submit_flags. */
+#define HOOK_DETACH	0x1	/* never kill the command: on timeout or stop
+				 * it is left running (kind exec: it runs in a
+				 * grandchild, not waited for, so .status is 0
+				 * and its outcome must be in its output; used
+				 * for the fenced wrapper, fence.h).  Kind ssh
+				 * never kills a remote command anyway. */
+
+/* hook_run_sync with flags. */
+int	hook_run_flags(const struct config *cfg, const char *command, int flags,
 	    struct hook_result *r);
 
 /* The runner: one worker thread (a workq, thread name sluice-hook) that
@@ -96,6 +112,9 @@ int	hook_runner_start(struct hook_runner **out, struct ev_loop *loop,
 /* Queue command (copied) under id.  Errors: SL_ENOMEM, SL_ESTATE after
  * stop.  Loop thread only. */
 int	hook_runner_submit(struct hook_runner *hr, uint64_t id, const char *command);
+/* The same with HOOK_* flags. */
+int	hook_runner_submit_flags(struct hook_runner *hr, uint64_t id,
+	    const char *command, int flags);
 
 /* Number of jobs submitted whose result has not been delivered yet. */
 unsigned hook_runner_pending(const struct hook_runner *hr);

@@ -9,6 +9,9 @@
  *	"files"     id, u32 file index (BE)            -> file record
  *	"chunks"    id, u32 file, u32 chunk (BE)       -> chunk record
  *	"history"   id, u64 time_ns, u32 seq (BE)      -> state change record
+ *	"names"     sink: "<dest>/<name>" or "<name>"  -> u64 id holding it
+ *	"left"      id (BE), destination text          -> partial copy left
+ *	            there by a move (agent; journal_move.c)
  * Keys are big-endian so that a cursor walks a dataset's files and chunks
  * in order.  Values are encoded with wire_put_* (little-endian) plus a
  * leading u16 record version, never raw structs.
@@ -103,7 +106,9 @@ struct ds_rec {
 	/* the completion hook (agent) */
 	uint32_t	hook_attempts;		/* runs started */
 	int32_t		hook_status;		/* exit status of the last run, -1 none */
-	uint64_t	hook_next_ns;		/* earliest next attempt (HOOK_PENDING) */
+	uint64_t	hook_next_ns;		/* earliest next attempt (HOOK_PENDING);
+						 * HOOK_RUNNING: 0 unfenced, else when the
+						 * fenced command started (fence.h) */
 	char		hook_out[1024];		/* stdout of the last run (e.g. a job id) */
 	char		hook_err[1024];		/* stderr tail or why it could not run */
 };
@@ -126,11 +131,35 @@ int	journal_ds_foreach(struct journal *j,
  * published when published is not NULL.  One txn. */
 int	journal_ds_set_state(struct journal *j, uint64_t id, int state,
 	    const char *reason, const char *published);
+/* Agent: give dataset id a new name (a history entry says so).  The
+ * caller checks the name (pathchk_name) and that no other dataset has it.
+ * One txn. */
+int	journal_ds_rename(struct journal *j, uint64_t id, const char *name);
 /* Record an event in the dataset's history without changing its state
  * (note may be NULL), and bind it to destination dest (NULL: keep).
  * One txn. */
 int	journal_ds_note(struct journal *j, uint64_t id, const char *note,
 	    const char *dest);
+/* ---- moves between destinations (journal_move.c) --------------------------
+ * A dataset's chunk records say "acked" only for the destination it is
+ * bound to.  Bind id to dest (not empty); when it was bound to another
+ * one, that is a move: in the same txn every acked chunk becomes pending
+ * again (hashes kept), chunks_acked and bytes_acked restart at 0, the old
+ * destination is remembered as holding a partial copy ("left"), and note
+ * (may be NULL) goes into the history.  Binding to a destination that was
+ * left earlier removes its entry: the dataset resumes there.  Bound to
+ * dest already: SL_OK, nothing written.  Agent journal opened read-write
+ * only (else SL_EINVAL). */
+int	journal_ds_rebind(struct journal *j, uint64_t id, const char *note,
+	    const char *dest);
+/* Call fn(id, dest) for every partial copy left behind, in one read txn
+ * (fn must not call the journal; non-zero stops).  A read-only journal
+ * shows none. */
+int	journal_left_foreach(struct journal *j,
+	    int (*fn)(uint64_t id, const char *dest, void *arg), void *arg);
+/* Forget the copy of id left at dest (released); absent is SL_OK. */
+int	journal_left_del(struct journal *j, uint64_t id, const char *dest);
+
 /* Hook bookkeeping and a state change (with history) in one txn:
  * attempts, status, next_ns, out and err are stored as given (out/err
  * NULL: keep). */
@@ -198,9 +227,31 @@ int	journal_chunks_foreach(struct journal *j, uint64_t id,
 	    void (*fn)(uint32_t file, uint32_t chunk, int state, uint64_t hash,
 	    int has_hash, void *arg), void *arg);
 
+/* ---- datasets the agent could not journal (journal_rejected.c) ------------
+ * Every directory that appears is shipped or visibly failed: one whose
+ * tree cannot be journaled still gets a record. */
+
+/* Record dataset d (id, name, src, chunk_size, meta, created_ns from the
+ * caller; its files ignored) as failed before it was journaled: no files,
+ * state DS_FAILED, error = reason, one history entry (new -> failed:
+ * reason), in one txn.  SL_EEXIST if the id is taken, SL_EINVAL on the
+ * sink's journal or a bad argument. */
+int	journal_ds_create_failed(struct journal *j, const struct ds_rec *d,
+	    const char *reason);
+/* 1 if d is such a record (failed, no files, never bound to a destination,
+ * nothing sent): `sluice retry` walks its source again. */
+int	journal_ds_rewalkable(const struct ds_rec *d);
+/* Give a rewalkable dataset its files (as journal_ds_create: one pending
+ * chunk record per chunk, totals computed) and queue it (DS_QUEUED, error
+ * cleared, history entry with reason), in one txn, under the same id.
+ * SL_ESTATE if it is not rewalkable (anymore), SL_ENOTFOUND. */
+int	journal_ds_refill(struct journal *j, uint64_t id,
+	    const struct file_rec *files, uint32_t nfiles, const char *reason);
+
 /* ---- sink datasets (journal_sink.c) ---------------------------------------
- * The sink reuses struct ds_rec (src = agent id, dest unused) with
- * states: */
+ * The sink reuses struct ds_rec (src = the agent's authenticated
+ * identity, its owner; dest = the directory under the root it is
+ * published in, "" for the flat layout) with states: */
 enum sds_state {
 	SDS_RECEIVING = 1,	/* partial directory exists, chunks arriving */
 	SDS_PUBLISHED,		/* renamed into place, manifest written */
@@ -209,12 +260,27 @@ enum sds_state {
 const char *sds_state_name(int state);	/* journal_ds.c */
 
 /* Record a dataset announced by OPEN with its files (their first_chunk
- * and nchunks filled in by the caller), in one txn.  If the id exists with
+ * and nchunks filled in by the caller), and reserve its name
+ * ("<d->dest>/<d->name>", or "<d->name>" when dest is ""), in one txn;
+ * the caller has checked journal_sink_name_holder.  If the id exists with
  * the same name, chunk size, file count, sizes and paths: SL_EEXIST and
  * *existing filled (the OPEN is a replay).  If it exists with a different
  * manifest: SL_EINVAL. */
 int	journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
 	    const struct file_rec *files, uint32_t nfiles, struct ds_rec *existing);
+/* The id holding the name dest/name ("" dest: flat): SL_OK and *id, or
+ * SL_ENOTFOUND.  A holder may since be published (its entry is replaced
+ * by the next create) or failed with its partial tree still there.
+ * Read-write journals only. */
+int	journal_sink_name_holder(struct journal *j, const char *dest,
+	    const char *name, uint64_t *id);
+/* journal_ds_set_state to SDS_PUBLISHED or SDS_FAILED that also drops the
+ * dataset's name reservation, in one txn: call it once the tree is
+ * renamed into place, or removed. */
+int	journal_sink_finish(struct journal *j, uint64_t id, int state,
+	    const char *reason, const char *published);
+/* (updated_ns of a sink dataset moves with every batch of chunks put:
+ * the last time an agent wrote to it.) */
 /* One chunk the sink holds durable. */
 struct sink_chunk {
 	uint64_t	dsid;
@@ -236,6 +302,11 @@ int	journal_sink_have(struct journal *j, uint64_t id, const struct file_rec *fil
  * missing. */
 int	journal_sink_hashes(struct journal *j, uint64_t id, uint32_t file,
 	    uint64_t *hashes, uint32_t n);
+/* A partial copy released by rule (partial_ttl): in one txn, note (the
+ * reason) goes into the history and the dataset's record, files and
+ * chunks are deleted, so that a later OPEN of the same id starts afresh.
+ * The history stays.  SL_ENOTFOUND if there is no such dataset. */
+int	journal_sink_ds_forget(struct journal *j, uint64_t id, const char *note);
 /* journal_ds_get, journal_ds_foreach, journal_ds_set_state,
  * journal_files_load and journal_history_foreach work on the sink journal
  * too. */

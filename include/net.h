@@ -31,5 +31,10 @@ int	net_accept(int lfd, int *fdp, struct net_addr *peer);
 /* Socket tuning for bulk streams: TCP_NODELAY, keepalive, buffers of
  * bufsize bytes each way (0 = kernel autotuning). */
 void	net_tune(int fd, int bufsize);
+/* Close the connection (the next read or write fails with ETIMEDOUT) when
+ * sent bytes stay unacknowledged by the peer's TCP for seconds
+ * (TCP_USER_TIMEOUT; 0 = the kernel's default, many minutes).  A silent
+ * outage (packets dropped, no reset) is noticed that soon. */
+void	net_user_timeout(int fd, double seconds);
 
 #endif

@@ -26,7 +26,10 @@ void	publish_partial_name(char *out, size_t len, const char *name);
  * every file at its final size, all beneath rootfd without following a
  * symlink; fsync what was created.  Returns an fd on the partial
  * directory (>= 0) or an sl_err with err naming what failed (SL_ENOSPC
- * for ENOSPC/EDQUOT). */
+ * for ENOSPC/EDQUOT; SL_EPATH, fatal for the dataset, for a name the
+ * file system cannot hold: ENAMETOOLONG, EILSEQ or EINVAL when creating
+ * the partial directory, a file or its parents, and for a symlink or a
+ * file where a directory should be). */
 int	publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files,
 	    uint32_t nfiles, char *err, size_t errlen);
 

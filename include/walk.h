@@ -18,8 +18,10 @@
  * (idx, size, mtime_ns, ino, dev, mode, path filled; nchunks and
  * first_chunk filled for chunk_size) and *total the byte sum.  Errors:
  * SL_EIO (cannot read: err names the path and errno), SL_EPATH (unsafe or
- * unsupported entry, or a top-level SL_MANIFEST_NAME, which the sink
- * writes itself: err names it), SL_ETOOBIG (more than SL_MAX_FILES). */
+ * unsupported entry, a path that dir + '/' + path makes PATH_MAX or
+ * longer, which the sender could not open, or a top-level
+ * SL_MANIFEST_NAME, which the sink writes itself: err names it),
+ * SL_ETOOBIG (more than SL_MAX_FILES). */
 /* skip: a file name left out at the top level (the seal marker: a
  * control file of the spool, not data), or NULL. */
 int	walk_dataset(const char *dir, const char *skip, uint32_t chunk_size,

@@ -3,11 +3,16 @@
  * the wire or a source tree (pathchk.h).
  *
  * One pass over the bytes: split at '/', check each component's length
- * and that it is not "." or "..", reject NUL and control bytes, and
- * validate UTF-8 strictly (shortest form only, no surrogates, nothing
- * past U+10FFFF, no truncated sequence).  Pure string work: whether the
- * path is safe to open beneath a root is fsx.h's business, but nothing
- * that passes here can name a parent or an absolute location.
+ * and that it is not "." or "..", and reject NUL.  Every other byte is a
+ * legal POSIX name byte and is accepted: tab, newline, other control
+ * bytes, backslash, quotes and bytes that are not UTF-8 all appear in
+ * real trees (tar, rsync and Globus ship them), so refusing them here
+ * would leave a dataset behind.  Whoever prints a name escapes it
+ * (log_q, the CLI, the manifest); whether the sink's file system can
+ * hold it is the sink's business (it fails the dataset naming the file).
+ * Pure string work: whether the path is safe to open beneath a root is
+ * fsx.h's business, but nothing that passes here can name a parent or an
+ * absolute location.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,15 +20,18 @@
 #include "sluice.h"
 #include "pathchk.h"
 
-/* Length of the valid UTF-8 sequence starting at p (at most n bytes),
- * or 0 if it is invalid.  p[0] >= 0x80. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
+size_t
+pathchk_utf8_len(const unsigned char *p, size_t n)
 {
-	unsigned char	c = p[0];
+	unsigned char	c;
 	size_t		need, i;
 	uint32_t	cp, min;
 
+	if (n == 0)
+		return 0;
+	c = p[0];
+	if (c < 0x80)
+		return 1;
 	if (c >= 0xc2 && c <= 0xdf) {
 		need = 2; cp = c & 0x1f; min = 0x80;
 	} else if (c >= 0xe0 && c <= 0xef) {
@@ -68,32 +76,19 @@ pathchk_rel(const char *p, size_t len, const char **why)
 		return fail(why, "trailing slash");
 
 	comp = 0;	/* start of the current component */
-	for (i = 0; i <= len; ) {
-		if (i == len || s[i] == '/') {
-			n = i - comp;
-			if (n == 0)
-				return fail(why, "empty component");
-			if (n > SL_MAX_COMPONENT)
-				return fail(why, "component too long");
-			if (s[comp] == '.' && (n == 1 ||
-			    (n == 2 && s[comp + 1] == '.')))
-				return fail(why, "dot component");
-			i++;
-			comp = i;
-			continue;
-		}
-		if (s[i] == 0)
+	for (i = 0; i <= len; i++) {
+		if (i < len && s[i] == 0)
 			return fail(why, "NUL byte");
-		if (s[i] < 0x20 || s[i] == 0x7f)
-			return fail(why, "control character");
-		if (s[i] < 0x80) {
-			i++;
+		if (i < len && s[i] != '/')
 			continue;
-		}
-		n = utf8_seq(s + i, len - i);
+		n = i - comp;
 		if (n == 0)
-			return fail(why, "invalid UTF-8");
-		i += n;
+			return fail(why, "empty component");
+		if (n > SL_MAX_COMPONENT)
+			return fail(why, "component too long");
+		if (s[comp] == '.' && (n == 1 || (n == 2 && s[comp + 1] == '.')))
+			return fail(why, "dot component");
+		comp = i + 1;
 	}
 	return 0;
 }
@@ -102,7 +97,6 @@ int
 pathchk_name(const char *p, size_t len, const char **why)
 {
 	size_t	i;
-	int	rc;
 
 	if (p == NULL || len == 0)
 		return fail(why, "empty name");
@@ -113,6 +107,5 @@ pathchk_name(const char *p, size_t len, const char **why)
 			return fail(why, "name contains '/'");
 	if (p[0] == '.')
 		return fail(why, "name starts with '.'");
-	rc = pathchk_rel(p, len, why);
-	return rc;
+	return pathchk_rel(p, len, why);
 }

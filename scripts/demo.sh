@@ -16,6 +16,7 @@ cleanup() {
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 bash scripts/mkcerts.sh "$D/tls" >/dev/null
+bash scripts/mkcerts.sh --agent "$D/tls" demo-agent >/dev/null	# CN = the agent's id
 mkdir -p "$D/incoming" "$D/spool"
 cat > "$D/sink.conf" <<CONF
 [daemon]
@@ -39,8 +40,8 @@ journal = $D/agent.journal
 [tls]
 mode = on
 ca = $D/tls/ca.pem
-cert = $D/tls/agent.pem
-key = $D/tls/agent.key
+cert = $D/tls/agent-demo-agent.pem
+key = $D/tls/agent-demo-agent.key
 [agent]
 destination = 127.0.0.1:$port
 streams = 4
@@ -78,6 +79,7 @@ grep 'published=' "$D/agent.log" || true
 echo; echo "== verify: byte-identical tree, and every file's XXH3-128 against .sluice-manifest"
 diff -r "$S" "$D/incoming/scan-0001" --exclude=.sluice-manifest && echo "trees identical"
 # the manifest's XXH3-128 column, as xxh128sum (Debian's xxhash) checks it
-(cd "$D/incoming/scan-0001" && grep -v '^#' .sluice-manifest | awk -F'\t' '{print $3"  "$4}' | xxh128sum -c --quiet - && echo "manifest verifies with xxh128sum: $(grep -vc '^#' .sluice-manifest) files")
+# (a leading backslash, kept: the path is escaped as sha256sum/xxhsum do)
+(cd "$D/incoming/scan-0001" && grep -av '^#' .sluice-manifest | sed -E 's/^(\\?)[^\t]*\t[^\t]*\t([0-9a-f]{32})\t/\1\2  /' | xxh128sum -c --quiet - && echo "manifest verifies with xxh128sum: $(grep -vc '^#' .sluice-manifest) files")
 ./sluice -c "$D/sink.conf" verify scan-0001
 echo; echo "demo OK (stopping sink and agent, removing $D)"

@@ -6,11 +6,20 @@
 #   agent.pem agent.key           CN=sluice-agent (clientAuth)
 #   other-ca.pem other-ca.key     an unrelated CA
 #   other-agent.pem other-agent.key  CN=sluice-agent signed by other-ca
+# mkcerts.sh --agent DIR ID: one more agent certificate, agent-ID.pem and
+#   agent-ID.key, CN=ID (the sink takes an agent's identity from its CN),
+#   signed by DIR/ca (made by the first form).
 # Idempotent (overwrites), quiet, keys mode 0600.  Never commit the output:
 # tests generate certificates at run time.
 set -euo pipefail
 
-[ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
+agent_id=
+if [ "${1:-}" = --agent ]; then
+	[ $# -eq 3 ] || { echo "usage: $0 --agent DIR ID" >&2; exit 2; }
+	agent_id=$3
+	set -- "$2"
+fi
+[ $# -eq 1 ] || { echo "usage: $0 DIR | $0 --agent DIR ID" >&2; exit 2; }
 dir=$1
 mkdir -p "$dir"
 cd "$dir"
@@ -56,6 +65,12 @@ keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth
 authorityKeyIdentifier=keyid
 EXT
+
+if [ -n "$agent_id" ]; then
+	mkleaf "agent-$agent_id" ca "$agent_id" "$tmp/client.ext"
+	chmod 0644 "agent-$agent_id.pem"
+	exit 0
+fi
 
 mkca ca "sluice test CA"
 mkleaf sink ca sluice-sink "$tmp/server.ext"

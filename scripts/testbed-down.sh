@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # testbed-down.sh [DIR]: stop what testbed-up.sh started in DIR (default
 # /tmp/sluice-testbed), by the PIDs in DIR/env only, then remove DIR and
-# the test user's authorized key.  Running jobs are cancelled first so no
-# slurmstepd is left behind.  Safe to run twice.
+# this testbed's line in the test user's authorized keys.  Running jobs
+# are cancelled first so no slurmstepd is left behind.  Safe to run twice.
 set -u
 DIR=${1:-/tmp/sluice-testbed}
 ENV=$DIR/env
@@ -50,5 +50,15 @@ done
 [ -n "${alive:-}" ] && kill -KILL $alive 2>/dev/null
 rm -rf "$DIR"
 home=$(getent passwd sluicehook | cut -d: -f6)
-[ -n "$home" ] && rm -f "$home/.ssh/authorized_keys"
+# only this testbed's key line (testbed-up.sh appends one per DIR)
+if [ -n "$home" ] && [ -f "$home/.ssh/authorized_keys" ]; then
+	(
+		flock 9
+		awk -v me="sluicehook@testbed:$DIR" '$NF != me' \
+		    "$home/.ssh/authorized_keys" > "$home/.ssh/authorized_keys.tmp"
+		chown sluicehook:sluicehook "$home/.ssh/authorized_keys.tmp"
+		chmod 600 "$home/.ssh/authorized_keys.tmp"
+		mv -f "$home/.ssh/authorized_keys.tmp" "$home/.ssh/authorized_keys"
+	) 9>"$home/.ssh/.testbed.lock"
+fi
 exit 0

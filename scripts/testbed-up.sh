@@ -84,9 +84,16 @@ fi
 usermod -p '*' "$USER_NAME"		# '!' counts as locked with UsePAM no
 HOME_DIR=$(getent passwd "$USER_NAME" | cut -d: -f6)
 install -d -m 700 -o "$USER_NAME" -g "$USER_NAME" "$HOME_DIR/.ssh"
-ssh-keygen -q -t ed25519 -N '' -C "$USER_NAME@testbed" -f "$DIR/client/id_ed25519"
-install -m 600 -o "$USER_NAME" -g "$USER_NAME" "$DIR/client/id_ed25519.pub" \
-    "$HOME_DIR/.ssh/authorized_keys"
+# one line per testbed, named after DIR, so that testbeds started in
+# parallel (other tests, other worktrees) do not lock each other out;
+# testbed-down.sh removes only its own line
+ssh-keygen -q -t ed25519 -N '' -C "$USER_NAME@testbed:$DIR" -f "$DIR/client/id_ed25519"
+(
+	flock 9
+	ak=$HOME_DIR/.ssh/authorized_keys
+	cat "$DIR/client/id_ed25519.pub" >> "$ak"
+	chown "$USER_NAME:$USER_NAME" "$ak"; chmod 600 "$ak"
+) 9>"$HOME_DIR/.ssh/.testbed.lock"
 chown "$USER_NAME:$USER_NAME" "$DIR/data"
 chmod 755 "$DIR/data"
 

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -74,6 +75,8 @@ static const struct enumval priorities[] = {
 	{ "oldest", PRIO_OLDEST }, { "newest", PRIO_NEWEST }, { NULL, 0 } };
 static const struct enumval retentions[] = {
 	{ "keep", RET_KEEP }, { "delete", RET_DELETE }, { "move", RET_MOVE }, { NULL, 0 } };
+static const struct enumval layouts[] = {
+	{ "flat", LAYOUT_FLAT }, { "per-agent", LAYOUT_PER_AGENT }, { NULL, 0 } };
 static const struct enumval hookkinds[] = {
 	{ "none", HOOK_NONE }, { "ssh", HOOK_SSH }, { "exec", HOOK_EXEC }, { NULL, 0 } };
 
@@ -96,6 +99,7 @@ static const struct keydef keys[] = {
 	{ "tls", "cert",		KT_STR,  RQ_TLS_ON, NULL,   F(cert),	0, 0, NULL },
 	{ "tls", "key",			KT_STR,  RQ_TLS_ON, NULL,   F(key),	0, 0, NULL },
 	{ "tls", "secret_file",		KT_STR,  RQ_TLS_OFF, NULL,  F(secret_file), 0, 0, NULL },
+	{ "tls", "agent_secrets",	KT_STR,  RQ_NO,     NULL,   F(agent_secrets), 0, 0, NULL },
 	{ "tls", "ciphersuites",	KT_STR,  RQ_NO,     NULL,   F(ciphersuites), 0, 0, NULL },
 	{ "tls", "threads",		KT_INT,  RQ_NO,     "2",    F(tls_threads), 0, 16, NULL },
 	{ "sink", "listen",		KT_STR,  RQ_SINK,   NULL,   F(listen),	0, 0, NULL },
@@ -113,6 +117,8 @@ static const struct keydef keys[] = {
 	{ "sink", "max_memory_per_agent", KT_SIZE, RQ_NO,   "256M", F(max_memory_per_agent), MiB, 2048 * MiB, NULL },
 	{ "sink", "file_mode",		KT_MODE, RQ_NO,     "0644", F(file_mode), 0, 0777, NULL },
 	{ "sink", "dir_mode",		KT_MODE, RQ_NO,     "0755", F(dir_mode), 0, 0777, NULL },
+	{ "sink", "layout",		KT_ENUM, RQ_NO,     "flat", F(layout),	0, 0, layouts },
+	{ "sink", "partial_ttl",	KT_DUR,  RQ_NO,     "168h", F(partial_ttl), 0, 366 * 86400.0, NULL },
 	{ "agent", "destination",	KT_STR,  RQ_AGENT,  NULL,   F(destination), 0, 0, NULL },
 	{ "agent", "server_name",	KT_STR,  RQ_NO,     NULL,   F(server_name), 0, 0, NULL },
 	{ "agent", "streams",		KT_INT,  RQ_NO,     "4",    F(streams),	1, SL_MAX_STREAMS, NULL },
@@ -123,6 +129,7 @@ static const struct keydef keys[] = {
 	{ "agent", "sndbuf",		KT_SIZE, RQ_NO,     "0",    F(sndbuf),	0, 256 * MiB, NULL },
 	{ "agent", "priority",		KT_ENUM, RQ_NO,     "oldest", F(priority), 0, 0, priorities },
 	{ "agent", "failover_after",	KT_DUR,  RQ_NO,     "5m",   F(failover_after), 0, 30 * 86400.0, NULL },
+	{ "agent", "stall_timeout",	KT_DUR,  RQ_NO,     "60s",  F(stall_timeout), 1, 3600, NULL },
 	{ "agent", "maintenance",	KT_STR,  RQ_NO,     NULL,   F(maintenance), 0, 0, NULL },
 	{ "agent", "retention",		KT_ENUM, RQ_NO,     "keep", F(retention), 0, 0, retentions },
 	{ "agent", "retention_dir",	KT_STR,  RQ_NO,     NULL,   F(retention_dir), 0, 0, NULL },
@@ -148,6 +155,7 @@ static const struct keydef keys[] = {
 	{ "hook", "retry_min",		KT_DUR,  RQ_NO,     "5s",   F(hook_retry_min), 0.01, 86400, NULL },
 	{ "hook", "retry_max",		KT_DUR,  RQ_NO,     "10m",  F(hook_retry_max), 0.01, 86400, NULL },
 	{ "hook", "remote_root",	KT_STR,  RQ_NO,     NULL,   F(hook_remote_root), 0, 0, NULL },
+	{ "hook", "state_dir",		KT_STR,  RQ_NO,     ".sluice/hook-state", F(hook_state_dir), 0, 0, NULL },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -683,23 +691,38 @@ check_file(struct pctx *p, const char *sect, const char *key, const char *path,
 	return fd;
 }
 
-/* Read the shared secret: private, 16..256 bytes after one newline. */
-static void
-load_secret(struct pctx *p)
+/*
+ * Read a secret file: a regular file, private (no group or other bits),
+ * 16..SECRET_MAX bytes after one trailing newline (and CR).  0 with
+ * out/len filled, or -1 with msg naming the file and what is wrong
+ * (enoent set when it does not exist).  nofollow: refuse a symlink as
+ * the last component (an agent's file in agent_secrets).
+ */
+static int
+read_secret(const char *path, int nofollow, uint8_t *out, size_t outlen,
+    size_t *lenp, int *enoent, char *msg, size_t msglen)
 {
-	struct config	*c = p->c;
 	struct stat	 st;
 	uint8_t		 buf[SECRET_MAX + 3];
 	ssize_t		 n;
 	size_t		 len = 0;
-	int		 fd, line = keyline(p, "tls", "secret_file");
+	int		 fd, rc = -1;
 
-	fd = check_file(p, "tls", "secret_file", c->secret_file, &st);
-	if (fd == -1)
-		return;
+	*enoent = 0;
+	/* O_NONBLOCK: a FIFO named here must not hang start-up. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+	    (nofollow ? O_NOFOLLOW : 0));
+	if (fd == -1) {
+		*enoent = errno == ENOENT;
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(msg, msglen, "%s: not a regular file", path);
+		goto out;
+	}
 	if ((st.st_mode & 077) != 0) {
-		errf(p, line, "tls", "secret_file",
-		    "%s: readable by others (chmod 600)", c->secret_file);
+		snprintf(msg, msglen, "%s: readable by others (chmod 600)", path);
 		goto out;
 	}
 	while (len < sizeof(buf)) {
@@ -707,8 +730,7 @@ load_secret(struct pctx *p)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			errf(p, line, "tls", "secret_file", "read %s: %s",
-			    c->secret_file, strerror(errno));
+			snprintf(msg, msglen, "read %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -720,20 +742,33 @@ load_secret(struct pctx *p)
 	if (len > 0 && buf[len - 1] == '\r')
 		len--;
 	if (len < SECRET_MIN)
-		errf(p, line, "tls", "secret_file",
-		    "%s: secret is %zu bytes, at least %d needed",
-		    c->secret_file, len, SECRET_MIN);
-	else if (len > SECRET_MAX)
-		errf(p, line, "tls", "secret_file",
-		    "%s: secret is longer than %zu bytes", c->secret_file,
+		snprintf(msg, msglen, "%s: secret is %zu bytes, at least %d needed",
+		    path, len, SECRET_MIN);
+	else if (len > SECRET_MAX || len > outlen)
+		snprintf(msg, msglen, "%s: secret is longer than %zu bytes", path,
 		    SECRET_MAX);
 	else {
-		memcpy(c->secret, buf, len);
-		c->secret_len = len;
+		memcpy(out, buf, len);
+		*lenp = len;
+		rc = 0;
 	}
 out:
 	explicit_bzero(buf, sizeof(buf));
 	close(fd);
+	return rc;
+}
+
+/* Read the shared secret: private, 16..256 bytes after one newline. */
+static void
+load_secret(struct pctx *p)
+{
+	struct config	*c = p->c;
+	char		 msg[4096 + 128];
+	int		 enoent;
+
+	if (read_secret(c->secret_file, 0, c->secret, sizeof(c->secret), &c->secret_len,
+	    &enoent, msg, sizeof(msg)) != 0)
+		errf(p, keyline(p, "tls", "secret_file"), "tls", "secret_file", "%s", msg);
 }
 
 static int
@@ -745,6 +780,103 @@ valid_id(const char *s)
 		return 0;
 	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789._-") == n;
+}
+
+/* An agent id that may name a file in agent_secrets (and a directory
+ * under the sink's root): a valid id not starting with '.'. */
+static int
+file_id(const char *s)
+{
+	return valid_id(s) && s[0] != '.';
+}
+
+int
+config_agent_secret(const struct config *c, const char *id, uint8_t *out,
+    size_t outlen, size_t *len, char *err, size_t errlen)
+{
+	char	path[sizeof(c->agent_secrets) + SL_MAX_ID + 2];
+	int	enoent;
+
+	if (c->agent_secrets[0] == '\0' || !file_id(id)) {
+		snprintf(err, errlen, "no secret for agent \"%.64s\"", id);
+		return SL_ENOTFOUND;
+	}
+	snprintf(path, sizeof(path), "%s/%s", c->agent_secrets, id);
+	if (read_secret(path, 1, out, outlen, len, &enoent, err, errlen) != 0)
+		return enoent ? SL_ENOTFOUND : SL_EINVAL;
+	return SL_OK;
+}
+
+/* [tls] agent_secrets: a directory of <agent id> files, each a secret.
+ * Checked in full at start-up (sluiced -n says what is wrong); read again
+ * at each HELLO. */
+static void
+validate_agent_secrets(struct pctx *p)
+{
+	struct config	*c = p->c;
+	struct dirent	*de;
+	struct stat	 st;
+	uint8_t		 sec[SECRET_MAX];
+	char		 msg[sizeof(c->agent_secrets) + 512];
+	size_t		 len;
+	DIR		*dir;
+	int		 line = keyline(p, "tls", "agent_secrets"), n = 0;
+
+	if (c->role != ROLE_SINK) {
+		errf(p, line, "tls", "agent_secrets", "for role sink only (an agent "
+		    "uses secret_file)");
+		return;
+	}
+	if (c->tls) {
+		errf(p, line, "tls", "agent_secrets", "only with mode = off (with TLS "
+		    "the certificate is the identity)");
+		return;
+	}
+	if (keyline(p, "tls", "secret_file") != 0) {
+		errf(p, line, "tls", "agent_secrets", "set either secret_file (one "
+		    "secret shared by every agent) or agent_secrets, not both");
+		return;
+	}
+	if (stat(c->agent_secrets, &st) == -1) {
+		errf(p, line, "tls", "agent_secrets", "%s: %s", c->agent_secrets,
+		    strerror(errno));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		errf(p, line, "tls", "agent_secrets", "%s: not a directory",
+		    c->agent_secrets);
+		return;
+	}
+	if ((st.st_mode & 022) != 0) {
+		errf(p, line, "tls", "agent_secrets", "%s: writable by others "
+		    "(chmod 700)", c->agent_secrets);
+		return;
+	}
+	if ((dir = opendir(c->agent_secrets)) == NULL) {
+		errf(p, line, "tls", "agent_secrets", "%s: %s", c->agent_secrets,
+		    strerror(errno));
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!file_id(de->d_name)) {
+			errf(p, line, "tls", "agent_secrets", "%s/%s: not an agent id "
+			    "(1..%d of A-Z a-z 0-9 . _ -)", c->agent_secrets, de->d_name,
+			    SL_MAX_ID);
+			continue;
+		}
+		if (config_agent_secret(c, de->d_name, sec, sizeof(sec), &len, msg,
+		    sizeof(msg)) != SL_OK)
+			errf(p, line, "tls", "agent_secrets", "%s", msg);
+		else
+			n++;
+	}
+	closedir(dir);
+	explicit_bzero(sec, sizeof(sec));
+	if (n == 0)
+		errf(p, line, "tls", "agent_secrets", "%s: no agent secret in it "
+		    "(one file per agent, named by its id)", c->agent_secrets);
 }
 
 static const char *
@@ -801,6 +933,9 @@ validate_hook(struct pctx *p)
 		return;
 	if (c->hook_command[0] == '\0')
 		errf(p, 0, "hook", "command", "missing (required when kind is not none)");
+	if (c->hook_state_dir[0] == '\0')
+		errf(p, keyline(p, "hook", "state_dir"), "hook", "state_dir",
+		    "empty (a directory at the remote, or none to run without the fence)");
 	if (c->hook_kind != HOOK_SSH)
 		return;
 	if (c->hook_host[0] == '\0')
@@ -843,7 +978,8 @@ validate(struct pctx *p)
 		case RQ_AGENT:	need = c->role == ROLE_AGENT; break;
 		case RQ_SINK:	need = c->role == ROLE_SINK; break;
 		case RQ_TLS_ON:	need = c->tls == 1; break;
-		case RQ_TLS_OFF: need = c->tls == 0; break;
+		case RQ_TLS_OFF: need = c->tls == 0 && !(c->role == ROLE_SINK &&
+		    keyline(p, "tls", "agent_secrets") != 0); break;
 		default:	need = 0; break;
 		}
 		if (need && p->keyline[i] == 0)
@@ -892,6 +1028,8 @@ validate(struct pctx *p)
 			close(fd);
 	} else if (c->secret_file[0] != '\0')
 		load_secret(p);
+	if (keyline(p, "tls", "agent_secrets") != 0)
+		validate_agent_secrets(p);
 
 	if (c->role == ROLE_SINK) {
 		line = keyline(p, "sink", "listen");

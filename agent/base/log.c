@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pathchk.h"
 
 #define LOG_LINE_MAX	4096
 #define Q_BUFS		4
@@ -163,18 +164,24 @@ log_warn(const char *comp, const char *fmt, ...)
 	errno = saved;
 }
 
-/* Does s need quotes in a key=value field? */
+/* Does s need quotes in a key=value field?  Also when it is not UTF-8:
+ * those bytes are written as \xNN, so a log line is always valid text. */
 static int
 needs_quotes(const char *s)
 {
 	const unsigned char	*p;
+	size_t			 left = strlen(s), n;
 
 	if (*s == '\0')
 		return 1;
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
+	for (p = (const unsigned char *)s; *p != '\0'; p += n, left -= n) {
 		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '=' ||
 		    *p == '\\')
 			return 1;
+		n = pathchk_utf8_len(p, left);
+		if (n == 0)
+			return 1;
+	}
 	return 0;
 }
 
@@ -187,7 +194,7 @@ log_q(const char *s)
 	char			*b = bufs[next++ % Q_BUFS];
 	const unsigned char	*p;
 	char			 esc[4];
-	size_t			 o = 0, elen, slen;
+	size_t			 o = 0, elen, slen, n;
 
 	if (s == NULL)
 		return "(null)";
@@ -200,16 +207,25 @@ log_q(const char *s)
 		return b;
 	}
 	b[o++] = '"';
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+	slen = strlen(s);
+	for (p = (const unsigned char *)s; *p != '\0'; p += n, slen -= n) {
 		elen = 2;
+		n = 1;
 		esc[0] = '\\';
 		switch (*p) {
 		case '"':  esc[1] = '"'; break;
 		case '\\': esc[1] = '\\'; break;
 		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
 		case '\t': esc[1] = 't'; break;
 		default:
-			if (*p < 0x20 || *p == 0x7f) {
+			/* a valid UTF-8 sequence as it is; a control byte or
+			 * a byte that is not UTF-8 as \xNN */
+			if (*p >= 0x80 && (n = pathchk_utf8_len(p, slen)) > 0) {
+				memcpy(esc, p, n);
+				elen = n;
+			} else if (*p < 0x20 || *p >= 0x7f) {
+				n = 1;
 				esc[1] = 'x';
 				esc[2] = hex[*p >> 4];
 				esc[3] = hex[*p & 0xf];

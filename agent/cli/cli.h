@@ -39,7 +39,8 @@ int	cmd_wait(int argc, char **argv);
 int	cmd_submit(int argc, char **argv);	/* cli_ctl.c */
 int	cmd_pause(int argc, char **argv);
 int	cmd_resume(int argc, char **argv);
-int	cmd_one_dataset(int argc, char **argv);	/* retry, retry-hook DATASET */
+int	cmd_one_dataset(int argc, char **argv);	/* retry-hook DATASET */
+int	cmd_retry(int argc, char **argv);		/* retry DATASET [--name NEW] */
 int	cmd_cancel(int argc, char **argv);
 int	cmd_watch(int argc, char **argv);	/* cli_watch.c */
 int	cmd_verify(int argc, char **argv);	/* cli_verify.c */
@@ -71,5 +72,17 @@ double		cli_now(void);			/* CLOCK_REALTIME seconds */
 const char     *cli_bytes(uint64_t b, char *buf, size_t len);	/* "1.5 GiB" */
 const char     *cli_duration(double s, char *buf, size_t len);	/* "42s", "3m", "1.5h" */
 const char     *cli_state_name(int state);	/* agent or sink state by role */
+
+/* A name or a sentence holding names, for a line of text: '\\', '\n',
+ * '\r', '\t' as "\\\\", "\\n", "\\r", "\\t", other control bytes and bytes
+ * that are not UTF-8 as "\\xNN", the rest as it is, so that one name
+ * never splits a line.  Returns one of a few rotating static buffers
+ * (four results stay valid together). */
+const char     *cli_esc(const char *s);
+/* The same for JSON: a new string holding s when it is UTF-8 (JSON
+ * escapes control bytes itself), else cli_esc's text; json_null() for
+ * NULL.  For "s:o" in json_pack. */
+struct json_t;
+struct json_t  *cli_json_str(const char *s);
 
 #endif

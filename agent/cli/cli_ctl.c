@@ -54,7 +54,7 @@ cmd_submit(int argc, char **argv)
 		return SL_EXIT_USAGE;
 	}
 	if (realpath(argv[optind], dir) == NULL) {
-		fprintf(stderr, "sluice: %s: %s\n", argv[optind], strerror(errno));
+		fprintf(stderr, "sluice: %s: %s\n", cli_esc(argv[optind]), strerror(errno));
 		return SL_EXIT_FAIL;
 	}
 	args[0] = dir;
@@ -66,11 +66,11 @@ cmd_submit(int argc, char **argv)
 		return SL_EXIT_DOWN;
 	}
 	if (status != SL_OK) {
-		fprintf(stderr, "sluice: submit %s: %s\n", dir, text);
+		fprintf(stderr, "sluice: submit %s: %s\n", cli_esc(dir), cli_esc(text));
 		free(text);
 		return SL_EXIT_FAIL;
 	}
-	printf("submitted %s\n", text);
+	printf("submitted %s\n", cli_esc(text));
 	free(text);
 	return SL_EXIT_OK;
 }
@@ -104,13 +104,13 @@ ctl_simple(const char *command, int n, char **args)
 			    "(it answered: unknown command); upgrade sluiced\n", command,
 			    command);
 		else
-			fprintf(stderr, "sluice: %s: %s\n", command, text[0] ? text :
+			fprintf(stderr, "sluice: %s: %s\n", command, text[0] ? cli_esc(text) :
 			    sl_strerror(status));
 		free(text);
 		return SL_EXIT_FAIL;
 	}
 	if (text[0])
-		printf("%s\n", text);
+		printf("%s\n", cli_esc(text));
 	free(text);
 	return SL_EXIT_OK;
 }
@@ -201,7 +201,31 @@ cmd_resume(int argc, char **argv)
 	return ctl_simple("resume", 1, args);
 }
 
-/* retry DATASET, retry-hook DATASET */
+/* retry DATASET [--name NEW]: the control request "retry" DATASET [NEW]. */
+int
+cmd_retry(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'N' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char	*args[2], *name = NULL;
+	int	 ch;
+
+	while ((ch = getopt_long(argc, argv, "N:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'N': name = optarg; break;
+		default: return SL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || argv[optind][0] == '-' || (name && name[0] == '\0'))
+		return CLI_USAGE;
+	args[0] = argv[optind];
+	args[1] = name;
+	return ctl_simple("retry", name ? 2 : 1, args);
+}
+
+/* retry-hook DATASET */
 int
 cmd_one_dataset(int argc, char **argv)
 {

@@ -28,7 +28,7 @@ show_hist(const struct hist_rec *h, void *arg)
 	(void)arg;
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	printf("  %s  %s -> %s%s%s\n", ts, h->from ? cli_state_name(h->from) : "new",
-	    cli_state_name(h->to), h->reason[0] ? ": " : "", h->reason);
+	    cli_state_name(h->to), h->reason[0] ? ": " : "", cli_esc(h->reason));
 }
 
 int
@@ -47,16 +47,17 @@ cmd_show(int argc, char **argv)
 	j = cli_open_journal(0);
 	memset(&d, 0, sizeof(d));
 	if (journal_ds_find(j, argv[1], &d) != SL_OK) {
-		fprintf(stderr, "sluice: %s: no such dataset\n", argv[1]);
+		fprintf(stderr, "sluice: %s: no such dataset\n", cli_esc(argv[1]));
 		journal_close(j);
 		return SL_EXIT_FAIL;
 	}
-	printf("dataset %s (%016llx)\n  state:   %s\n", d.name, (unsigned long long)d.id,
+	printf("dataset %s (%016llx)\n  state:   %s\n", cli_esc(d.name),
+	    (unsigned long long)d.id,
 	    cli_state_name(d.state));
 	if (cli_cfg.role == ROLE_AGENT)
-		printf("  source:  %s\n", d.src);
+		printf("  source:  %s\n", cli_esc(d.src));
 	else
-		printf("  agent:   %s\n", d.src);
+		printf("  agent:   %s\n", cli_esc(d.src));
 	printf("  files:   %u, %s in %llu chunks of %u bytes\n", d.nfiles,
 	    cli_bytes(d.bytes, b, sizeof(b)), (unsigned long long)d.nchunks,
 	    d.chunk_size);
@@ -65,24 +66,38 @@ cmd_show(int argc, char **argv)
 	    (unsigned long long)d.chunks_sent, (unsigned long long)d.chunks_resent,
 	    (unsigned long long)d.chunks_nacked);
 	if (d.published[0])
-		printf("  published: %s\n", d.published);
+		printf("  published: %s\n", cli_esc(d.published));
 	if (cli_cfg.role == ROLE_AGENT && d.hook_attempts > 0) {
-		printf("  hook:    %u attempt%s, last exit status %d\n", d.hook_attempts,
-		    d.hook_attempts == 1 ? "" : "s", d.hook_status);
+		/* the real outcome, never a -1: running since when, the exit
+		 * status of the last run, or that none ran to an exit */
+		if (d.state == DS_HOOK_RUNNING) {
+			uint64_t since = d.hook_next_ns ? d.hook_next_ns : d.updated_ns;
+			time_t t = (time_t)(since / 1000000000u);
+			char ts[32];
+
+			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+			printf("  hook:    running since %s (attempt %u)\n", ts,
+			    d.hook_attempts);
+		} else if (d.hook_status >= 0)
+			printf("  hook:    %u attempt%s, last exit status %d\n",
+			    d.hook_attempts, d.hook_attempts == 1 ? "" : "s", d.hook_status);
+		else
+			printf("  hook:    %u attempt%s, none ran to an exit status\n",
+			    d.hook_attempts, d.hook_attempts == 1 ? "" : "s");
 		if (d.hook_out[0])
 			printf("  hook out: %.*s\n", (int)strcspn(d.hook_out, "\n"), d.hook_out);
 		if (d.hook_err[0])
 			printf("  hook err: %.*s\n", (int)strcspn(d.hook_err, "\n"), d.hook_err);
 	}
 	if (d.error[0])
-		printf("  error:   %s\n", d.error);
+		printf("  error:   %s\n", cli_esc(d.error));
 	for (i = 0; i < d.nmeta; i++)
-		printf("  meta:    %s=%s\n", d.meta[i][0], d.meta[i][1]);
+		printf("  meta:    %s=%s\n", d.meta[i][0], cli_esc(d.meta[i][1]));
 	if (journal_files_load(j, d.id, &files, &n) == SL_OK) {
 		printf("  files:\n");
 		for (i = 0; i < n && i < 50; i++)
 			printf("    %12llu  %s\n", (unsigned long long)files[i].size,
-			    files[i].path);
+			    cli_esc(files[i].path));
 		if (n > 50)
 			printf("    ... %u more\n", n - 50);
 		free(files);
@@ -142,8 +157,8 @@ cmd_wait(int argc, char **argv)
 				bad = st == fail_state;
 			}
 			if (ok || bad) {
-				printf("%s %s%s%s\n", d.name, cli_state_name(st),
-				    d.error[0] ? ": " : "", d.error);
+				printf("%s %s%s%s\n", cli_esc(d.name), cli_state_name(st),
+				    d.error[0] ? ": " : "", cli_esc(d.error));
 				ds_rec_free(&d);
 				return ok ? SL_EXIT_OK : SL_EXIT_FAIL;
 			}

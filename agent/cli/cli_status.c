@@ -53,9 +53,9 @@ ds_json(const struct ds_rec *d)
 	char	id[17];
 
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)d->id);
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:f, s:f, s:f, s:s, s:s, s:s}",
-	    "id", id, "name", d->name, "state", cli_state_name(d->state),
+	return json_pack("{s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:f, s:f, s:f, s:o, s:o, s:o}",
+	    "id", id, "name", cli_json_str(d->name), "state", cli_state_name(d->state),
 	    "files", (json_int_t)d->nfiles, "bytes", (json_int_t)d->bytes,
 	    "chunks", (json_int_t)d->nchunks, "chunks_done", (json_int_t)d->chunks_acked,
 	    "bytes_done", (json_int_t)d->bytes_acked,
@@ -66,8 +66,8 @@ ds_json(const struct ds_rec *d)
 	    "created", (double)d->created_ns / 1e9,
 	    "updated", (double)d->updated_ns / 1e9,
 	    "completed", (double)d->completed_ns / 1e9,
-	    "published", d->published, "error", d->error,
-	    cli_cfg.role == ROLE_AGENT ? "source" : "agent", d->src);
+	    "published", cli_json_str(d->published), "error", cli_json_str(d->error),
+	    cli_cfg.role == ROLE_AGENT ? "source" : "agent", cli_json_str(d->src));
 }
 
 /* Keep the RECENT_FAILED most recently updated failures, newest first. */
@@ -135,11 +135,12 @@ tally_fn(const struct ds_rec *d, void *arg)
 		    "DONE", "FILES", "BYTES", "RESENT", "AGE");
 	pct = d->bytes ? 100.0 * (double)d->bytes_acked / (double)d->bytes : 100.0;
 	printf("%016llx  %-24.24s %-12s %5.1f%% %8u %10s %7llu %6s\n",
-	    (unsigned long long)d->id, d->name, cli_state_name(d->state), pct, d->nfiles,
+	    (unsigned long long)d->id, cli_esc(d->name), cli_state_name(d->state), pct,
+	    d->nfiles,
 	    cli_bytes(d->bytes, b1, sizeof(b1)), (unsigned long long)d->chunks_resent,
 	    age(d->created_ns, a, sizeof(a)));
 	if (d->error[0] && (failed || cli_cfg.role == ROLE_SINK))
-		printf("    error: %s\n", d->error);
+		printf("    error: %s\n", cli_esc(d->error));
 	return 0;
 }
 
@@ -392,9 +393,10 @@ cmd_status(int argc, char **argv)
 		json_object_set_new(root, "failed", json_integer(failed));
 		fa = json_array();
 		for (i = 0; i < t.nfailed; i++) {
-			o = json_pack("{s:s, s:s, s:f, s:s}", "id", "", "name", t.failed[i].name,
-			    "time", (double)t.failed[i].updated_ns / 1e9, "error",
-			    t.failed[i].error);
+			o = json_pack("{s:s, s:o, s:f, s:o}", "id", "", "name",
+			    cli_json_str(t.failed[i].name), "time",
+			    (double)t.failed[i].updated_ns / 1e9, "error",
+			    cli_json_str(t.failed[i].error));
 			snprintf(b, sizeof(b), "%016llx", (unsigned long long)t.failed[i].id);
 			json_object_set_new(o, "id", json_string(b));
 			json_array_append_new(fa, o);
@@ -498,13 +500,14 @@ cmd_status(int argc, char **argv)
 		json_array_foreach(t.active, k, d) {
 			double	tot = (double)json_integer_value(json_object_get(d, "bytes"));
 			double	done = (double)json_integer_value(json_object_get(d, "bytes_done"));
-			printf("  %-24.24s %-12s %5.1f%%  %s of %s", json_string_value(
-			    json_object_get(d, "name")), json_string_value(json_object_get(d,
+			printf("  %-24.24s %-12s %5.1f%%  %s of %s", cli_esc(json_string_value(
+			    json_object_get(d, "name"))), json_string_value(json_object_get(d,
 			    "state")), tot > 0 ? 100 * done / tot : 100.0,
 			    cli_bytes((uint64_t)done, b, sizeof(b)), cli_bytes((uint64_t)tot,
 			    b2, sizeof(b2)));
 			if (cli_cfg.role == ROLE_SINK)
-				printf("  from %s", json_string_value(json_object_get(d, "agent")));
+				printf("  from %s", cli_esc(json_string_value(
+				    json_object_get(d, "agent"))));
 			putchar('\n');
 		}
 	}
@@ -512,8 +515,8 @@ cmd_status(int argc, char **argv)
 		printf("failed (newest %d):\n", t.nfailed);
 		for (i = 0; i < t.nfailed; i++)
 			printf("  %s  %-24.24s %s\n", when((double)t.failed[i].updated_ns / 1e9,
-			    ts, sizeof(ts)), t.failed[i].name, t.failed[i].error[0] ?
-			    t.failed[i].error : "(no reason recorded)");
+			    ts, sizeof(ts)), cli_esc(t.failed[i].name), t.failed[i].error[0] ?
+			    cli_esc(t.failed[i].error) : "(no reason recorded)");
 		if (cli_cfg.role == ROLE_AGENT)
 			printf("  (sluice show DATASET for its history; sluice retry DATASET)\n");
 	}

@@ -3,17 +3,28 @@
  * loaded once by main and read-only after; the journal opened read-only
  * for no longer than one look takes (a read txn held open pins LMDB pages
  * and grows the map while the daemon writes); and the one way sizes,
- * durations and states are printed, so that status, ls, show, watch and
- * verify say them alike.  It calls nothing above it in the room.
+ * durations, states and names are printed, so that status, ls, show,
+ * watch and verify say them alike.  It calls nothing above it in the room.
+ *
+ * A name may hold any byte but '/' and NUL (pathchk.h): printed, a
+ * newline in it must not split an output line, nor a byte that is not
+ * UTF-8 break a terminal or a JSON document, so names go through cli_esc
+ * (text) and cli_json_str (JSON).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "config.h"
 #include "journal.h"
+#include "pathchk.h"
 #include "sltime.h"
+
+#define ESC_BUFS	4
+#define ESC_SIZE	(4 * SL_MAX_PATH + 64)
 
 struct config		cli_cfg;
 
@@ -116,4 +127,77 @@ cli_duration(double s, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.1fh", s / 3600);
 	return buf;
+}
+
+/* Escape s into b (ESC_SIZE bytes); 1 if anything was escaped. */
+static int
+esc_into(const char *s, char *b)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 o = 0, left = strlen(s), n;
+	int			 any = 0;
+	char			 c2;
+
+	for (; *p != '\0' && o < ESC_SIZE - 8; p += n, left -= n) {
+		n = 1;
+		switch (*p) {
+		case '\\':	c2 = '\\'; break;
+		case '\n':	c2 = 'n'; break;
+		case '\r':	c2 = 'r'; break;
+		case '\t':	c2 = 't'; break;
+		default:	c2 = 0;
+		}
+		if (c2 != 0) {
+			b[o++] = '\\';
+			b[o++] = c2;
+			any = 1;
+			continue;
+		}
+		if (*p >= 0x80)
+			n = pathchk_utf8_len(p, left);
+		if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			n = 1;
+			b[o++] = '\\';
+			b[o++] = 'x';
+			b[o++] = hex[*p >> 4];
+			b[o++] = hex[*p & 0xf];
+			any = 1;
+			continue;
+		}
+		memcpy(b + o, p, n);
+		o += n;
+	}
+	b[o] = '\0';
+	return any;
+}
+
+const char *
+cli_esc(const char *s)
+{
+	static char	 bufs[ESC_BUFS][ESC_SIZE];
+	static unsigned	 next;
+	char		*b = bufs[next++ % ESC_BUFS];
+
+	if (s == NULL)
+		return "(null)";
+	esc_into(s, b);
+	return b;
+}
+
+json_t *
+cli_json_str(const char *s)
+{
+	static char	 b[ESC_SIZE];
+	json_t		*j;
+
+	if (s == NULL)
+		return json_null();
+	/* jansson takes valid UTF-8 only (and escapes control bytes
+	 * itself); anything else goes as escaped text */
+	j = json_string(s);
+	if (j != NULL)
+		return j;
+	esc_into(s, b);
+	return json_string(b);
 }

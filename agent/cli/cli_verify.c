@@ -63,7 +63,7 @@ diff(struct vctx *v, const char *kind, const char *path, const char *fmt, ...)
 	va_list	ap;
 
 	v->diffs++;
-	printf("%-8s %s", kind, path);
+	printf("%-8s %s", kind, cli_esc(path));
 	if (fmt != NULL) {
 		printf(": ");
 		va_start(ap, fmt);
@@ -93,7 +93,7 @@ load_manifest(int dfd, const char *dir, struct vctx *v)
 
 	fd = fsx_open_beneath(dfd, MANIFEST_NAME, O_RDONLY, 0);
 	if (fd == -1 || (fp = fdopen(fd, "r")) == NULL) {
-		fprintf(stderr, "sluice: verify: %s/%s: %s\n", dir, MANIFEST_NAME,
+		fprintf(stderr, "sluice: verify: %s/%s: %s\n", cli_esc(dir), MANIFEST_NAME,
 		    strerror(errno));
 		if (fd != -1)
 			close(fd);
@@ -105,7 +105,7 @@ load_manifest(int dfd, const char *dir, struct vctx *v)
 		if (rc == MANIFEST_SKIP)
 			continue;
 		if (rc != 0) {
-			fprintf(stderr, "sluice: verify: %s/%s:%d: malformed line\n", dir,
+			fprintf(stderr, "sluice: verify: %s/%s:%d: malformed line\n", cli_esc(dir),
 			    MANIFEST_NAME, lineno);
 			free(line);
 			fclose(fp);
@@ -266,18 +266,18 @@ verify_sink(const char *arg)
 	if (rc == SL_OK) {
 		name = d.name;
 		if (d.state != SDS_PUBLISHED)
-			fprintf(stderr, "sluice: verify: %s is %s, not published\n", d.name,
+			fprintf(stderr, "sluice: verify: %s is %s, not published\n", cli_esc(d.name),
 			    cli_state_name(d.state));
 	}
 	if (strchr(name, '/') != NULL || strcmp(name, "..") == 0 || name[0] == '.') {
-		fprintf(stderr, "sluice: verify: %s: not a dataset name\n", name);
+		fprintf(stderr, "sluice: verify: %s: not a dataset name\n", cli_esc(name));
 		ds_rec_free(&d);
 		return SL_EXIT_USAGE;
 	}
 	snprintf(dir, sizeof(dir), "%s/%s", cli_cfg.root, name);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd == -1) {
-		fprintf(stderr, "sluice: verify: %s: %s\n", dir, strerror(errno));
+		fprintf(stderr, "sluice: verify: %s: %s\n", cli_esc(dir), strerror(errno));
 		ds_rec_free(&d);
 		return SL_EXIT_FAIL;
 	}
@@ -300,12 +300,12 @@ verify_sink(const char *arg)
 	free(buf);
 	close(dfd);
 	if (v.diffs == 0)
-		printf("OK %s: %zu files, %llu bytes match %s (%s)\n", dir,
+		printf("OK %s: %zu files, %llu bytes match %s (%s)\n", cli_esc(dir),
 		    v.n, (unsigned long long)v.bytes, MANIFEST_NAME,
 		    v.nosha == 0 ? "sha256, xxh3-128" : v.nosha == v.n ? "xxh3-128" :
 		    "xxh3-128; sha256 where listed");
 	else
-		printf("FAILED %s: %u difference%s in %zu files\n", dir, v.diffs,
+		printf("FAILED %s: %u difference%s in %zu files\n", cli_esc(dir), v.diffs,
 		    v.diffs == 1 ? "" : "s", v.n);
 	for (i = 0; i < v.n; i++)
 		free(v.e[i].path);
@@ -385,7 +385,7 @@ verify_agent(const char *arg)
 	sfd = open(d.src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	buf = malloc(d.chunk_size ? d.chunk_size : 1);
 	if (sfd == -1 || buf == NULL) {
-		fprintf(stderr, "sluice: verify: %s: %s\n", d.src, strerror(errno));
+		fprintf(stderr, "sluice: verify: %s: %s\n", cli_esc(d.src), strerror(errno));
 		rc = SL_EIO;
 		goto out;
 	}
@@ -395,7 +395,7 @@ verify_agent(const char *arg)
 		fd = fsx_open_beneath(sfd, f->path, O_RDONLY | O_NOFOLLOW, 0);
 		if (fd == -1) {
 			if (errno == ENOENT)
-				diff(&v, "missing", f->path, "gone from %s", d.src);
+				diff(&v, "missing", f->path, "gone from %s", cli_esc(d.src));
 			else
 				diff(&v, "unreadable", f->path, "%s", strerror(errno));
 			continue;
@@ -437,18 +437,18 @@ verify_agent(const char *arg)
 			}
 		}
 		if (bad > 1)
-			printf("         %s: %d chunks differ in all\n", f->path, bad);
+			printf("         %s: %d chunks differ in all\n", cli_esc(f->path), bad);
 		if (bad == 0 && meta)
 			printf("note     %s: modification time changed, content the same\n",
-			    f->path);
+			    cli_esc(f->path));
 		close(fd);
 	}
 	if (v.diffs == 0)
 		printf("OK %s: %u files, %llu chunks (%llu bytes) match the hashes the "
-		    "sink acknowledged%s\n", d.name, nf, (unsigned long long)checked,
+		    "sink acknowledged%s\n", cli_esc(d.name), nf, (unsigned long long)checked,
 		    (unsigned long long)v.bytes, unknown ? "" : "");
 	else
-		printf("FAILED %s: %u file%s changed since transfer\n", d.name, v.diffs,
+		printf("FAILED %s: %u file%s changed since transfer\n", cli_esc(d.name), v.diffs,
 		    v.diffs == 1 ? "" : "s");
 	if (unknown)
 		printf("note: %llu chunks not yet acknowledged were not checked\n",

@@ -223,7 +223,7 @@ draw_tty(const struct wstate *w, const char *daemon_line)
 			bar[k] = k < fill ? '#' : '.';
 		bar[bw] = '\0';
 		printf("%-20.20s %-12s [%s] %5.1f%% %9s/%-9s %11s ETA %s\033[K\r\n",
-		    x->name, cli_state_name(x->state), bar, 100 * frac,
+		    cli_esc(x->name), cli_state_name(x->state), bar, 100 * frac,
 		    cli_bytes(x->done, b1, sizeof(b1)), cli_bytes(x->bytes, b2, sizeof(b2)),
 		    rate_text(x->rate, r, sizeof(r)), eta_text(x, e, sizeof(e)));
 	}
@@ -245,7 +245,7 @@ draw_plain(const struct wstate *w)
 	for (i = 0; i < w->ncur; i++) {
 		const struct wds *x = &w->cur[i];
 
-		printf("%s %s %s %.1f%% %s/%s rate=%s eta=%s\n", ts, x->name,
+		printf("%s %s %s %.1f%% %s/%s rate=%s eta=%s\n", ts, cli_esc(x->name),
 		    cli_state_name(x->state), x->bytes ? 100.0 * (double)x->done /
 		    (double)x->bytes : 100.0, cli_bytes(x->done, b1, sizeof(b1)),
 		    cli_bytes(x->bytes, b2, sizeof(b2)), rate_text(x->rate, r, sizeof(r)),

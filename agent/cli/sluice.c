@@ -93,9 +93,11 @@ static const struct cmd cmds[] = {
 	  "              (HH:MM, YYYY-MM-DD HH:MM)" },
 	{ "resume", cmd_resume, "[DEST]", "resume sending after pause",
 	  "Undoes sluice pause for DEST (default: every destination)." },
-	{ "retry", cmd_one_dataset, "DATASET", "queue a failed dataset again",
+	{ "retry", cmd_retry, "DATASET [--name NEW]", "queue a failed dataset again",
 	  "Asks the agent to move a failed dataset back to the queue; chunks the sink\n"
-	  "already holds are not sent again." },
+	  "already holds are not sent again.\n\n"
+	  "  --name NEW  send it under a new name: the way out when the sink refused\n"
+	  "              the name (\"name taken at sink by dataset X\")" },
 	{ "retry-hook", cmd_one_dataset, "DATASET", "run a dataset's completion hook again",
 	  "Asks the agent to run the completion hook of a transferred dataset again\n"
 	  "(after the hook failed or its target was fixed)." },

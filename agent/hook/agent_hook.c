@@ -2,10 +2,14 @@
  * agent_hook.c: when and how often the completion hook runs (see
  * agent_hook.h for the states and the crash rule).
  *
- * A small in-memory queue of (dataset, not-before time, kind) drives one
- * job at a time through hook.c's runner; an ev_timer wakes the queue when
- * the earliest entry is due.  Every decision is journaled before it takes
- * effect, so the queue can always be rebuilt from the journal.
+ * A small in-memory queue of (dataset, not-before time, kind: run, query
+ * or fence probe) drives one job at a time through hook.c's runner; an
+ * ev_timer wakes the queue when the earliest entry is due.  Every decision
+ * is journaled before it takes effect, so the queue can always be rebuilt
+ * from the journal: a fenced hook_running (non-zero hook_next_ns) is
+ * probed, an unfenced one queried or failed.  A fenced run is handed to the
+ * runner wrapped (fence.c) and detached, so that neither a timeout nor a
+ * stop kills it; its answer, not the wrapper's exit status, is the outcome.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +18,18 @@
 #include <ev.h>
 
 #include "agent_hook.h"
+#include "fence.h"
 #include "hook.h"
 #include "log.h"
 #include "sltime.h"
 
-enum job_kind { JOB_RUN, JOB_QUERY };
+enum job_kind { JOB_RUN, JOB_QUERY, JOB_PROBE };
 
 struct hq {
 	uint64_t	id;
 	double		not_before;
 	int		kind;
-	uint32_t	query_tries;
+	uint32_t	query_tries;	/* JOB_QUERY, JOB_PROBE: asked before */
 };
 
 struct ahook {
@@ -65,6 +70,45 @@ backoff(const struct config *cfg, uint32_t n)
 	while (n-- > 1 && d < cfg->hook_retry_max)
 		d *= 2;
 	return d < cfg->hook_retry_max ? d : cfg->hook_retry_max;
+}
+
+/* Runs are fenced at the remote (fence.h) unless [hook] state_dir = none. */
+static int
+fenced(const struct ahook *h)
+{
+	return h->cfg->hook_state_dir[0] != '\0' &&
+	    strcmp(h->cfg->hook_state_dir, "none") != 0;
+}
+
+static void
+count_retries(const struct hist_rec *r, void *arg)
+{
+	if (r->from == DS_HOOK_FAILED && r->to == DS_HOOK_PENDING)
+		(*(uint32_t *)arg)++;
+}
+
+/* The marker of d's current attempt: operator retries (history entries
+ * hook_failed -> hook_pending, durable and only added while no run is
+ * outstanding) and the attempt number make it unique per run. */
+static int
+marker(struct ahook *h, const struct ds_rec *d, char *key, size_t len)
+{
+	uint32_t	 gen = 0;
+
+	journal_history_foreach(h->j, d->id, count_retries, &gen);
+	return fence_key(key, len, h->cfg->id, d->id, gen, d->hook_attempts);
+}
+
+static void
+utc(int64_t t, char *buf, size_t len)
+{
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL)
+		snprintf(buf, len, "an unknown time");
+	else
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* Expand a template for dataset d. */
@@ -123,40 +167,81 @@ static void
 start_job(struct ahook *h, struct hq e)
 {
 	struct ds_rec	 d;
-	char		*cmd = NULL, err[512], why[640];
-	int		 rc;
+	char		*cmd = NULL, *wrapped = NULL, err[512], why[640];
+	char		 key[FENCE_KEY_MAX] = "";
+	int		 rc, flags = 0, fence = 0;
 
 	memset(&d, 0, sizeof(d));
 	if (journal_ds_get(h->j, e.id, &d) != SL_OK)
 		return;
 	if (e.kind == JOB_RUN && d.state != DS_HOOK_PENDING)
 		goto out;	/* retried or resolved meanwhile */
-	rc = expand(h, e.kind == JOB_RUN ? h->cfg->hook_command : h->cfg->hook_query,
-	    &d, &cmd, err, sizeof(err));
-	if (rc != SL_OK) {
-		snprintf(why, sizeof(why), "hook command: %s", err);
-		fail_hook(h, &d, why);
+	if (e.kind == JOB_PROBE && d.state != DS_HOOK_RUNNING)
 		goto out;
+	if (e.kind != JOB_PROBE) {
+		rc = expand(h, e.kind == JOB_RUN ? h->cfg->hook_command : h->cfg->hook_query,
+		    &d, &cmd, err, sizeof(err));
+		if (rc != SL_OK) {
+			snprintf(why, sizeof(why), "hook command: %s", err);
+			fail_hook(h, &d, why);
+			goto out;
+		}
+	}
+	fence = e.kind == JOB_PROBE || (e.kind == JOB_RUN && fenced(h));
+	if (fence) {
+		/* the run about to start is attempt hook_attempts + 1 */
+		if (e.kind == JOB_RUN)
+			d.hook_attempts++;
+		rc = marker(h, &d, key, sizeof(key));
+		if (e.kind == JOB_RUN)
+			d.hook_attempts--;
+		if (rc == SL_OK)
+			rc = fence_command(e.kind == JOB_RUN ? FENCE_RUN : FENCE_PROBE,
+			    h->cfg->hook_state_dir, key,
+			    h->cfg->hook_kind == HOOK_EXEC ? "/bin/sh" : "", cmd,
+			    &wrapped, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "hook fence: agent id %s is no marker name",
+			    h->cfg->id);
+		if (rc != SL_OK) {
+			fail_hook(h, &d, err);
+			goto out;
+		}
+		free(cmd);
+		cmd = wrapped;
+		flags = HOOK_DETACH;
 	}
 	if (e.kind == JOB_RUN) {
-		/* The promise: journaled before anything runs. */
-		snprintf(why, sizeof(why), "hook started (attempt %u of %d)",
-		    d.hook_attempts + 1, h->cfg->hook_attempts);
+		/* The promise: journaled before anything runs.  A fenced run
+		 * says so with a non-zero hook_next_ns (journal.h): at restart
+		 * only those are probed. */
+		if (fence)
+			snprintf(why, sizeof(why), "hook started (attempt %u of %d, fenced as %s)",
+			    d.hook_attempts + 1, h->cfg->hook_attempts, key);
+		else
+			snprintf(why, sizeof(why), "hook started (attempt %u of %d)",
+			    d.hook_attempts + 1, h->cfg->hook_attempts);
 		rc = journal_ds_hook(h->j, d.id, DS_HOOK_RUNNING, d.hook_attempts + 1,
-		    -1, 0, "", "", why);
+		    -1, fence ? (uint64_t)(sl_time_wall() * 1e9) : 0, "", "", why);
 		if (rc != SL_OK) {
 			log_err("hook", "dataset=%016llx cannot journal hook_running: %s; "
 			    "not starting it", (unsigned long long)d.id, sl_strerror(rc));
 			q_add(h, e.id, sl_time_wall() + 5, e.kind, e.query_tries);
 			goto out;
 		}
-		log_info("hook", "dataset=%016llx name=%s state=hook_running attempt=%u",
-		    (unsigned long long)d.id, log_q(d.name), d.hook_attempts + 1);
-	} else
+		log_info("hook", "dataset=%016llx name=%s state=hook_running attempt=%u%s%s",
+		    (unsigned long long)d.id, log_q(d.name), d.hook_attempts + 1,
+		    fence ? " fence=" : "", fence ? key : "");
+	} else if (e.kind == JOB_PROBE)
+		log_info("hook", "dataset=%016llx name=%s probing the fence %s: did the "
+		    "hook run?", (unsigned long long)d.id, log_q(d.name), key);
+	else
 		log_info("hook", "dataset=%016llx name=%s querying whether the "
 		    "interrupted hook ran", (unsigned long long)d.id, log_q(d.name));
-	if (hook_runner_submit(h->runner, d.id, cmd) != SL_OK) {
-		q_add(h, e.id, sl_time_wall() + 5, e.kind, e.query_tries);
+	if (hook_runner_submit_flags(h->runner, d.id, cmd, flags) != SL_OK) {
+		/* a fenced run already journaled hook_running: ask the fence */
+		q_add(h, e.id, sl_time_wall() + 5, e.kind == JOB_RUN && fence ?
+		    JOB_PROBE : e.kind, e.query_tries);
 		goto out;
 	}
 	h->busy = 1;
@@ -202,43 +287,157 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	kick(w->data);
 }
 
+/* Record a run's outcome: ran (exited with status, output out/err) or
+ * could not run (msg); done, a retry with backoff, or hook_failed. */
 static void
-run_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r)
+outcome(struct ahook *h, const struct ds_rec *d, int ran, int status,
+    const char *out, const char *err, const char *msg, double elapsed)
 {
 	char	why[HOOK_MSG_MAX + 128];
 	double	delay;
-	int	ok = r->rc == SL_OK && r->status == 0;
 
-	if (ok) {
-		journal_ds_hook(h->j, d->id, DS_DONE, d->hook_attempts, r->status, 0,
-		    r->out, r->err_tail, "hook succeeded");
+	if (ran && status == 0) {
+		journal_ds_hook(h->j, d->id, DS_DONE, d->hook_attempts, status, 0,
+		    out, err, "hook succeeded");
 		log_info("hook", "dataset=%016llx name=%s state=done status=0 out=%s "
 		    "seconds=%.2f", (unsigned long long)d->id, log_q(d->name),
-		    log_q(r->out), r->elapsed);
+		    log_q(out), elapsed);
 		return;
 	}
-	if (r->rc == SL_OK)
-		snprintf(why, sizeof(why), "hook exited with status %d: %s", r->status,
-		    r->err_tail[0] ? r->err_tail : r->msg);
+	if (ran)
+		snprintf(why, sizeof(why), "hook exited with status %d: %s", status,
+		    err[0] ? err : msg);
 	else
-		snprintf(why, sizeof(why), "hook could not run: %s", r->msg);
+		snprintf(why, sizeof(why), "hook could not run: %s", msg);
 	why[strcspn(why, "\n")] = '\0';
+	if (!ran)
+		status = -1;
 	if (d->hook_attempts >= (uint32_t)h->cfg->hook_attempts) {
 		char final[sizeof(why) + 64];
 		snprintf(final, sizeof(final), "%s (gave up after %u attempts)", why,
 		    d->hook_attempts);
-		journal_ds_hook(h->j, d->id, DS_HOOK_FAILED, d->hook_attempts, r->status,
-		    0, r->out, r->err_tail, final);
+		journal_ds_hook(h->j, d->id, DS_HOOK_FAILED, d->hook_attempts, status,
+		    0, out, err, final);
 		log_err("hook", "dataset=%016llx name=%s state=hook_failed reason=%s",
 		    (unsigned long long)d->id, log_q(d->name), log_q(final));
 		return;
 	}
 	delay = backoff(h->cfg, d->hook_attempts);
-	journal_ds_hook(h->j, d->id, DS_HOOK_PENDING, d->hook_attempts, r->status,
-	    (uint64_t)((sl_time_wall() + delay) * 1e9), r->out, r->err_tail, why);
+	journal_ds_hook(h->j, d->id, DS_HOOK_PENDING, d->hook_attempts, status,
+	    (uint64_t)((sl_time_wall() + delay) * 1e9), out, err, why);
 	log_warnx("hook", "dataset=%016llx name=%s attempt=%u failed: %s; retry in %.1fs",
 	    (unsigned long long)d->id, log_q(d->name), d->hook_attempts, log_q(why), delay);
 	q_add(h, d->id, sl_time_wall() + delay, JOB_RUN, 0);
+}
+
+static void
+run_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r)
+{
+	outcome(h, d, r->rc == SL_OK, r->status, r->out, r->err_tail, r->msg, r->elapsed);
+}
+
+/* Ask the fence again later (same marker): nothing is re-run meanwhile. */
+static void
+probe_later(struct ahook *h, const struct ds_rec *d, uint32_t tries, const char *what)
+{
+	double	delay = backoff(h->cfg, tries + 1);
+
+	log_info("hook", "dataset=%016llx name=%s %s; probing again in %.1fs",
+	    (unsigned long long)d->id, log_q(d->name), what, delay);
+	q_add(h, d->id, sl_time_wall() + delay, JOB_PROBE, tries + 1);
+}
+
+/* The answer of the fence, to a run or to a probe (fence.h). */
+static void
+fenced_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r,
+    int from_run)
+{
+	struct fence_answer	 a;
+	char			 t0[32], why[HOOK_MSG_MAX + 256];
+	uint32_t		 tries = from_run ? 0 : h->cur.query_tries;
+
+	fence_parse(r->out, &a);
+	utc(a.started, t0, sizeof(t0));
+	switch (a.state) {
+	case FENCE_RAN:
+		if (!from_run)
+			log_info("hook", "dataset=%016llx name=%s the fence says the hook "
+			    "ran (status %d, %s .. ); recording it, not re-running",
+			    (unsigned long long)d->id, log_q(d->name), a.status, t0);
+		outcome(h, d, 1, a.status, a.out, r->err_tail, r->msg,
+		    from_run ? r->elapsed : (double)(a.ended - a.started));
+		return;
+	case FENCE_RUNNING:
+		/* journaled once per start time: show says "running since" */
+		if (d->hook_next_ns != (uint64_t)a.started * 1000000000u) {
+			snprintf(why, sizeof(why), "running since %s (pid %ld at the remote)",
+			    t0, a.pid);
+			journal_ds_hook(h->j, d->id, DS_HOOK_RUNNING, d->hook_attempts, -1,
+			    (uint64_t)a.started * 1000000000u, "", why,
+			    "the hook's command is still running: waiting for it, not re-running");
+		}
+		snprintf(why, sizeof(why), "hook still running since %s (pid %ld)", t0, a.pid);
+		probe_later(h, d, tries, why);
+		return;
+	case FENCE_NONE:
+		/* never started under this marker: run it, as the same attempt
+		 * so that it gets the same marker (a late first start and
+		 * this one cannot both run) */
+		journal_ds_hook(h->j, d->id, DS_HOOK_PENDING,
+		    d->hook_attempts ? d->hook_attempts - 1 : 0, -1, 0, "", "",
+		    "the interrupted hook never started (the fence has no marker): running it");
+		log_info("hook", "dataset=%016llx name=%s the fence says the interrupted "
+		    "hook never started: running it", (unsigned long long)d->id,
+		    log_q(d->name));
+		q_add(h, d->id, 0, JOB_RUN, 0);
+		return;
+	case FENCE_DEAD:
+		snprintf(why, sizeof(why), "the hook's command started at %s (pid %ld at the "
+		    "remote) and is gone without an exit status (%s)", t0, a.pid,
+		    strcmp(a.why, "reboot") == 0 ? "the host rebooted since" :
+		    strcmp(a.why, "nostart") == 0 ? "its wrapper died before starting it" :
+		    "killed, or its pid reused");
+		if (h->cfg->hook_query[0]) {
+			log_warnx("hook", "dataset=%016llx name=%s %s: asking the query",
+			    (unsigned long long)d->id, log_q(d->name), why);
+			q_add(h, d->id, 0, JOB_QUERY, 0);
+			return;
+		}
+		strncat(why, ": outcome unknown, not re-run; check the remote side, "
+		    "then sluice retry-hook", sizeof(why) - strlen(why) - 1);
+		fail_hook(h, d, why);
+		return;
+	case FENCE_ERROR:
+		snprintf(why, sizeof(why), "hook fence: %s", a.why);
+		if (from_run) {	/* no marker made: the command did not start */
+			outcome(h, d, 0, -1, "", r->err_tail, why, r->elapsed);
+			return;
+		}
+		break;
+	default:
+		if (from_run && !r->started) {	/* connect or auth failed */
+			run_done(h, d, r);
+			return;
+		}
+		if (r->rc != SL_OK) {	/* unreachable: ask until it answers */
+			snprintf(why, sizeof(why), "no answer from the fence (%s)", r->msg);
+			probe_later(h, d, tries, why);
+			return;
+		}
+		snprintf(why, sizeof(why), "the fence wrapper gave no answer (exit "
+		    "status %d): %s", r->status, r->err_tail[0] ? r->err_tail :
+		    r->out[0] ? r->out : "no output");
+		why[strcspn(why, "\n")] = '\0';
+		break;
+	}
+	/* an answer that is no answer: a few more times, then an operator */
+	if (tries + 1 >= (uint32_t)h->cfg->hook_attempts) {
+		strncat(why, ": outcome unknown, not re-run; check the remote side, "
+		    "then sluice retry-hook", sizeof(why) - strlen(why) - 1);
+		fail_hook(h, d, why);
+		return;
+	}
+	probe_later(h, d, tries, why);
 }
 
 static void
@@ -278,7 +477,9 @@ runner_done(void *arg, const struct hook_result *r)
 	h->busy = 0;
 	memset(&d, 0, sizeof(d));
 	if (journal_ds_get(h->j, r->id, &d) == SL_OK) {
-		if (h->cur.kind == JOB_RUN)
+		if (h->cur.kind == JOB_PROBE || (h->cur.kind == JOB_RUN && fenced(h)))
+			fenced_done(h, &d, r, h->cur.kind == JOB_RUN);
+		else if (h->cur.kind == JOB_RUN)
 			run_done(h, &d, r);
 		else
 			query_done(h, &d, r);
@@ -300,6 +501,8 @@ load_fn(const struct ds_rec *d, void *arg)
 
 	if (d->state == DS_HOOK_PENDING)
 		q_add(h, d->id, (double)d->hook_next_ns / 1e9, JOB_RUN, 0);
+	else if (d->state == DS_HOOK_RUNNING && d->hook_next_ns != 0 && fenced(h))
+		q_add(h, d->id, 0, JOB_PROBE, 0);	/* a fenced run: ask the fence */
 	else if (d->state == DS_HOOK_RUNNING && h->cfg->hook_query[0])
 		q_add(h, d->id, 0, JOB_QUERY, 0);
 	else if (d->state == DS_HOOK_RUNNING)

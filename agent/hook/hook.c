@@ -252,9 +252,10 @@ set_rc(struct hook_result *r, int rc, const char *fmt, ...)
 /* ---- kind exec ------------------------------------------------------ */
 
 static int
-run_exec(const struct config *cfg, const char *command, struct hook_result *r,
-    const atomic_int *cancel)
+run_exec(const struct config *cfg, const char *command, int flags,
+    struct hook_result *r, const atomic_int *cancel)
 {
+	int		 detach = flags & HOOK_DETACH;
 	int		 po[2] = { -1, -1 }, pe[2] = { -1, -1 }, devnull = -1;
 	int		 status = 0, reaped = 0, rc, i, timedout = 0;
 	size_t		 olen = 0, elen = 0;
@@ -287,19 +288,32 @@ run_exec(const struct config *cfg, const char *command, struct hook_result *r,
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		if (dup2(devnull, 0) == -1 || dup2(po[1], 1) == -1 || dup2(pe[1], 2) == -1)
 			_exit(127);
+		/* detached: the command runs in a grandchild that we never wait
+		 * for nor kill; it goes on (reparented) if we stop or die */
+		if (detach) {
+			pid = fork();
+			if (pid == -1)
+				_exit(127);
+			if (pid > 0)
+				_exit(0);
+		}
 		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
 		_exit(127);
 	}
 	setpgid(pid, pid);	/* both sides: whichever runs first */
+	r->started = 1;
 	close(po[1]);
 	close(pe[1]);
 	po[1] = pe[1] = -1;
 
 	for (;;) {
 		if (atomic_load(cancel)) {
-			kill(-pid, SIGKILL);
-			rc = set_rc(r, SL_EIO, "hook exec: abandoned (runner stopping)");
-			waitpid(pid, &status, 0);
+			if (!detach)
+				kill(-pid, SIGKILL);
+			rc = set_rc(r, SL_EIO, detach ? "hook exec: abandoned (runner "
+			    "stopping), the command goes on" : "hook exec: abandoned (runner stopping)");
+			if (!reaped)
+				waitpid(pid, &status, 0);
 			goto out;
 		}
 		if (!reaped) {
@@ -326,9 +340,11 @@ run_exec(const struct config *cfg, const char *command, struct hook_result *r,
 		}
 		/* after sh exited, take what is buffered, do not wait for
 		 * grandchildren that still hold the pipes */
-		if (poll(pfd, 2, reaped ? 0 : tick_ms(deadline)) == -1 && errno != EINTR) {
+		if (poll(pfd, 2, reaped && !detach ? 0 : tick_ms(deadline)) == -1 &&
+		    errno != EINTR) {
 			rc = set_rc(r, SL_EIO, "hook exec: poll: %s", strerror(errno));
-			kill(-pid, SIGKILL);
+			if (!detach)
+				kill(-pid, SIGKILL);
 			if (!reaped)
 				waitpid(pid, &status, 0);
 			goto out;
@@ -349,15 +365,20 @@ run_exec(const struct config *cfg, const char *command, struct hook_result *r,
 					pe[0] = -1;
 			}
 		}
-		if (reaped && (pfd[0].revents | pfd[1].revents) == 0)
+		if (reaped && !detach && (pfd[0].revents | pfd[1].revents) == 0)
 			break;
 	}
 	if (timedout) {
-		kill(-pid, SIGKILL);
+		if (!detach)
+			kill(-pid, SIGKILL);
 		if (!reaped)
 			waitpid(pid, &status, 0);
-		rc = set_rc(r, SL_EIO, "hook exec: command timed out after %.1fs, killed",
-		    cfg->hook_timeout);
+		if (detach)
+			rc = set_rc(r, SL_EIO, "hook exec: no answer after %.1fs "
+			    "(the command goes on)", cfg->hook_timeout);
+		else
+			rc = set_rc(r, SL_EIO, "hook exec: command timed out after "
+			    "%.1fs, killed", cfg->hook_timeout);
 		goto out;
 	}
 	if (status == -1) {
@@ -707,6 +728,7 @@ run_ssh(const struct config *cfg, const char *command, struct hook_result *r,
 		    ssh_errmsg(c.s));
 		goto out;
 	}
+	r->started = 1;		/* from here on it may run remotely */
 	SSH_RETRY(&c, deadline, res, libssh2_channel_exec(ch, command));
 	if (res != 0) {
 		rc = set_rc(r, SL_EIO, "hook ssh: exec on %s: %s", cfg->hook_host,
@@ -775,8 +797,8 @@ out:
 }
 
 static int
-hook_run(const struct config *cfg, const char *command, struct hook_result *r,
-    const atomic_int *cancel)
+hook_run(const struct config *cfg, const char *command, int flags,
+    struct hook_result *r, const atomic_int *cancel)
 {
 	uint64_t	 id = r->id;
 	double		 t0 = sl_time_mono();
@@ -786,7 +808,7 @@ hook_run(const struct config *cfg, const char *command, struct hook_result *r,
 	r->status = -1;
 	switch (cfg->hook_kind) {
 	case HOOK_EXEC:
-		run_exec(cfg, command, r, cancel);
+		run_exec(cfg, command, flags, r, cancel);
 		break;
 	case HOOK_SSH:
 		run_ssh(cfg, command, r, cancel);
@@ -806,7 +828,16 @@ hook_run_sync(const struct config *cfg, const char *command, struct hook_result 
 {
 	static const atomic_int	 never = 0;
 
-	return hook_run(cfg, command, r, &never);
+	return hook_run(cfg, command, 0, r, &never);
+}
+
+int
+hook_run_flags(const struct config *cfg, const char *command, int flags,
+    struct hook_result *r)
+{
+	static const atomic_int	 never = 0;
+
+	return hook_run(cfg, command, flags, r, &never);
 }
 
 /* ---- runner ----------------------------------------------------------- */
@@ -815,6 +846,7 @@ struct hook_job {
 	struct wq_job		 wq;
 	struct hook_result	 res;
 	char			*command;
+	int			 flags;
 };
 
 /* The runner is a one-thread workq (workq.h) plus a stop flag that the
@@ -844,7 +876,7 @@ job_run(struct wq_job *wj, int worker, void *arg)
 
 	(void)worker;
 	log_debug("hook", "id=%" PRIu64 " start", j->res.id);
-	hook_run(hr->cfg, j->command, &j->res, &hr->stopping);
+	hook_run(hr->cfg, j->command, j->flags, &j->res, &hr->stopping);
 	workq_finish(hr->q, wj);
 }
 
@@ -889,6 +921,13 @@ hook_runner_start(struct hook_runner **out, struct ev_loop *loop,
 int
 hook_runner_submit(struct hook_runner *hr, uint64_t id, const char *command)
 {
+	return hook_runner_submit_flags(hr, id, command, 0);
+}
+
+int
+hook_runner_submit_flags(struct hook_runner *hr, uint64_t id, const char *command,
+    int flags)
+{
 	struct hook_job	*j;
 
 	if (atomic_load(&hr->stopping))
@@ -902,6 +941,7 @@ hook_runner_submit(struct hook_runner *hr, uint64_t id, const char *command)
 		return SL_ENOMEM;
 	}
 	j->res.id = id;
+	j->flags = flags;
 	workq_push(hr->q, &j->wq);
 	return SL_OK;
 }

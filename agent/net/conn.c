@@ -443,31 +443,50 @@ tls_fail(struct conn *c, int ret, const char *what)
 	return SL_EPROTO;
 }
 
+/* The first subject CN of x, as UTF-8 without NUL, into out ("" if
+ * none or too long). */
 static void
-save_peer_cn(struct conn *c)
+cert_cn(X509 *x, char *out, size_t outlen)
 {
-	X509 *x;
 	X509_NAME *nm;
 	X509_NAME_ENTRY *ne;
 	unsigned char *utf8 = NULL;
 	int idx, n;
 
-	c->cn[0] = '\0';
-	x = SSL_get1_peer_certificate(c->ssl);
-	if (x == NULL)
-		return;
-	nm = X509_get_subject_name(x);
+	out[0] = '\0';
+	nm = x != NULL ? X509_get_subject_name(x) : NULL;
 	idx = nm != NULL ? X509_NAME_get_index_by_NID(nm, NID_commonName, -1) : -1;
 	if (idx >= 0) {
 		ne = X509_NAME_get_entry(nm, idx);
 		n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ne));
-		if (n > 0 && (size_t)n < sizeof(c->cn) &&
-		    memchr(utf8, '\0', (size_t)n) == NULL) {
-			memcpy(c->cn, utf8, (size_t)n);
-			c->cn[n] = '\0';
+		if (n > 0 && (size_t)n < outlen && memchr(utf8, '\0', (size_t)n) == NULL) {
+			memcpy(out, utf8, (size_t)n);
+			out[n] = '\0';
 		}
 		OPENSSL_free(utf8);
 	}
+}
+
+void
+tls_ctx_cert_cn(const struct tls_ctx *t, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (t != NULL)
+		cert_cn(SSL_CTX_get0_certificate(t->ctx), out, outlen);
+}
+
+static void
+save_peer_cn(struct conn *c)
+{
+	X509 *x;
+
+	c->cn[0] = '\0';
+	x = SSL_get1_peer_certificate(c->ssl);
+	if (x == NULL)
+		return;
+	cert_cn(x, c->cn, sizeof(c->cn));
 	X509_free(x);
 }
 

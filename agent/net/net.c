@@ -248,6 +248,14 @@ net_accept(int lfd, int *fdp, struct net_addr *peer)
 }
 
 void
+net_user_timeout(int fd, double seconds)
+{
+	unsigned ms = seconds > 0 ? (unsigned)(seconds * 1000) : 0;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+}
+
+void
 net_tune(int fd, int bufsize)
 {
 	int one = 1, idle = 30, intvl = 10, cnt = 3;

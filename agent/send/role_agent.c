@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <ev.h>
 
 #include "agent_hook.h"
@@ -27,7 +28,7 @@
 
 static const struct link_ops agent_link_ops = {
 	.stream = &session_stream_ops,
-	.up = xfer_next,
+	.up = xfer_up,
 	.closed = queue_park,
 };
 
@@ -36,6 +37,7 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
     struct journal *j, char *err, size_t errlen)
 {
 	struct agent	*a;
+	char		 cn[256];
 	int		 rc;
 
 	a = calloc(1, sizeof(*a));
@@ -56,6 +58,14 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 			if (rc != SL_OK)
 				goto fail;
 		}
+		/* The sink takes our identity from the certificate: say now,
+		 * not at every refused HELLO, when the id is not its CN. */
+		tls_ctx_cert_cn(a->tls, cn, sizeof(cn));
+		if (strcmp(cn, cfg->id) != 0)
+			log_warnx("agent", "id=%s but the certificate %s has CN %s: a "
+			    "sink refuses an agent whose id is not its certificate's "
+			    "CN; set [daemon] id = %s or use a certificate with CN=%s",
+			    log_q(cfg->id), log_q(cfg->cert), log_q(cn), cn, cfg->id);
 	}
 	if (cfg->tls && cfg->tls_threads > 0 &&
 	    stream_pool_start(&a->pool, loop, cfg->tls_threads) != SL_OK) {

@@ -97,8 +97,11 @@ dest_index(const struct agent *a, const char *text)
  * dataset boundaries, at most once per probe interval, and goes back as
  * soon as one answers.  A dataset that sent COMMIT to a destination is
  * bound to it and waits for it: it can never be published twice.  One
- * still moving may be resent from the start to another destination; the
- * old partial copy is never committed, and the move is in its history.
+ * still moving may move to another destination, which gets every chunk
+ * it does not hold itself (send_queue.c, queue_rebind); the old one keeps
+ * its partial copy, resumed from if the dataset comes back, released once
+ * the dataset is published elsewhere (send_xfer.c, release_left) or by
+ * that sink's partial_ttl.  The move is in the dataset's history.
  */
 int
 dest_blocked(const struct agent *a, int i, double now, const char **why)
@@ -205,6 +208,7 @@ link_start(struct agent *a)
 			return;
 		}
 		net_tune(fd, a->cfg->sndbuf);
+		net_user_timeout(fd, a->cfg->stall_timeout);	/* silent outages */
 		snprintf(as->label, sizeof(as->label), "%s#%d", a->dests[a->cur_dest].text, i);
 		as->state = AS_CONNECTING;
 		as->inflight = 0;

@@ -39,12 +39,26 @@ name_taken(const struct ds_rec *r, void *arg)
 }
 
 
+/* The files of dataset directory dir, as walk_dataset finds them (the
+ * seal marker left out). */
+static int
+walk_source(struct agent *a, const char *dir, struct file_rec **files,
+    uint32_t *nfiles, uint64_t *total, uint64_t *nchunks, char *err, size_t errlen)
+{
+	return walk_dataset(dir, a->cfg->seal_marker[0] ? a->cfg->seal_marker : NULL,
+	    a->cfg->chunk_size, files, nfiles, total, nchunks, err, errlen);
+}
+
 /* Journal the dataset in directory dir (absolute) under name ("" = the
  * directory's base name) with metadata d->meta, and queue it.  msg gets
- * the answer for the operator.  d is the caller's (meta owned by it). */
+ * the answer for the operator.  d is the caller's (meta owned by it).
+ * *source_bad (may be NULL) is set to 1 when what failed is the source
+ * or its name (a file that cannot be read, an entry that is not a regular
+ * file, a path the agent cannot open, too many files, the name taken),
+ * which no retry mends by itself; 0 when it is the journal or memory. */
 static int
 submit_dataset(struct agent *a, const char *dir, const char *name_in,
-    struct ds_rec *d, char *msg, size_t msglen)
+    struct ds_rec *d, char *msg, size_t msglen, int *source_bad)
 {
 	struct file_rec	*files = NULL;
 	struct ads	*ad;
@@ -53,8 +67,11 @@ submit_dataset(struct agent *a, const char *dir, const char *name_in,
 	uint32_t	 nfiles;
 	uint64_t	 total, nchunks;
 	struct timespec	 ts;
-	int		 rc;
+	int		 rc, bad = 0;
 
+	if (source_bad == NULL)
+		source_bad = &bad;
+	*source_bad = 1;
 	if (dir[0] != '/') {
 		snprintf(msg, msglen, "%s: source directory must be an absolute path", dir);
 		return SL_EINVAL;
@@ -75,12 +92,13 @@ submit_dataset(struct agent *a, const char *dir, const char *name_in,
 		    "(names are unique at the sink); use --name", name);
 		return SL_EEXIST;
 	}
-	rc = walk_dataset(dir, a->cfg->seal_marker[0] ? a->cfg->seal_marker : NULL,
-	    a->cfg->chunk_size, &files, &nfiles, &total, &nchunks, err, sizeof(err));
+	rc = walk_source(a, dir, &files, &nfiles, &total, &nchunks, err, sizeof(err));
 	if (rc != SL_OK) {
 		snprintf(msg, msglen, "%s", err);
+		*source_bad = rc != SL_ENOMEM;
 		return rc;
 	}
+	*source_bad = 0;
 	do {
 		rc = digest_random(&d->id, sizeof(d->id));
 	} while (rc == SL_OK && d->id == 0);
@@ -166,15 +184,18 @@ cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 		memcpy(d.meta[i][0], kv.p, klen);
 		memcpy(d.meta[i][1], eq + 1, kv.len - klen - 1);
 	}
-	rc = submit_dataset(a, dir, name, &d, msg, sizeof(msg));
+	rc = submit_dataset(a, dir, name, &d, msg, sizeof(msg), NULL);
 reply:
 	ds_rec_free(&d);
 	wbuf_puts(out, msg);
 	return rc;
 }
 
-/* Is a dataset from source directory dir already journaled (and not
- * failed)?  Ingest may offer the same directory again after a restart. */
+/* Is a dataset from source directory dir already journaled, in any state?
+ * Ingest offers every directory of the spool again after a restart: one
+ * that was shipped, is on its way or failed (also one that could not be
+ * journaled: see below) is not taken again; a failed one waits for
+ * `sluice retry`. */
 struct src_find {
 	const char	*src;
 	int		 found;
@@ -185,10 +206,45 @@ src_taken(const struct ds_rec *r, void *arg)
 {
 	struct src_find *f = arg;
 
-	if (r->state != DS_FAILED && strcmp(r->src, f->src) == 0) {
+	if (strcmp(r->src, f->src) == 0) {
 		f->found = 1;
 		return 1;
 	}
+	return 0;
+}
+
+/* Directory dir cannot be journaled (why names the file): record it failed,
+ * so that it shows in ls, status and the metrics, is logged once (here),
+ * and a restart finds it.  d holds its metadata.  0 when recorded. */
+static int
+record_unjournaled(struct agent *a, const char *dir, struct ds_rec *d,
+    const char *why)
+{
+	const char	*base = strrchr(dir, '/');
+	char		 reason[SL_MAX_MSG + 1];
+	struct timespec	 ts;
+	int		 rc;
+
+	do {
+		rc = digest_random(&d->id, sizeof(d->id));
+	} while (rc == SL_OK && d->id == 0);
+	if (rc != SL_OK)
+		return 1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d->created_ns = d->updated_ns = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	d->chunk_size = a->cfg->chunk_size;
+	snprintf(d->name, sizeof(d->name), "%s", base && base[1] ? base + 1 : dir);
+	snprintf(d->src, sizeof(d->src), "%s", dir);
+	snprintf(reason, sizeof(reason), "not journaled: %s (fix the source, then "
+	    "sluice retry)", why);
+	rc = journal_ds_create_failed(a->j, d, reason);
+	if (rc != SL_OK) {
+		log_err("ingest", "dir=%s cannot journal: %s; nor record it failed: "
+		    "journal: %s", log_q(dir), log_q(why), sl_strerror(rc));
+		return 1;
+	}
+	log_err("dataset", "dataset=%016llx name=%s state=failed src=%s error=%s",
+	    (unsigned long long)d->id, log_q(d->name), log_q(dir), log_q(reason));
 	return 0;
 }
 
@@ -200,7 +256,7 @@ ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta)
 	struct src_find	 f = { dir, 0 };
 	struct ds_rec	 d;
 	char		 msg[SL_MAX_MSG + 128];
-	int		 rc;
+	int		 rc, bad = 0;
 
 	if (journal_ds_foreach(a->j, src_taken, &f) != SL_OK)
 		return 1;	/* try again later */
@@ -217,14 +273,17 @@ ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta)
 		memcpy(d.meta, meta->kv, meta->n * sizeof(*d.meta));
 		d.nmeta = meta->n;
 	}
-	rc = submit_dataset(a, dir, "", &d, msg, sizeof(msg));
+	rc = submit_dataset(a, dir, "", &d, msg, sizeof(msg), &bad);
+	if (rc != SL_OK && bad)
+		rc = record_unjournaled(a, dir, &d, msg);
+	else if (rc != SL_OK) {
+		/* the journal or memory: may pass, try again later */
+		log_warnx("ingest", "dir=%s cannot journal now: %s", log_q(dir),
+		    log_q(msg));
+		rc = 1;
+	}
 	ds_rec_free(&d);
-	if (rc == SL_OK)
-		return 0;
-	log_err("ingest", "dir=%s cannot journal: %s", log_q(dir), log_q(msg));
-	/* A bad dataset (unsafe name, a symlink inside, name taken) will not
-	 * get better by itself: say so once and move on. */
-	return sl_err_retryable(rc) ? 1 : 0;
+	return rc == SL_OK ? 0 : 1;
 }
 
 /* Bytes per second acked over the last n ticks (seconds). */
@@ -336,7 +395,7 @@ static int
 arg_dataset(struct agent *a, const struct wire_ctl_req *req, const char *usage,
     int notfound, struct ds_rec *d, struct wbuf *out)
 {
-	char	key[64], msg[512];
+	char	key[SL_MAX_NAME + 1], msg[SL_MAX_NAME + 128];
 	int	rc;
 
 	memset(d, 0, sizeof(*d));
@@ -353,24 +412,144 @@ arg_dataset(struct agent *a, const struct wire_ctl_req *req, const char *usage,
 	return SL_OK;
 }
 
-/* "retry DATASET": a failed dataset goes back to the queue. */
+/* "retry DATASET" of a dataset that could not be journaled: walk its
+ * source again (the operator fixed it) and queue it with its files. */
+static int
+retry_rewalk(struct agent *a, struct ds_rec *d, struct wbuf *out)
+{
+	struct file_rec	*files = NULL;
+	struct ads	*ad;
+	struct ds_rec	 r;
+	char		 err[SL_MAX_MSG], msg[SL_MAX_MSG + 128];
+	const char	*np = d->name;
+	uint32_t	 nfiles;
+	uint64_t	 total, nchunks;
+	int		 rc;
+
+	journal_ds_foreach(a->j, name_taken, &np);
+	if (np == NULL) {
+		snprintf(msg, sizeof(msg), "dataset name \"%s\" is taken by another "
+		    "dataset; submit the directory under a new name (sluice submit "
+		    "--name)", d->name);
+		wbuf_puts(out, msg);
+		return SL_EEXIST;
+	}
+	rc = walk_source(a, d->src, &files, &nfiles, &total, &nchunks, err, sizeof(err));
+	if (rc != SL_OK) {
+		snprintf(msg, sizeof(msg), "still cannot journal: %s", err);
+		journal_ds_set_state(a->j, d->id, DS_FAILED, msg, NULL);
+		log_warnx("dataset", "dataset=%016llx name=%s retry: %s",
+		    (unsigned long long)d->id, log_q(d->name), log_q(msg));
+		wbuf_puts(out, msg);
+		return rc;
+	}
+	rc = journal_ds_refill(a->j, d->id, files, nfiles,
+	    "source walked again and queued by operator");
+	free(files);
+	if (rc != SL_OK) {
+		snprintf(msg, sizeof(msg), "journal: %s", sl_strerror(rc));
+		wbuf_puts(out, msg);
+		return rc;
+	}
+	memset(&r, 0, sizeof(r));
+	rc = journal_ds_get(a->j, d->id, &r);
+	if (rc == SL_OK && (ad = ads_new(&r)) != NULL) {
+		queue_add(a, ad);
+		xfer_next(a);
+	}
+	ds_rec_free(&r);
+	log_info("dataset", "dataset=%016llx name=%s state=queued src=%s files=%u "
+	    "bytes=%llu chunks=%llu (walked again by operator)",
+	    (unsigned long long)d->id, log_q(d->name), log_q(d->src), nfiles,
+	    (unsigned long long)total, (unsigned long long)nchunks);
+	snprintf(msg, sizeof(msg), "%s walked again: %u files, %llu bytes; queued\n",
+	    d->name, nfiles, (unsigned long long)total);
+	wbuf_puts(out, msg);
+	return SL_OK;
+}
+
+/* "retry DATASET [NAME]": a failed dataset goes back to the queue, under
+ * a new name when NAME is given (the sink refused the old one: "name
+ * taken at sink"). */
+struct other_name {
+	uint64_t	 id;
+	const char	*name;
+	int		 taken;
+};
+
+static int
+other_has_name(const struct ds_rec *r, void *arg)
+{
+	struct other_name *o = arg;
+
+	if (r->id != o->id && r->state != DS_FAILED && strcmp(r->name, o->name) == 0) {
+		o->taken = 1;
+		return 1;
+	}
+	return 0;
+}
+
 static int
 cmd_retry(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 {
 	struct ds_rec	 d;
 	struct ads	*ad;
-	char		 msg[512];
+	struct other_name on;
+	char		 key[SL_MAX_NAME + 1], name[SL_MAX_NAME + 1] = "", msg[512];
+	const char	*why;
 	int		 rc;
 
-	rc = arg_dataset(a, req, "usage: retry DATASET", 0, &d, out);
-	if (rc != SL_OK)
+	memset(&d, 0, sizeof(d));
+	if (req->argc < 1 || req->argc > 2 ||
+	    wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK ||
+	    (req->argc == 2 && wire_str_copy(name, sizeof(name), req->argv[1]) != SL_OK)) {
+		wbuf_puts(out, "usage: retry DATASET [NAME]");
+		return SL_EINVAL;
+	}
+	if (name[0] != '\0' && pathchk_name(name, strlen(name), &why) != SL_OK) {
+		snprintf(msg, sizeof(msg), "dataset name \"%s\": %s", name, why);
+		wbuf_puts(out, msg);
+		return SL_EINVAL;
+	}
+	rc = journal_ds_find(a->j, key, &d);
+	if (rc != SL_OK) {
+		snprintf(msg, sizeof(msg), "%s: no such dataset", key);
+		wbuf_puts(out, msg);
 		return rc;
+	}
 	if (d.state != DS_FAILED) {
 		snprintf(msg, sizeof(msg), "%s is %s, not failed: nothing to retry",
 		    d.name, ds_state_name(d.state));
 		ds_rec_free(&d);
 		wbuf_puts(out, msg);
 		return SL_ESTATE;
+	}
+	if (name[0] != '\0' && strcmp(name, d.name) != 0) {
+		on.id = d.id;
+		on.name = name;
+		on.taken = 0;
+		journal_ds_foreach(a->j, other_has_name, &on);
+		if (on.taken) {
+			snprintf(msg, sizeof(msg), "dataset name \"%s\" is already in "
+			    "the journal; choose another", name);
+			ds_rec_free(&d);
+			wbuf_puts(out, msg);
+			return SL_EEXIST;
+		}
+		rc = journal_ds_rename(a->j, d.id, name);
+		if (rc != SL_OK) {
+			ds_rec_free(&d);
+			wbuf_puts(out, sl_strerror(rc));
+			return rc;
+		}
+		log_info("dataset", "dataset=%016llx name=%s renamed to %s by operator",
+		    (unsigned long long)d.id, log_q(d.name), log_q(name));
+		snprintf(d.name, sizeof(d.name), "%s", name);
+	}
+	if (journal_ds_rewalkable(&d)) {
+		rc = retry_rewalk(a, &d, out);
+		ds_rec_free(&d);
+		return rc;
 	}
 	rc = journal_ds_set_state(a->j, d.id, DS_QUEUED, "retried by operator", NULL);
 	if (rc == SL_OK && (ad = ads_new(&d)) != NULL) {

@@ -255,12 +255,53 @@ queue_free(struct agent *a)
 	a->cur = NULL;
 }
 
+/*
+ * Bind d to destination here.  A move from another one is journaled with
+ * its history note, and what the old destination acked is pending again
+ * here (journal_ds_rebind): HAVE from here says what here holds, so "the
+ * sink no longer holds chunks it acked" is only ever about this sink.
+ * The old destination keeps its partial copy: the dataset resumes from
+ * it if it comes back, and the sink is told to release it once the
+ * dataset is published elsewhere (send_xfer.c, release_left).
+ */
+static int
+queue_rebind(struct agent *a, struct ads *d, const char *here)
+{
+	char		 note[1200];
+	uint64_t	 g, was = d->nacked;
+	int		 rc;
+
+	if (d->rec.dest[0])
+		snprintf(note, sizeof(note), "moved from %s to %s (%s unavailable); "
+		    "%llu chunks acked there are sent again here unless %s holds "
+		    "them; %s keeps its partial copy: resumed there if the dataset "
+		    "comes back, released once it is published elsewhere (or by "
+		    "that sink's partial_ttl)",
+		    d->rec.dest, here, d->rec.dest, (unsigned long long)was, here,
+		    d->rec.dest);
+	rc = journal_ds_rebind(a->j, d->rec.id, d->rec.dest[0] ? note : NULL, here);
+	if (rc != SL_OK)
+		return rc;
+	if (d->rec.dest[0]) {
+		log_warnx("dataset", "dataset=%016llx name=%s %s",
+		    (unsigned long long)d->rec.id, log_q(d->rec.name), note);
+		for (g = 0; g < d->rec.nchunks; g++)
+			if ((d->cst[g] & CS_STATE) == CS_ACKED)
+				d->cst[g] = (uint8_t)(d->cst[g] & ~CS_STATE);
+		d->nacked = 0;
+		d->npend = 0;		/* acks of the old one: not for here */
+		d->rec.chunks_acked = 0;
+		d->rec.bytes_acked = 0;
+	}
+	snprintf(d->rec.dest, sizeof(d->rec.dest), "%s", here);
+	return SL_OK;
+}
+
 /* Pick the oldest dataset this destination may take. */
 struct ads *
 queue_next(struct agent *a, const char *here)
 {
 	struct ads	*d, *next;
-	char		 note[600];
 	int		 rc;
 
 	for (d = a->queue; d != NULL; d = next) {
@@ -280,20 +321,12 @@ queue_next(struct agent *a, const char *here)
 			}
 		}
 		if (strcmp(d->rec.dest, here) != 0) {
-			if (d->rec.dest[0]) {
-				snprintf(note, sizeof(note), "moved from %s to %s (%s "
-				    "unavailable); resent from the start there; the "
-				    "partial copy at %s is never committed", d->rec.dest,
-				    here, d->rec.dest, d->rec.dest);
-				log_warnx("dataset", "dataset=%016llx name=%s %s",
-				    (unsigned long long)d->rec.id, log_q(d->rec.name), note);
+			rc = queue_rebind(a, d, here);
+			if (rc != SL_OK) {
+				log_err("journal", "dataset=%016llx bind to %s: %s",
+				    (unsigned long long)d->rec.id, here, sl_strerror(rc));
+				continue;	/* not sent unbound: tried again later */
 			}
-			rc = journal_ds_note(a->j, d->rec.id, d->rec.dest[0] ? note : NULL,
-			    here);
-			if (rc != SL_OK)
-				log_err("journal", "dataset=%016llx bind: %s",
-				    (unsigned long long)d->rec.id, sl_strerror(rc));
-			snprintf(d->rec.dest, sizeof(d->rec.dest), "%s", here);
 		}
 		a->cur = d;
 		if (d->rec.state == DS_QUEUED)

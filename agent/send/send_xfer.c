@@ -104,8 +104,8 @@ send_chunk(struct agent *a, struct astream *as, struct ads *d, uint64_t g)
 	}
 	rc = read_chunk(d, f, c, as->buf + WIRE_DATA_PREFIX, len, &h, err, sizeof(err));
 	if (rc != SL_OK) {
-		log_err("agent", "dataset=%016llx file=%s chunk=%u: %s",
-		    (unsigned long long)d->rec.id, log_q(d->files[f].path), c, err);
+		log_err("agent", "dataset=%016llx file=%s chunk=%u error=%s",
+		    (unsigned long long)d->rec.id, log_q(d->files[f].path), c, log_q(err));
 		if (rc == SL_ECHANGED)
 			xfer_fail(a, d, err);
 		else
@@ -254,6 +254,104 @@ xfer_next(struct agent *a)
 		send_open(a, d);
 }
 
+/* ---- partial copies left behind by moves ------------------------------- */
+
+struct left_walk {
+	const char	*here;
+	uint64_t	*ids;
+	size_t		 n, alloc;
+	int		 nomem;
+};
+
+static int
+left_cb(uint64_t id, const char *dest, void *arg)
+{
+	struct left_walk	*w = arg;
+	uint64_t		*p;
+
+	if (strcmp(dest, w->here) != 0)
+		return 0;
+	if (w->n == w->alloc) {
+		p = realloc(w->ids, (w->alloc * 2 + 16) * sizeof(*p));
+		if (p == NULL) {
+			w->nomem = 1;
+			return 1;
+		}
+		w->ids = p;
+		w->alloc = w->alloc * 2 + 16;
+	}
+	w->ids[w->n++] = id;
+	return 0;
+}
+
+/*
+ * The session to this destination is up: release the partial copies it
+ * keeps of datasets that moved away for good (published elsewhere, or no
+ * longer in the journal).  One still moving may come back and resume from
+ * its copy, and a failed one may be retried, so those are kept.  The release is the abandon ERROR (PROTOCOL.md) on stream
+ * 0, ahead of any OPEN; the entry is dropped once the frame is queued.  A
+ * sink that never hears it (the session dies first) removes the copy
+ * itself after its partial_ttl.
+ */
+static void
+release_left(struct agent *a)
+{
+	struct left_walk	 w = { a->dests[a->cur_dest].text, NULL, 0, 0, 0 };
+	struct wire_error	 e;
+	struct ds_rec		 r;
+	struct wbuf		 b;
+	char			 why[SL_MAX_MSG];
+	size_t			 i;
+	int			 rc;
+
+	rc = journal_left_foreach(a->j, left_cb, &w);
+	if (rc != SL_OK || w.nomem)
+		log_err("journal", "partial copies left at %s: %s", w.here,
+		    w.nomem ? "out of memory" : sl_strerror(rc));
+	for (i = 0; i < w.n && a->link == LINK_UP; i++) {
+		memset(&r, 0, sizeof(r));
+		rc = journal_ds_get(a->j, w.ids[i], &r);
+		if (rc == SL_ENOTFOUND)
+			snprintf(why, sizeof(why), "released: the agent no longer "
+			    "has the dataset");
+		else if (rc != SL_OK || !DS_PUBLISHED(r.state)) {
+			/* Still moving, it may come back here; failed, a
+			 * retry may.  Kept (the sink's partial_ttl bounds it). */
+			ds_rec_free(&r);
+			continue;
+		} else
+			snprintf(why, sizeof(why), "released: published at %s", r.dest);
+		ds_rec_free(&r);
+		e.dsid = w.ids[i];
+		e.code = (uint16_t)-SL_ESTATE;
+		e.message = wire_str_c(why);
+		if (e.message.len > SL_MAX_MSG)
+			e.message.len = SL_MAX_MSG;
+		wbuf_init(&b, 0);
+		rc = wire_error_encode(&b, &e);
+		if (rc == SL_OK)
+			rc = stream_send_wbuf(a->st[0].s, &b);
+		wbuf_free(&b);
+		if (rc != SL_OK)
+			break;		/* tried again at the next session */
+		rc = journal_left_del(a->j, w.ids[i], w.here);
+		if (rc != SL_OK)
+			log_err("journal", "dataset=%016llx left at %s: %s",
+			    (unsigned long long)w.ids[i], w.here, sl_strerror(rc));
+		log_info("dataset", "dataset=%016llx dest=%s partial copy released (%s)",
+		    (unsigned long long)w.ids[i], w.here, why);
+	}
+	free(w.ids);
+}
+
+/* The session is up (link_ops.up): releases first, then the next dataset. */
+void
+xfer_up(struct agent *a)
+{
+	release_left(a);
+	xfer_next(a);
+}
+
 /* Per-file digest: XXH3-128 over the chunk hashes as u64 LE. */
 static void
 file_digest(const struct ads *d, uint32_t f, uint8_t out[WIRE_DIGEST_LEN])
@@ -341,6 +439,40 @@ send_commit(struct agent *a, struct ads *d)
 	wbuf_free(&b);
 }
 
+/* The sink says d is published already (we missed its COMMITTED): a
+ * COMMIT of a published dataset is answered with COMMITTED and where it
+ * went (the sink's layout decides: <name> or <agent>/<name>), without a
+ * look at its digests (PROTOCOL.md 6.3), so they are zeros. */
+static void
+commit_published(struct agent *a, struct ads *d)
+{
+	struct wire_commit	 wc;
+	struct wbuf		 b;
+	uint8_t			*dig;
+	int			 rc;
+
+	dig = calloc((size_t)d->nfiles * WIRE_DIGEST_LEN + 1, 1);
+	if (dig == NULL) {
+		link_down(a, "out of memory");
+		return;
+	}
+	wc.dsid = d->rec.id;
+	wc.nfiles = d->nfiles;
+	wc.digests = dig;
+	wbuf_init(&b, 0);
+	rc = wire_commit_encode(&b, &wc);
+	free(dig);
+	if (rc != SL_OK) {
+		wbuf_free(&b);
+		xfer_fail(a, d, "cannot encode COMMIT");
+		return;
+	}
+	phase_enter(d, PH_COMMITTING);
+	ds_enter(a, d, DS_COMMITTING, NULL, NULL);
+	link_send(a, &a->st[0], &b);
+	wbuf_free(&b);
+}
+
 /* The sink published d: journal it (hook_pending when a hook is
  * configured, so that a crash right here still runs the hook), hand it to
  * the hook schedule, and move on to the next dataset. */
@@ -371,9 +503,7 @@ xfer_on_have(struct agent *a, const uint8_t *p, uint32_t len)
 	}
 	if (h.status == WIRE_HAVE_PUBLISHED) {
 		/* Published in an earlier session whose COMMITTED we missed. */
-		char path[SL_MAX_PATH + 1];
-		snprintf(path, sizeof(path), "%s", d->rec.name);
-		published(a, d, path);
+		commit_published(a, d);
 		return;
 	}
 	if (h.nchunks != d->rec.nchunks) {
@@ -384,10 +514,11 @@ xfer_on_have(struct agent *a, const uint8_t *p, uint32_t len)
 		link_down(a, "out of memory");
 		return;
 	}
-	if (nlost)
-		log_warnx("agent", "dataset=%016llx sink no longer holds %llu chunks "
-		    "it acked; resending them", (unsigned long long)d->rec.id,
-		    (unsigned long long)nlost);
+	if (nlost)	/* acked by this destination since the dataset was bound to it */
+		log_warnx("agent", "dataset=%016llx dest=%s sink no longer holds %llu "
+		    "chunks it acked (its journal was reset, or its partial copy was "
+		    "removed or expired); resending them", (unsigned long long)d->rec.id,
+		    a->dests[a->cur_dest].text, (unsigned long long)nlost);
 	log_info("agent", "dataset=%016llx name=%s sink_holds=%llu/%llu chunks",
 	    (unsigned long long)d->rec.id, log_q(d->rec.name),
 	    (unsigned long long)nheld, (unsigned long long)d->rec.nchunks);

@@ -17,6 +17,10 @@ struct ads;
  * destination when one is due, else OPEN the next dataset the current
  * destination may take.  A no-op otherwise; safe to call any time. */
 void	xfer_next(struct agent *a);
+/* The session came up (link_ops.up): tell this destination to release
+ * the partial copies left there by datasets published elsewhere since
+ * (journal "left"), then xfer_next. */
+void	xfer_up(struct agent *a);
 /* d failed for reason: tell the sink (best effort), journal it, drop it
  * (d is freed), start the next. */
 void	xfer_fail(struct agent *a, struct ads *d, const char *reason);

@@ -24,9 +24,58 @@
 #include "mreg.h"
 #include "roles.h"
 #include "sink_int.h"
+#include "sltime.h"
 #include "verify.h"
 
 /* ---- control ------------------------------------------------------------------ */
+
+/* Datasets and bytes held per owner (the authenticated identity). */
+struct agent_sum {
+	char		id[SL_MAX_PATH + 1];
+	uint64_t	n[SDS_FAILED + 1];
+	uint64_t	bytes;
+};
+struct agent_sums {
+	struct agent_sum	*v;
+	size_t			 n, cap;
+	int			 oom;
+};
+
+static struct agent_sum *
+agent_sum_get(struct agent_sums *s, const char *id)
+{
+	struct agent_sum	*v;
+	size_t			 i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].id, id) == 0)
+			return &s->v[i];
+	if (s->n == s->cap) {
+		v = realloc(s->v, (s->cap ? s->cap * 2 : 8) * sizeof(*v));
+		if (v == NULL) {
+			s->oom = 1;
+			return NULL;
+		}
+		s->v = v;
+		s->cap = s->cap ? s->cap * 2 : 8;
+	}
+	memset(&s->v[s->n], 0, sizeof(s->v[s->n]));
+	snprintf(s->v[s->n].id, sizeof(s->v[s->n].id), "%s", id);
+	return &s->v[s->n++];
+}
+
+static int
+agent_sum_fn(const struct ds_rec *d, void *arg)
+{
+	struct agent_sum *a = agent_sum_get(arg, d->src);
+
+	if (a == NULL)
+		return 1;
+	if (d->state >= 1 && d->state <= SDS_FAILED)
+		a->n[d->state]++;
+	a->bytes += d->bytes_acked;
+	return 0;
+}
 
 int
 sink_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
@@ -34,7 +83,9 @@ sink_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 	struct sink	*sk = arg;
 	struct sds	*d;
 	struct sconn	*c, *o;
-	char		 line[512];
+	struct agent_sums ag;
+	char		 line[1024];
+	size_t		 i;
 	int		 receiving = 0, n;
 
 	if (req->command.len != 4 || memcmp(req->command.p, "ping", 4) != 0) {
@@ -47,22 +98,31 @@ sink_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 	    "free_bytes=%lld\n", sk->addr.text, sk->nconns, receiving,
 	    fsx_free_bytes(sk->rootfd));
 	wbuf_puts(out, line);
-	/* One line per connected agent (first connection of each id). */
-	for (c = sk->conns; c; c = c->next) {
-		if (c->state != SC_READY)
-			continue;
-		for (o = sk->conns; o != c; o = o->next)
-			if (o->state == SC_READY && strcmp(o->agent, c->agent) == 0)
+	/* One line per agent, by authenticated identity: the ones connected
+	 * (first connection of each) and every owner in the journal. */
+	memset(&ag, 0, sizeof(ag));
+	for (c = sk->conns; c; c = c->next)
+		if (c->state == SC_READY)
+			(void)agent_sum_get(&ag, c->agent);
+	journal_ds_foreach(sk->j, agent_sum_fn, &ag);
+	for (i = 0; i < ag.n; i++) {
+		const struct agent_sum *a = &ag.v[i];
+
+		for (c = sk->conns; c; c = c->next)
+			if (c->state == SC_READY && strcmp(c->agent, a->id) == 0)
 				break;
-		if (o != c)
-			continue;
 		n = 0;
 		for (o = c; o; o = o->next)
-			n += o->state == SC_READY && strcmp(o->agent, c->agent) == 0;
-		snprintf(line, sizeof(line), "agent=%s streams=%d from=%s tls=%s\n",
-		    c->agent, n, c->label, stream_is_tls(c->s) ? "on" : "off");
+			n += o->state == SC_READY && strcmp(o->agent, a->id) == 0;
+		snprintf(line, sizeof(line), "agent=%s streams=%d from=%s tls=%s "
+		    "receiving=%llu published=%llu failed=%llu bytes=%llu\n", a->id, n,
+		    c ? c->label : "-", c ? (stream_is_tls(c->s) ? "on" : "off") : "-",
+		    (unsigned long long)a->n[SDS_RECEIVING],
+		    (unsigned long long)a->n[SDS_PUBLISHED],
+		    (unsigned long long)a->n[SDS_FAILED], (unsigned long long)a->bytes);
 		wbuf_puts(out, line);
 	}
+	free(ag.v);
 	return SL_OK;
 }
 
@@ -195,6 +255,15 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 		rc = SL_EIO;
 		goto fail;
 	}
+	sk->started = sl_time_wall();
+	if (cfg->partial_ttl > 0) {
+		double every = cfg->partial_ttl / 4;
+
+		every = every < 0.5 ? 0.5 : every > 60 ? 60 : every;
+		ev_timer_init(&sk->ttl, srel_expire_cb, every, every);
+		sk->ttl.data = sk;
+		ev_timer_start(loop, &sk->ttl);
+	}
 	rc = gcommit_start(&sk->gc, loop, j, sack_commit_done, sk);
 	if (rc != SL_OK) {
 		snprintf(err, errlen, "cannot start the committer thread");
@@ -206,12 +275,27 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 		snprintf(err, errlen, "cannot start the opener thread");
 		goto fail;
 	}
-	log_info("sink", "id=%s listen=%s root=%s tls=%s", log_q(cfg->id), sk->addr.text,
-	    log_q(cfg->root), cfg->tls ? "on" : "off");
+	log_info("sink", "id=%s listen=%s root=%s tls=%s identity=%s layout=%s",
+	    log_q(cfg->id), sk->addr.text, log_q(cfg->root), cfg->tls ? "on" : "off",
+	    cfg->tls ? "certificate-cn" : cfg->agent_secrets[0] ? "agent-secret" :
+	    "shared-secret", cfg->layout == LAYOUT_PER_AGENT ? "per-agent" : "flat");
+	if (!cfg->tls && cfg->agent_secrets[0] == '\0')
+		log_info("sink", "one shared secret_file: every agent that holds it may "
+		    "say any agent id, so ids are labels, not identities; [tls] "
+		    "agent_secrets (one secret per agent id) or TLS (identity = "
+		    "certificate CN) would tie each id to its own credential%s",
+		    cfg->layout == LAYOUT_FLAT ? ", and [sink] layout = per-agent "
+		    "would give each agent its own namespace, <root>/<agent>/<name>" : "");
+	else if (cfg->layout == LAYOUT_FLAT)
+		log_info("sink", "layout = flat: every agent publishes into <root>/<name>; "
+		    "a name taken by one agent is refused to another; [sink] layout = "
+		    "per-agent would give each agent its own namespace, "
+		    "<root>/<agent>/<name>");
 	(void)mreg_register(sink_metrics, sk);	/* one role, one collector: fits */
 	*out = sk;
 	return SL_OK;
 fail:
+	ev_timer_stop(loop, &sk->ttl);
 	if (sk->lfd != -1) {
 		ev_io_stop(loop, &sk->accept_io);
 		ev_prepare_stop(loop, &sk->commit);
@@ -242,6 +326,7 @@ sink_stop(struct sink *sk)
 	mreg_unregister(sink_metrics, sk);
 	ev_io_stop(sk->loop, &sk->accept_io);
 	ev_timer_stop(sk->loop, &sk->accept_pause);
+	ev_timer_stop(sk->loop, &sk->ttl);
 	/* OPENs at the opener finish (their datasets join sk->dsets). */
 	workq_stop(sk->opener);
 	sk->opener = NULL;

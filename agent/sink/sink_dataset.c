@@ -28,14 +28,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "fsx.h"
 #include "log.h"
+#include "pathchk.h"
 #include "publish.h"
 #include "sink_int.h"
+#include "sltime.h"
 #include "verify.h"
 
 
@@ -80,11 +83,15 @@ sds_flush_counts(struct sink *sk, struct sds *d)
 	}
 }
 
+/* release: drop the name reservation in the same txn (journal.h
+ * journal_sink_finish): always once published; once failed only when
+ * its partial tree is gone. */
 static void
-sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
-    const char *published)
+sds_state_to(struct sink *sk, struct sds *d, int state, const char *reason,
+    const char *published, int release)
 {
-	int rc = journal_ds_set_state(sk->j, d->rec.id, state, reason, published);
+	int rc = release ? journal_sink_finish(sk->j, d->rec.id, state, reason,
+	    published) : journal_ds_set_state(sk->j, d->rec.id, state, reason, published);
 
 	if (rc != SL_OK)
 		log_err("journal", "dataset=%016llx cannot record %s: %s",
@@ -96,6 +103,133 @@ sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
 	d->rec.state = state;
 	if (reason != NULL)
 		snprintf(d->rec.error, sizeof(d->rec.error), "%s", reason);
+}
+
+static void
+sds_set_state(struct sink *sk, struct sds *d, int state, const char *reason,
+    const char *published)
+{
+	sds_state_to(sk, d, state, reason, published, state == SDS_PUBLISHED);
+}
+
+/*
+ * Every dataset belongs to the identity that opened it (rec.src, in the
+ * journal): another agent's OPEN, DATA, COMMIT or ERROR for it is
+ * refused, and the dataset is left as it was.  1 when c's agent owns d.
+ */
+static int
+sds_owned(struct sconn *c, const struct ds_rec *r, const char *what)
+{
+	if (strcmp(r->src, c->agent) == 0)
+		return 1;
+	log_warnx("sink", "dataset=%016llx conn=%s agent=%s %s refused: the dataset "
+	    "belongs to agent %s", (unsigned long long)r->id, c->label,
+	    log_q(c->agent), what, log_q(r->src));
+	return 0;
+}
+
+/* The directory of dataset r's namespace (rec.dest) beneath the root:
+ * the root itself (flat) or <root>/<agent>, made when create is set.
+ * An fd the caller closes with ns_close, or -1 with errno. */
+int
+ns_open(struct sink *sk, const struct ds_rec *r, int create)
+{
+	if (r->dest[0] == '\0')
+		return sk->rootfd;
+	if (create && mkdirat(sk->rootfd, r->dest, 0755) == 0)
+		(void)fsx_fsync_dir(sk->rootfd);
+	return fsx_open_beneath(sk->rootfd, r->dest, O_RDONLY | O_DIRECTORY, 0);
+}
+
+void
+ns_close(struct sink *sk, int fd)
+{
+	if (fd >= 0 && fd != sk->rootfd)
+		close(fd);
+}
+
+/* Where r is (or will be) published, relative to the root. */
+static void
+sds_path(const struct ds_rec *r, char *out, size_t len)
+{
+	if (r->dest[0] != '\0')
+		snprintf(out, len, "%s/%s", r->dest, r->name);
+	else
+		snprintf(out, len, "%s", r->name);
+}
+
+/*
+ * A new dataset r asks for its name.  The name is free unless the
+ * journal says another dataset holds it and that one's partial tree is
+ * still there (a dataset being received, or failed with its tree kept),
+ * a directory of that name exists (published, or made by someone else),
+ * or a partial tree no dataset holds is in the way (never reused).  A
+ * holder whose partial tree was removed at the sink lets the name go:
+ * that is the operator's way to release a name whose owner is gone for
+ * good.  SL_OK, or SL_EEXIST with ERROR sent to c.
+ */
+static int
+name_free(struct sconn *c, const struct ds_rec *r, int nsfd)
+{
+	struct sink	*sk = c->sk;
+	struct ds_rec	 h;
+	struct sds	*hd;
+	struct stat	 st;
+	char		 pname[SL_MAX_NAME + 16], path[2 * SL_MAX_NAME + 2];
+	uint64_t	 holder = 0;
+	int		 partial, pub;
+
+	sds_path(r, path, sizeof(path));
+	publish_partial_name(pname, sizeof(pname), r->name);
+	partial = fstatat(nsfd, pname, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	memset(&h, 0, sizeof(h));
+	if (journal_sink_name_holder(sk->j, r->dest, r->name, &holder) == SL_OK &&
+	    holder != r->id && journal_ds_get(sk->j, holder, &h) == SL_OK &&
+	    h.state != SDS_PUBLISHED) {
+		if (partial) {
+			sconn_error(c, r->id, SL_EEXIST, "name \"%s\" taken at sink by "
+			    "dataset %016llx (%s%s): choose another name (sluice retry "
+			    "DATASET --name NEW)", path, (unsigned long long)holder,
+			    h.state == SDS_FAILED ? "failed, its partial tree kept at "
+			    "the sink" : "being received", strcmp(h.src, c->agent) == 0 ?
+			    ", yours" : "");
+			ds_rec_free(&h);
+			return SL_EEXIST;
+		}
+		/* Its partial tree was removed at the sink: it is gone. */
+		log_info("sink", "dataset=%016llx name=%s partial tree removed at the "
+		    "sink: name released to dataset %016llx", (unsigned long long)holder,
+		    log_q(path), (unsigned long long)r->id);
+		if (h.state == SDS_RECEIVING)
+			journal_sink_finish(sk->j, holder, SDS_FAILED, "partial tree "
+			    "removed at the sink", NULL);
+		if ((hd = sds_find(sk, holder)) != NULL && hd->rec.state == SDS_RECEIVING) {
+			verifier_drop(sk->ver, hd->vd);
+			hd->vd = NULL;
+			if (hd->pfd >= 0)
+				close(hd->pfd);
+			hd->pfd = -1;
+			hd->rec.state = SDS_FAILED;
+		}
+	}
+	ds_rec_free(&h);
+	pub = publish_is_published(nsfd, r);
+	if (pub != 0) {
+		sconn_error(c, r->id, SL_EEXIST, "name \"%s\" taken at sink: a "
+		    "directory of that name exists%s: choose another name (sluice "
+		    "retry DATASET --name NEW)", path, pub == 1 ? " (this dataset, "
+		    "published)" : "");
+		return SL_EEXIST;
+	}
+	if (partial) {
+		sconn_error(c, r->id, SL_EEXIST, "name \"%s\" taken at sink: a "
+		    "partial tree %s is in the way with no reservation in the "
+		    "sink's journal (left by an older sluiced, or made by hand); it "
+		    "is never reused: choose another name (sluice retry DATASET "
+		    "--name NEW)", path, pname);
+		return SL_EEXIST;
+	}
+	return SL_OK;
 }
 
 /*
@@ -223,6 +357,7 @@ open_again(struct sconn *c, struct sds *d, uint32_t nfiles, uint64_t bytes,
 		    d->rec.error);
 		return;
 	}
+	d->touched = sl_time_wall();	/* partial_ttl */
 	if (d->rec.state == SDS_RECEIVING && d->pfd < 0) {
 		rc = slim_attach(sk, d, err, sizeof(err));
 		if (rc != SL_OK) {
@@ -255,38 +390,100 @@ sds_open(struct sconn *c, const struct wire_open *o)
 	struct sink	*sk = c->sk;
 	struct sopen	*op, *p;
 	struct sds	*d;
+	struct ds_rec	 existing;
+	const char	*bad;
 	char		 msg[SL_MAX_MSG];
-	int		 rc;
+	int		 rc, known, busy = 0;
 
 	d = sds_find(sk, o->dsid);
+	if (d != NULL && !sds_owned(c, &d->rec, "OPEN")) {
+		sconn_error(c, o->dsid, SL_EAUTH, "dataset %016llx is not agent %s's",
+		    (unsigned long long)o->dsid, c->agent);
+		return;
+	}
 	if (d != NULL) {
 		open_again(c, d, o->nfiles, o->total_bytes, o->chunk_size);
 		return;
 	}
+	/* Still at the opener: only its owner may OPEN it again (the reply
+	 * comes when it is back, as a replay). */
+	for (p = sk->opening; p; p = p->next)
+		if (p->rec.id == o->dsid && strcmp(p->rec.src, c->agent) != 0) {
+			sds_owned(c, &p->rec, "OPEN");
+			sconn_error(c, o->dsid, SL_EAUTH, "dataset %016llx is not agent "
+			    "%s's", (unsigned long long)o->dsid, c->agent);
+			return;
+		}
 	op = sopen_new(sk, c, o);
 	if (op == NULL) {
 		sconn_error(c, 0, SL_ENOMEM, "out of memory");
 		return;
 	}
+	/* Known to the journal (a restart since): its owner, its namespace.
+	 * New: the namespace of the layout, and the name must be free.  One
+	 * short read (and at most a stat or two): cheap enough for the loop. */
+	memset(&existing, 0, sizeof(existing));
+	rc = journal_ds_get(sk->j, o->dsid, &existing);
+	if (rc == SL_OK) {
+		if (!sds_owned(c, &existing, "OPEN")) {
+			sconn_error(c, o->dsid, SL_EAUTH, "dataset %016llx is not agent "
+			    "%s's", (unsigned long long)o->dsid, c->agent);
+			goto fail;
+		}
+		snprintf(op->rec.dest, sizeof(op->rec.dest), "%s", existing.dest);
+	} else if (rc == SL_ENOTFOUND) {
+		if (sk->cfg->layout == LAYOUT_PER_AGENT) {
+			if (pathchk_name(c->agent, strlen(c->agent), &bad) != SL_OK) {
+				sconn_error(c, o->dsid, SL_EPATH, "agent id \"%s\" cannot "
+				    "name a directory at the sink: %s", c->agent, bad);
+				goto fail;
+			}
+			snprintf(op->rec.dest, sizeof(op->rec.dest), "%s", c->agent);
+		}
+	} else {
+		sconn_error(c, o->dsid, rc, "journal: %s", sl_strerror(rc));
+		goto fail;
+	}
+	op->nsfd = ns_open(sk, &op->rec, 1);
+	if (op->nsfd == -1) {
+		sconn_io_error(c, o->dsid, "open", op->rec.dest[0] ? op->rec.dest : ".",
+		    errno);
+		goto fail;
+	}
+	known = rc == SL_OK;
+	/* A new dataset's name must be free of those on their way through
+	 * the opener too: the journal reserves a name only once the opener
+	 * has created its dataset (and name_free, seeing a reservation whose
+	 * partial tree is not made yet, would release it).  Those received
+	 * here hold theirs in the journal (name_free). */
+	for (p = sk->opening; p && !busy; p = p->next)
+		busy = p->rec.id != op->rec.id && strcmp(p->rec.name, op->rec.name) == 0 &&
+		    strcmp(p->rec.dest, op->rec.dest) == 0;
+	if (busy && known == 0) {
+		sconn_error(c, o->dsid, SL_EEXIST, "name \"%s%s%s\" taken at sink by "
+		    "a dataset being opened: choose another name (sluice retry "
+		    "DATASET --name NEW)", op->rec.dest, op->rec.dest[0] ? "/" : "",
+		    op->rec.name);
+		goto fail;
+	}
+	if (!known && name_free(c, &op->rec, op->nsfd) != SL_OK)
+		goto fail;
+	ds_rec_free(&existing);
 	rc = slim_check_open(sk, c->agent, op->nfiles, op->cost, msg, sizeof(msg));
 	if (rc != SL_OK) {
 		sopen_free(op);
 		sconn_error(c, o->dsid, rc, "%s", msg);
 		return;
 	}
-	/* A new dataset's name must be free: not receiving here, nor on its
-	 * way through the opener (the thread cannot look). */
-	for (d = sk->dsets; d; d = d->next)
-		if (d->rec.state == SDS_RECEIVING && strcmp(d->rec.name, op->rec.name) == 0)
-			op->name_busy = 1;
-	for (p = sk->opening; p; p = p->next)
-		if (p->rec.id != op->rec.id && strcmp(p->rec.name, op->rec.name) == 0)
-			op->name_busy = 1;
 	op->next = sk->opening;
 	sk->opening = op;
 	log_debug("sink", "dataset=%016llx name=%s files=%u to the opener",
 	    (unsigned long long)op->rec.id, log_q(op->rec.name), op->nfiles);
 	workq_push(sk->opener, &op->job);
+	return;
+fail:
+	ds_rec_free(&existing);
+	sopen_free(op);
 }
 
 static void	abandon(struct sink *, struct sds *, const char *);
@@ -358,6 +555,7 @@ sds_opened(struct wq_job *j, void *arg)
 	op->held = NULL;
 	d->pfd = op->pfd;
 	d->cost = op->cost;
+	d->touched = sl_time_wall();	/* partial_ttl */
 	if (op->published_now) {
 		log_info("dataset", "dataset=%016llx name=%s state=receiving->published",
 		    (unsigned long long)d->rec.id, log_q(d->rec.name));
@@ -370,8 +568,9 @@ sds_opened(struct wq_job *j, void *arg)
 		    vh_flags(sk) | (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0));
 	d->next = sk->dsets;
 	sk->dsets = d;
-	log_info("sink", "dataset=%016llx name=%s agent=%s state=%s files=%u bytes=%llu "
-	    "held=%llu/%llu", (unsigned long long)d->rec.id, log_q(d->rec.name),
+	log_info("sink", "dataset=%016llx name=%s dir=%s agent=%s state=%s files=%u "
+	    "bytes=%llu held=%llu/%llu", (unsigned long long)d->rec.id, log_q(d->rec.name),
+	    log_q(d->rec.dest[0] ? d->rec.dest : "."),
 	    log_q(op->agent), sds_state_name(d->rec.state), d->nfiles,
 	    (unsigned long long)d->rec.bytes, (unsigned long long)d->rec.chunks_acked,
 	    (unsigned long long)d->rec.nchunks);
@@ -456,6 +655,11 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	int			 fd, newfd = 0;
 
 	d = sds_find(sk, wd->dsid);
+	if (d != NULL && !sds_owned(c, &d->rec, "DATA")) {
+		sconn_error(c, 0, SL_EAUTH, "DATA for dataset %016llx, which is not "
+		    "agent %s's", (unsigned long long)wd->dsid, c->agent);
+		return;
+	}
 	if (d != NULL && d->rec.state == SDS_FAILED) {
 		/* Abandoned by the agent; these were already on the wire. */
 		log_debug("sink", "dataset=%016llx DATA after abandon, dropped",
@@ -476,6 +680,7 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	f = &d->files[wd->file];
 	g = f->first_chunk + wd->chunk;
 	d->recv_d++;
+	d->touched = sl_time_wall();
 	if (XXH3_64bits(wd->bytes, wd->len) != wd->xxh3) {
 		d->nack_d++;
 		verifier_giveup(sk->ver, d->vd, wd->file, "a chunk was refused and "
@@ -554,13 +759,19 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 	struct wbuf		 b;
 	struct sds		*d;
 	const struct vsum	*pre;
-	char			 err[SL_MAX_MSG];
-	int			 rc;
+	char			 err[SL_MAX_MSG], path[SL_MAX_PATH + 1];
+	int			 rc, nsfd;
 
 	d = sds_find(sk, wc->dsid);
 	if (d == NULL) {
 		sconn_error(c, 0, SL_EPROTO, "COMMIT for dataset %016llx that is not open",
 		    (unsigned long long)wc->dsid);
+		return;
+	}
+	sds_path(&d->rec, path, sizeof(path));
+	if (!sds_owned(c, &d->rec, "COMMIT")) {
+		sconn_error(c, wc->dsid, SL_EAUTH, "dataset %016llx is not agent %s's",
+		    (unsigned long long)wc->dsid, c->agent);
 		return;
 	}
 	if (wc->nfiles != d->nfiles) {
@@ -584,9 +795,16 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 		pre = NULL;
 		if (d->vd)
 			pre = verifier_finish(sk->ver, d->vd, NULL, 0);	/* logged */
-		rc = publish_commit(sk->j, sk->rootfd, d->pfd, vh_flags(sk), &d->rec, d->files,
-		    d->nfiles, wc->digests, pre, (unsigned)sk->cfg->file_mode,
-		    (unsigned)sk->cfg->dir_mode, err, sizeof(err));
+		nsfd = ns_open(sk, &d->rec, 0);
+		if (nsfd == -1) {
+			snprintf(err, sizeof(err), "open %s: %s", d->rec.dest, strerror(errno));
+			rc = SL_EIO;
+		} else
+			rc = publish_commit(sk->j, nsfd, d->pfd, vh_flags(sk), &d->rec,
+			    d->files, d->nfiles, wc->digests, pre,
+			    (unsigned)sk->cfg->file_mode, (unsigned)sk->cfg->dir_mode,
+			    err, sizeof(err));
+		ns_close(sk, nsfd);
 		/* Done with it either way; a COMMIT again re-reads in full. */
 		verifier_drop(sk->ver, d->vd);
 		d->vd = NULL;
@@ -601,13 +819,13 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 		}
 		close(d->pfd);
 		d->pfd = -1;
-		sds_set_state(sk, d, SDS_PUBLISHED, NULL, d->rec.name);
+		sds_set_state(sk, d, SDS_PUBLISHED, NULL, path);
 	} else if (d->rec.state != SDS_PUBLISHED) {
 		sconn_error(c, wc->dsid, SL_EPROTO, "COMMIT for a failed dataset");
 		return;
 	}
 	cm.dsid = wc->dsid;
-	cm.path = wire_str_c(d->rec.name);
+	cm.path = wire_str_c(path);
 	wbuf_init(&b, 0);
 	if (wire_committed_encode(&b, &cm) == SL_OK)
 		sconn_send(c, &b);
@@ -615,11 +833,14 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 }
 
 /* The agent abandons the dataset (source changed, cancelled): discard
- * its partial copy so that it neither lingers nor can ever be published. */
+ * its partial copy so that it neither lingers nor can ever be published,
+ * and release its name.  Only its owner may; a dataset not opened since
+ * a restart is found in the journal. */
 void
-sds_abandon(struct sink *sk, uint64_t dsid, const struct wire_str *msg)
+sds_abandon(struct sconn *c, uint64_t dsid, const struct wire_str *msg)
 {
-	struct sds	*d;
+	struct sink	*sk = c->sk;
+	struct sds	*d, tmp;
 	struct sopen	*op;
 	char		 reason[SL_MAX_MSG + 64];
 
@@ -629,21 +850,42 @@ sds_abandon(struct sink *sk, uint64_t dsid, const struct wire_str *msg)
 	if (d == NULL) {
 		/* Still at the opener?  Then once it is back. */
 		for (op = sk->opening; op; op = op->next)
-			if (op->rec.id == dsid && op->abandon == NULL)
-				op->abandon = strdup(reason);
-		return;
+			if (op->rec.id == dsid) {
+				if (!sds_owned(c, &op->rec, "ERROR (abandon)")) {
+					sconn_error(c, dsid, SL_EAUTH, "dataset %016llx is "
+					    "not agent %s's", (unsigned long long)dsid,
+					    c->agent);
+					return;
+				}
+				if (op->abandon == NULL)
+					op->abandon = strdup(reason);
+				return;
+			}
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.pfd = -1;
+		if (journal_ds_get(sk->j, dsid, &tmp.rec) != SL_OK)
+			return;
+		d = &tmp;
 	}
-	abandon(sk, d, reason);
+	if (!sds_owned(c, &d->rec, "ERROR (abandon)"))
+		sconn_error(c, dsid, SL_EAUTH, "dataset %016llx is not agent %s's",
+		    (unsigned long long)dsid, c->agent);
+	else
+		abandon(sk, d, reason);
+	if (d == &tmp)
+		ds_rec_free(&tmp.rec);
 }
 
+/* Discard d's partial copy and release its name (kept if the copy
+ * cannot be removed). */
 static void
 abandon(struct sink *sk, struct sds *d, const char *reason)
 {
-	char pname[SL_MAX_NAME + 16];
+	char	pname[SL_MAX_NAME + 16];
+	int	nsfd, rc;
 
 	if (d->rec.state != SDS_RECEIVING)
 		return;
-	sds_set_state(sk, d, SDS_FAILED, reason, NULL);
 	verifier_drop(sk->ver, d->vd);
 	d->vd = NULL;
 	if (d->pfd >= 0) {
@@ -651,10 +893,16 @@ abandon(struct sink *sk, struct sds *d, const char *reason)
 		d->pfd = -1;
 	}
 	publish_partial_name(pname, sizeof(pname), d->rec.name);
-	if (fsx_rmtree_at(sk->rootfd, pname) == -1 && errno != ENOENT)
+	nsfd = ns_open(sk, &d->rec, 0);
+	rc = nsfd == -1 ? -1 : fsx_rmtree_at(nsfd, pname);
+	if (rc == -1 && errno != ENOENT) {
 		log_warn("sink", "dataset=%016llx remove %s", (unsigned long long)d->rec.id,
 		    log_q(pname));
-	else
+		sds_state_to(sk, d, SDS_FAILED, reason, NULL, 0);	/* name kept */
+	} else {
 		log_info("sink", "dataset=%016llx removed %s", (unsigned long long)d->rec.id,
 		    log_q(pname));
+		sds_state_to(sk, d, SDS_FAILED, reason, NULL, 1);
+	}
+	ns_close(sk, nsfd);
 }

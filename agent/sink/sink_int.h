@@ -7,6 +7,7 @@
  *   role_sink.c     start/stop, control commands, metrics
  *   sink_session.c  accept, CHALLENGE -> HELLO -> WELCOME, frame dispatch
  *   sink_ack.c      writers' and group commit's results: durable -> ACK
+ *   sink_release.c  partial copies released by the agent or by partial_ttl
  *   sink_dataset.c  the dataset state machine: OPEN/HAVE, DATA, COMMIT
  *   sink_preauth.c  connections before WELCOME: their slots, frame limit
  *   sink_limits.c   per-agent caps; partial directories of absent agents
@@ -54,12 +55,14 @@ struct sds {
 	uint32_t	 nwriting;	/* chunks at the writers (swrite.h) */
 	uint64_t	 recv_d, dup_d, nack_d;	/* counters not yet journaled */
 	uint64_t	 cost;		/* bytes it pins (sink_limits.c) */
+	double		 touched;	/* wall time of the last OPEN or DATA (partial_ttl) */
 };
 
 /*
  * An OPEN on its way through the opener thread (sink_open.c): built on
- * the loop from the decoded frame, prepared there (manifest checks,
- * journal, partial tree), answered back on the loop (sds_opened).  Until
+ * the loop from the decoded frame (owner, namespace and name checked
+ * there), prepared on the thread (manifest checks, journal with the name
+ * reserved, partial tree), answered back on the loop (sds_opened).  Until
  * then it is on sk->opening and counts against its agent's caps.
  */
 struct sopen {
@@ -73,7 +76,7 @@ struct sopen {
 	struct file_rec	*files;		/* one block, as journal_files_load */
 	uint32_t	 nfiles;
 	uint64_t	 cost;		/* bytes it will pin (sink_limits.c) */
-	int		 name_busy;	/* another dataset receives under its name */
+	int		 nsfd;		/* its namespace (ns_open, on the loop), or -1 */
 	char		*abandon;	/* the agent abandoned it meanwhile: why */
 	/* results, written by the opener thread */
 	int		 ran;		/* 0: never started (stopping) */
@@ -136,6 +139,8 @@ struct sink {
 	struct swriter		*sw;		/* O_DIRECT writers, NULL = on the loop */
 	struct stream_pool	*pool;		/* TLS bulk reads, NULL = on the loop */
 	ev_timer		 expire;	/* gives up parked chunks (verify.h) */
+	ev_timer		 ttl;		/* partial_ttl (sink_release.c) */
+	double			 started;	/* wall time the role started */
 	double			 counts_at;	/* counters last journaled, monotonic */
 	uint8_t			*bounce;	/* aligned copy of an unaligned chunk */
 	uint32_t		 bounce_len;
@@ -227,8 +232,12 @@ void	sds_flush_counts(struct sink *sk, struct sds *d);
 void	sds_open(struct sconn *c, const struct wire_open *o);
 void	sds_data(struct sconn *c, const struct wire_data *wd);
 void	sds_commit(struct sconn *c, const struct wire_commit *wc);
-/* The agent abandons dataset dsid, for reason msg. */
-void	sds_abandon(struct sink *sk, uint64_t dsid, const struct wire_str *msg);
+/* The agent of c abandons its dataset dsid, for reason msg. */
+void	sds_abandon(struct sconn *c, uint64_t dsid, const struct wire_str *msg);
+/* The directory of r's namespace beneath the root (the root itself when
+ * flat), made when create is set: an fd for ns_close, or -1 with errno. */
+int	ns_open(struct sink *sk, const struct ds_rec *r, int create);
+void	ns_close(struct sink *sk, int fd);
 /* Put a written chunk of d in the group commit; acknowledged to the
  * connection of serial conn once durable.  SL_OK or SL_ENOMEM (fd is
  * still the caller's). */
@@ -241,6 +250,14 @@ void	sds_durable(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
 void	sds_have_check(struct sink *sk);
 /* workq done(): an OPEN the opener thread prepared (sink_open.c). */
 wq_done_fn sds_opened;
+
+/* ---- sink_release.c: partial copies released, or expired by partial_ttl ---- */
+
+/* The agent of c releases (abandons) dataset dsid for reason msg, open in
+ * this session or known only from the journal; another agent's dataset
+ * is refused with a log line. */
+/* The partial_ttl timer: removes partial copies untouched that long. */
+void	srel_expire_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 /* ---- sink_ack.c: from written to durable to acknowledged ---- */
 

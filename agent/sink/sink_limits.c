@@ -118,20 +118,22 @@ slim_agent_gone(struct sink *sk, const char *agent, const struct sconn *skip)
 int
 slim_attach(struct sink *sk, struct sds *d, char *msg, size_t msglen)
 {
-	char	pname[SL_MAX_NAME + 16];
+	char	pname[SL_MAX_NAME + 16], rel[sizeof(d->rec.dest) + SL_MAX_NAME + 18];
 	int	fd, e;
 
 	publish_partial_name(pname, sizeof(pname), d->rec.name);
-	fd = fsx_open_beneath(sk->rootfd, pname, O_RDONLY | O_DIRECTORY, 0);
+	/* In its namespace (rec.dest), beneath the root. */
+	snprintf(rel, sizeof(rel), "%s%s%s", d->rec.dest, d->rec.dest[0] ? "/" : "", pname);
+	fd = fsx_open_beneath(sk->rootfd, rel, O_RDONLY | O_DIRECTORY, 0);
 	if (fd == -1) {
 		e = errno;
-		snprintf(msg, msglen, "reopen %s: %s", pname, strerror(e));
+		snprintf(msg, msglen, "reopen %s: %s", rel, strerror(e));
 		if (e == ELOOP || e == EXDEV || e == ENOTDIR)
 			return SL_EPATH;
 		return e == ENOENT ? SL_ENOTFOUND : SL_EIO;
 	}
 	d->pfd = fd;
 	log_debug("sink", "dataset=%016llx reopened %s", (unsigned long long)d->rec.id,
-	    log_q(pname));
+	    log_q(rel));
 	return SL_OK;
 }

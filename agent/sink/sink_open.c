@@ -12,8 +12,9 @@
  * The job (struct sopen) owns copies of everything it needs and borrows
  * only what is fixed for the sink's life (the root's fd, the journal,
  * which is safe from two threads: journal.h).  It never touches loop
- * state: what the loop knew when it pushed the job (another dataset
- * receiving under the same name) travels in the job.
+ * state: what the loop decided when it pushed the job (the owner, the
+ * namespace rec.dest and its directory nsfd, the name free) travels in
+ * the job.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ sopen_new(struct sink *sk, const struct sconn *c, const struct wire_open *o)
 	op->j = sk->j;
 	op->conn = c->serial;
 	op->pfd = -1;
+	op->nsfd = -1;
 	snprintf(op->agent, sizeof(op->agent), "%s", c->agent);
 	op->rec.id = o->dsid;
 	op->rec.state = SDS_RECEIVING;
@@ -101,6 +103,8 @@ sopen_free(struct sopen *op)
 {
 	if (op == NULL)
 		return;
+	if (op->nsfd >= 0 && op->nsfd != op->rootfd)
+		close(op->nsfd);
 	ds_rec_free(&op->rec);
 	free(op->files);
 	free(op->held);
@@ -190,8 +194,9 @@ sopen_run(struct wq_job *j, int worker, void *arg)
 	struct sink	*sk = arg;	/* only its opener: fixed while jobs run */
 	struct ds_rec	 existing;
 	const char	*bad;
+	char		 path[SL_MAX_PATH + 1];
 	double		 t0 = sl_time_mono(), t1 = 0, t2 = 0;
-	int		 rc, pub;
+	int		 rc;
 
 	(void)worker;
 	op->ran = 1;
@@ -221,17 +226,7 @@ sopen_run(struct wq_job *j, int worker, void *arg)
 		existing.meta = NULL;
 		existing.nmeta = 0;
 		ds_rec_free(&existing);
-	} else if (rc == SL_OK) {
-		/* New: its name must be free at the sink. */
-		pub = op->name_busy ? SL_EEXIST : publish_is_published(op->rootfd, &op->rec);
-		if (pub != 0) {
-			journal_ds_set_state(op->j, op->rec.id, SDS_FAILED,
-			    "name already taken at the sink", NULL);
-			op_fail(op, op->rec.id, SL_EEXIST, "dataset name \"%s\" already "
-			    "exists at the sink", op->rec.name);
-			goto out;
-		}
-	} else {
+	} else if (rc != SL_OK) {	/* SL_OK: new, its name reserved (checked free on the loop) */
 		op_fail(op, op->rec.id, rc, "dataset %016llx: %s",
 		    (unsigned long long)op->rec.id, rc == SL_EINVAL ?
 		    "id reused with a different manifest" : sl_strerror(rc));
@@ -250,16 +245,19 @@ sopen_run(struct wq_job *j, int worker, void *arg)
 	if (op->rec.state != SDS_RECEIVING)
 		goto out;
 	/* Crashed between rename and journal?  Then it is published. */
-	if (publish_is_published(op->rootfd, &op->rec) == 1) {
-		rc = journal_ds_set_state(op->j, op->rec.id, SDS_PUBLISHED, NULL,
-		    op->rec.name);
+	if (publish_is_published(op->nsfd, &op->rec) == 1) {
+		if (op->rec.dest[0] != '\0')
+			snprintf(path, sizeof(path), "%s/%s", op->rec.dest, op->rec.name);
+		else
+			snprintf(path, sizeof(path), "%s", op->rec.name);
+		rc = journal_sink_finish(op->j, op->rec.id, SDS_PUBLISHED, NULL, path);
 		if (rc != SL_OK)
 			log_err("journal", "dataset=%016llx cannot record published: %s",
 			    (unsigned long long)op->rec.id, sl_strerror(rc));
 		op->published_now = 1;
 		goto out;
 	}
-	rc = publish_prepare(op->rootfd, &op->rec, op->files, op->nfiles, op->err,
+	rc = publish_prepare(op->nsfd, &op->rec, op->files, op->nfiles, op->err,
 	    sizeof(op->err));
 	if (rc < 0) {
 		if (!sl_err_retryable(rc))

@@ -19,6 +19,7 @@
 
 #include "digest.h"
 #include "fsx.h"
+#include "manifest.h"
 #include "publish.h"
 #include "wire.h"
 
@@ -48,6 +49,29 @@ errno_code(int e)
 	return SL_EIO;
 }
 
+/* A name the sink's file system cannot hold (too long for it, bytes its
+ * encoding refuses: ENAMETOOLONG, EILSEQ, EINVAL from creating it) will
+ * not get better by retrying: fatal for the dataset, with the name. */
+static int
+name_code(int e)
+{
+	if (e == ENAMETOOLONG || e == EILSEQ || e == EINVAL)
+		return SL_EPATH;
+	return errno_code(e);
+}
+
+/* Say why a name could not be created, naming it. */
+static void
+name_err(char *err, size_t errlen, const char *what, const char *pname,
+    const char *path, int e)
+{
+	snprintf(err, errlen, "%s%s%s%s: %s%s", what, pname, path ? "/" : "",
+	    path ? path : "", strerror(e),
+	    e == ENAMETOOLONG || e == EILSEQ || e == EINVAL ?
+	    " (the sink's file system cannot hold this name; rename it at the "
+	    "source and submit it again)" : "");
+}
+
 int
 publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files,
     uint32_t nfiles, char *err, size_t errlen)
@@ -55,14 +79,15 @@ publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files
 	char		pname[SL_MAX_NAME + 16];
 	struct stat	st;
 	uint32_t	i;
-	int		pfd, fd, created = 0;
+	int		pfd, fd, created = 0, e;
 
 	publish_partial_name(pname, sizeof(pname), d->name);
 	if (mkdirat(rootfd, pname, 0755) == 0)
 		created = 1;
 	else if (errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", pname, strerror(errno));
-		return errno_code(errno);
+		e = errno;
+		name_err(err, errlen, "mkdir ", pname, NULL, e);
+		return name_code(e);
 	}
 	pfd = fsx_open_beneath(rootfd, pname, O_RDONLY | O_DIRECTORY, 0);
 	if (pfd == -1) {
@@ -72,15 +97,18 @@ publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files
 	for (i = 0; i < nfiles; i++) {
 		if (strchr(files[i].path, '/') &&
 		    fsx_mkparents_beneath(pfd, files[i].path) == -1) {
-			snprintf(err, errlen, "%s/%s: cannot create its directory: %s",
-			    pname, files[i].path, strerror(errno));
-			goto fail;
+			e = errno;
+			name_err(err, errlen, "cannot create the directory of ", pname,
+			    files[i].path, e);
+			close(pfd);
+			return name_code(e);
 		}
 		fd = fsx_open_beneath(pfd, files[i].path, O_WRONLY | O_CREAT, 0600);
 		if (fd == -1) {
-			snprintf(err, errlen, "%s/%s: %s", pname, files[i].path,
-			    strerror(errno));
-			goto fail;
+			e = errno;
+			name_err(err, errlen, "", pname, files[i].path, e);
+			close(pfd);
+			return name_code(e);
 		}
 		if (fstat(fd, &st) == -1 || ((uint64_t)st.st_size != files[i].size &&
 		    ftruncate(fd, (off_t)files[i].size) == -1)) {
@@ -98,17 +126,16 @@ publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files
 	}
 	return pfd;
 fail:
-	{
-		int e = errno;
-		close(pfd);
-		return errno_code(e);
-	}
+	e = errno;
+	close(pfd);
+	return errno_code(e);
 }
 
 int
 publish_is_published(int rootfd, const struct ds_rec *d)
 {
-	char	path[SL_MAX_NAME + 32], buf[512], want[64];
+	/* the header holds the name escaped: up to 2 * SL_MAX_NAME bytes */
+	char	path[SL_MAX_NAME + 32], buf[2 * SL_MAX_NAME + 512], want[64];
 	ssize_t	n;
 	int	fd;
 
@@ -269,12 +296,16 @@ put_escaped(FILE *fp, const char *s)
 	}
 }
 
+/* The manifest (manifest.h): a path holding '\n', '\r' or '\\' is
+ * escaped the way sha256sum and xxhsum do it, its line led by a
+ * backslash, so that every line stays one line and the checksum tools
+ * read the path back. */
 static int
 write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
     uint32_t nfiles, const struct vsum *sums, unsigned file_mode, char *err,
     size_t errlen)
 {
-	char	 sha[2 * SHA256_LEN + 1], xxh[33];
+	char	 sha[2 * SHA256_LEN + 1], xxh[33], esc[2 * SL_MAX_PATH + 1];
 	FILE	*fp;
 	uint32_t i;
 	int	 fd;
@@ -287,10 +318,13 @@ write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
 			close(fd);
 		return errno_code(errno);
 	}
-	fprintf(fp, "# sluice manifest v1\n# dataset=%s id=%016llx files=%u bytes=%llu "
-	    "chunk_size=%u\n# size\tsha256\txxh3-128\tpath\n", d->name,
-	    (unsigned long long)d->id, nfiles, (unsigned long long)d->bytes,
-	    d->chunk_size);
+	/* the name escaped like metadata: a newline in it must not end
+	 * the comment */
+	fputs("# sluice manifest v1\n# dataset=", fp);
+	put_escaped(fp, d->name);
+	fprintf(fp, " id=%016llx files=%u bytes=%llu chunk_size=%u\n"
+	    "# size\tsha256\txxh3-128\tpath\n", (unsigned long long)d->id, nfiles,
+	    (unsigned long long)d->bytes, d->chunk_size);
 	/* Metadata, one "# meta KEY=VALUE" line each. */
 	for (i = 0; i < d->nmeta; i++) {
 		fputs("# meta ", fp);
@@ -306,8 +340,13 @@ write_manifest(int pfd, const struct ds_rec *d, const struct file_rec *files,
 		else
 			strcpy(sha, "-");
 		digest_hex(sums[i].xxh, 16, xxh);
-		fprintf(fp, "%llu\t%s\t%s\t%s\n", (unsigned long long)files[i].size,
-		    sha, xxh, files[i].path);
+		if (manifest_needs_escape(files[i].path)) {
+			manifest_escape(files[i].path, esc, sizeof(esc));
+			fprintf(fp, "\\%llu\t%s\t%s\t%s\n",
+			    (unsigned long long)files[i].size, sha, xxh, esc);
+		} else
+			fprintf(fp, "%llu\t%s\t%s\t%s\n", (unsigned long long)files[i].size,
+			    sha, xxh, files[i].path);
 	}
 	if (fflush(fp) != 0 || fsync(fd) == -1) {
 		snprintf(err, errlen, "%s: %s", MANIFEST_NAME, strerror(errno));

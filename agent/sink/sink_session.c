@@ -6,8 +6,9 @@
  * frames, which it hands to the dataset state machine (sink_dataset.c).
  *
  * Before authentication a connection may send one small HELLO within a
- * hard deadline, in a slot of its own (sink_preauth.c); a HELLO starts a
- * new session of its agent, which supersedes that agent's older
+ * hard deadline, in a slot of its own (sink_preauth.c); its agent_id must
+ * be the identity that authenticated it (check_identity).  A HELLO starts
+ * a new session of its agent, which supersedes that agent's older
  * connections.  Authenticated connections are capped by max_connections;
  * the listener pauses on EMFILE instead of spinning.
  */
@@ -19,6 +20,7 @@
 
 #include "digest.h"
 #include "fsx.h"
+#include "config.h"
 #include "log.h"
 #include "sink_int.h"
 
@@ -56,8 +58,8 @@ supersede_stale(struct sconn *c, uint32_t idx, uint32_t n)
 }
 
 /* ERROR from the agent: with a dataset id, the agent abandons that
- * dataset (source changed, cancelled).  Without one, the agent ends the
- * session. */
+ * dataset (source changed, cancelled) or releases the partial copy a move
+ * left here (sink_release.c).  Without one, the agent ends the session. */
 static void
 on_agent_error(struct sconn *c, const uint8_t *p, uint32_t len)
 {
@@ -69,7 +71,7 @@ on_agent_error(struct sconn *c, const uint8_t *p, uint32_t len)
 		stream_close(c->s, "peer error");
 		return;
 	}
-	sds_abandon(c->sk, e.dsid, &e.message);
+	sds_abandon(c, e.dsid, &e.message);
 }
 
 /* The codec stays here: the dataset state machine gets messages, and a
@@ -105,14 +107,77 @@ on_dataset_frame(struct sconn *c, int type, const uint8_t *p, uint32_t len)
 		sds_commit(c, &m.c);
 }
 
+/*
+ * Is the agent who its HELLO says?  The identity is what authenticated
+ * the connection, never the HELLO alone: with TLS the certificate's
+ * subject CN (the handshake verified the certificate against the CA);
+ * without TLS the secret the MAC was made with, which is the agent's own
+ * (agent_secrets/<id>) or, in the old shared-secret mode, the one secret
+ * of every agent (then the id is as good as the secret's holders).  A
+ * HELLO whose agent_id is not that identity is refused: ERROR to the
+ * agent, a warning here.  SL_OK, or SL_EAUTH with the ERROR sent.
+ */
+static int
+check_identity(struct sconn *c, const struct wire_hello *h)
+{
+	const struct config	*cfg = c->sk->cfg;
+	struct wbuf		 in;
+	uint8_t			 mac[SHA256_LEN], own[256];
+	const uint8_t		*secret = cfg->secret;
+	size_t			 slen = cfg->secret_len;
+	const char		*cn;
+	char			 why[4096 + 256];
+	int			 rc;
+
+	if (cfg->tls) {
+		cn = stream_peer_cn(c->s);
+		if (cn != NULL && strcmp(cn, c->agent) == 0)
+			return SL_OK;
+		sconn_error(c, 0, SL_EAUTH, "agent id \"%s\" is not the identity of "
+		    "this certificate (CN \"%s\"): the sink takes the identity from "
+		    "the certificate; set [daemon] id = %s at the agent or give it a "
+		    "certificate with CN=%s", c->agent, cn ? cn : "", cn ? cn : "",
+		    c->agent);
+		return SL_EAUTH;
+	}
+	if (cfg->agent_secrets[0] != '\0') {
+		rc = config_agent_secret(cfg, c->agent, own, sizeof(own), &slen, why,
+		    sizeof(why));
+		if (rc != SL_OK) {
+			log_warnx("sink", "conn=%s agent=%s authentication failed: %s",
+			    c->label, log_q(c->agent), why);
+			sconn_error(c, 0, SL_EAUTH, "authentication failed: agent id "
+			    "\"%s\" has no secret at the sink, or not this one", c->agent);
+			return SL_EAUTH;
+		}
+		secret = own;
+	}
+	wbuf_init(&in, 0);
+	rc = wire_hello_mac_input(&in, c->nonce, h);
+	if (rc == SL_OK)
+		rc = hmac_sha256(secret, slen, in.p, in.len, mac);
+	wbuf_free(&in);
+	explicit_bzero(own, sizeof(own));
+	if (rc != SL_OK || h->maclen != WIRE_MAC_LEN ||
+	    !digest_equal(mac, h->mac, SHA256_LEN)) {
+		log_warnx("sink", "conn=%s agent=%s authentication failed: HELLO MAC "
+		    "does not match %s", c->label, log_q(c->agent),
+		    secret == own ? "the agent's secret (agent_secrets)" :
+		    "the shared secret");
+		sconn_error(c, 0, SL_EAUTH, "authentication failed%s",
+		    secret == own ? ": wrong secret for this agent id" : "");
+		return SL_EAUTH;
+	}
+	return SL_OK;
+}
+
 static void
 on_hello(struct sconn *c, const uint8_t *p, uint32_t len)
 {
 	const struct config	*cfg = c->sk->cfg;
 	struct wire_hello	 h;
 	struct wire_welcome	 w;
-	struct wbuf		 b, in;
-	uint8_t			 mac[SHA256_LEN];
+	struct wbuf		 b;
 	int			 rc;
 
 	rc = wire_hello_decode(p, len, &h);
@@ -126,21 +191,9 @@ on_hello(struct sconn *c, const uint8_t *p, uint32_t len)
 		return;
 	}
 	wire_str_copy(c->agent, sizeof(c->agent), h.agent_id);
-	if (!cfg->tls) {
-		wbuf_init(&in, 0);
-		rc = wire_hello_mac_input(&in, c->nonce, &h);
-		if (rc == SL_OK)
-			rc = hmac_sha256(cfg->secret, cfg->secret_len, in.p, in.len, mac);
-		wbuf_free(&in);
-		if (rc != SL_OK || h.maclen != WIRE_MAC_LEN ||
-		    !digest_equal(mac, h.mac, SHA256_LEN)) {
-			log_warnx("sink", "conn=%s agent=%s authentication failed: "
-			    "HELLO MAC does not match the shared secret", c->label,
-			    log_q(c->agent));
-			sconn_error(c, 0, SL_EAUTH, "authentication failed");
-			return;
-		}
-	}
+	rc = check_identity(c, &h);
+	if (rc != SL_OK)
+		return;
 	supersede_stale(c, h.stream, h.nstreams);
 	if (preauth_done(c) != SL_OK) {
 		sconn_error(c, 0, SL_EAGAIN, "the sink has max_connections = %d "

@@ -265,8 +265,8 @@ verifier_main(void *arg)
 		vd->busy = 0;
 		if (rc != SL_OK) {
 			/* publish_commit re-reads this file itself and decides. */
-			log_warnx("sink", "dataset=%016llx re-read: %s; verifying it "
-			    "again at commit", (unsigned long long)vd->id, vd->err);
+			log_warnx("sink", "dataset=%016llx re-read error=%s; verifying it "
+			    "again at commit", (unsigned long long)vd->id, log_q(vd->err));
 			vd->sums[file].state = VS_BAD;
 			vctx_free(vd->vf[file].ctx);
 			vd->vf[file].ctx = NULL;

@@ -75,6 +75,27 @@ open_dbs(struct journal *j, MDB_txn *t, char *err, size_t errlen)
 			return SL_EJOURNAL;
 		}
 	}
+	/* The sink's name reservations: only the daemon reads or writes
+	 * them (added after format 1: created in an older journal too). */
+	if (j->role == JOURNAL_SINK && !j->rdonly) {
+		rc = mdb_dbi_open(t, "names", MDB_CREATE, &j->names);
+		if (rc) {
+			seterr(err, errlen, "journal %s: open database \"names\": %s",
+			    j->path, mdb_strerror(rc));
+			return SL_EJOURNAL;
+		}
+	}
+	/* Added after format 1 shipped: created by the first writer; a
+	 * reader (the CLI) does not need it. */
+	if (!j->rdonly) {
+		rc = mdb_dbi_open(t, "left", MDB_CREATE, &j->left);
+		if (rc) {
+			seterr(err, errlen, "journal %s: open database \"left\": %s",
+			    j->path, mdb_strerror(rc));
+			return SL_EJOURNAL;
+		}
+		j->has_left = 1;
+	}
 	return SL_OK;
 }
 

@@ -298,9 +298,6 @@ jr_ds_insert(struct journal *j, MDB_txn *t, const struct ds_rec *d,
     uint64_t bytes)
 {
 	struct ds_rec rec = *d;
-	uint8_t kb[KEY_CHUNK_LEN], vb[REC_CHUNK_LEN];
-	MDB_val k, v = { sizeof(vb), vb };
-	uint32_t i, c;
 	int rc;
 
 	rec.nfiles = nfiles;
@@ -317,15 +314,27 @@ jr_ds_insert(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	rc = jr_ds_store(j, t, &rec, MDB_NOOVERWRITE);
 	if (rc)
 		return rc;
+	return jr_files_insert(j, t, d->id, fr, nfiles);
+}
+
+int
+jr_files_insert(struct journal *j, MDB_txn *t, uint64_t id,
+    const struct file_rec *fr, uint32_t nfiles)
+{
+	uint8_t kb[KEY_CHUNK_LEN], vb[REC_CHUNK_LEN];
+	MDB_val k, v = { sizeof(vb), vb };
+	uint32_t i, c;
+	int rc;
+
 	chunk_encode(vb, CHUNK_PENDING, 0, 0);
 	for (i = 0; i < nfiles; i++) {
-		rc = file_store(j, t, d->id, &fr[i]);
+		rc = file_store(j, t, id, &fr[i]);
 		if (rc)
 			return rc;
 		if (j->role != JOURNAL_AGENT)
 			continue;
 		for (c = 0; c < fr[i].nchunks; c++) {
-			k = key_chunk(kb, d->id, i, c);
+			k = key_chunk(kb, id, i, c);
 			rc = map_rc(mdb_put(t, j->chunks, &k, &v, 0));
 			if (rc)
 				return rc;
@@ -427,6 +436,47 @@ journal_chunks_ack(struct journal *j, uint64_t id,
 fail:
 	rc = txn_end(t, rc);
 	ds_rec_free(&d);
+	return rc;
+}
+
+/* A move (journal_ds_rebind): what the old destination acked is not held
+ * by the new one, so it is pending again; the hash stays, to catch a
+ * source that changed in between. */
+int
+jr_chunks_unack(struct journal *j, MDB_txn *t, uint64_t id)
+{
+	MDB_cursor *c = NULL;
+	uint8_t kb[KEY_CHUNK_LEN], vb[REC_CHUNK_LEN];
+	MDB_val k = key_chunk(kb, id, 0, 0), v;
+	uint64_t hash;
+	int rc, op, state, has_hash;
+
+	rc = map_rc(mdb_cursor_open(t, j->chunks, &c));
+	if (rc)
+		return rc;
+	for (op = MDB_SET_RANGE;; op = MDB_NEXT) {
+		rc = mdb_cursor_get(c, &k, &v, op);
+		if (rc == MDB_NOTFOUND || (rc == 0 && !key_is(&k, KEY_CHUNK_LEN, id))) {
+			rc = SL_OK;
+			break;
+		}
+		if (rc) {
+			rc = map_rc(rc);
+			break;
+		}
+		rc = chunk_decode(&v, &state, &has_hash, &hash);
+		if (rc)
+			break;
+		if (state != CHUNK_ACKED)
+			continue;
+		chunk_encode(vb, CHUNK_PENDING, has_hash, hash);
+		v.mv_size = sizeof(vb);
+		v.mv_data = vb;
+		rc = map_rc(mdb_cursor_put(c, &k, &v, MDB_CURRENT));
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
 	return rc;
 }
 

@@ -26,7 +26,10 @@
  *   journal_files.c  file and chunk records: creating an agent dataset,
  *                    loading its files, acking and listing its chunks
  *   journal_sink.c   the sink's side: its dataset create (replay check),
- *                    held chunks, HAVE bitmaps, chunk hashes
+ *                    held chunks, HAVE bitmaps, chunk hashes, forgetting
+ *                    an expired partial copy
+ *   journal_move.c   the agent's moves between destinations: rebinding a
+ *                    dataset, the partial copies it left behind ("left")
  *
  * Internal functions shared between the files are jr_*, so that they are
  * not taken for the contract (journal_*) and cannot collide in the
@@ -59,6 +62,9 @@
 struct journal {
 	MDB_env		*env;
 	MDB_dbi		 meta, datasets, files, chunks, history;
+	MDB_dbi		 names;		/* sink, read-write only: see jr_name_key */
+	MDB_dbi		 left;		/* agent: copies left behind (journal_move.c) */
+	int		 has_left;	/* "left" opened (not in a read-only open) */
 	int		 role;
 	int		 rdonly;
 	char		*path;
@@ -277,6 +283,22 @@ int	jr_ds_load(struct journal *j, MDB_txn *t, uint64_t id, struct ds_rec *d);
 int	jr_ds_store(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	    unsigned flags);
 
+/* ---- history (journal_state.c) ------------------------------------------ */
+
+/* Append a history record (from, to, reason) for id in t, keeping time
+ * monotonic per dataset; the time used in *when. */
+int	jr_hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
+	    const char *reason, uint64_t *when);
+
+/* ---- sink name reservations (journal_names.c) ---------------------------- */
+
+/* The "names" key of a sink dataset: its directory relative to the root,
+ * "<dest>/<name>" (dest: the agent's namespace) or "<name>" (flat). */
+size_t	jr_name_key(const struct ds_rec *d, char *out, size_t outlen);
+/* Drop d's reservation in t if it is d's (a reservation is never taken
+ * from another dataset). */
+int	jr_name_release(struct journal *j, MDB_txn *t, const struct ds_rec *d);
+
 /* ---- file and chunk records (journal_files.c) ---------------------------- */
 
 /* Check a new dataset's files and copy them into *fr (caller frees), with
@@ -291,6 +313,10 @@ int	jr_ds_files(const struct ds_rec *d, const struct file_rec *files,
 int	jr_ds_insert(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	    const struct file_rec *fr, uint32_t nfiles, uint64_t nchunks,
 	    uint64_t bytes);
+/* Store files fr (from jr_ds_files) of dataset id in t and, on the agent,
+ * one pending chunk record per chunk (jr_ds_insert's second half). */
+int	jr_files_insert(struct journal *j, MDB_txn *t, uint64_t id,
+	    const struct file_rec *fr, uint32_t nfiles);
 /* Load the nfiles file records of id in t, in index order, as one block
  * (records, then their paths: one free()). */
 int	jr_files_load(struct journal *j, MDB_txn *t, uint64_t id, uint32_t nfiles,
@@ -301,6 +327,9 @@ int	jr_files_load(struct journal *j, MDB_txn *t, uint64_t id, uint32_t nfiles,
  * lacks, SL_EJOURNAL. */
 int	jr_file_at(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	    uint32_t idx, struct file_rec *f, int *have);
+/* Agent: every acked chunk of id back to pending in t, its hash kept
+ * (journal_ds_rebind). */
+int	jr_chunks_unack(struct journal *j, MDB_txn *t, uint64_t id);
 /* The sink's chunk record: what it holds durable. */
 void	jr_schunk_encode(uint8_t out[REC_SCHUNK_LEN], uint64_t hash, uint32_t len);
 int	jr_schunk_decode(const MDB_val *v, uint64_t *hash, uint32_t *len);

@@ -8,7 +8,15 @@
  * for an id already journaled is a replay when the manifest is the same
  * (SL_EEXIST and the record back) and refused when it is not, so a
  * reconnecting agent resumes while a clashing id cannot overwrite.
+ *
+ * Names are reserved here, not in the process: "names" maps a dataset's
+ * directory under the root (jr_name_key) to the id that holds it, written
+ * in the txn that creates the dataset and dropped in the txn that
+ * publishes it or, once its partial tree is gone, fails it
+ * (journal_sink_finish).  So a partial tree belongs to one id across
+ * restarts, and another id asking for the name is told whose it is.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,11 +88,52 @@ journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
 	if (rc != SL_ENOTFOUND)
 		goto fail;
 	rc = jr_ds_insert(j, t, d, fr, nfiles, nchunks, bytes);
+	if (rc == SL_OK && !j->rdonly) {
+		/* Reserve the name (the caller checked that no other dataset
+		 * holds it; a published holder's entry is simply replaced). */
+		char kb[sizeof(d->dest) + SL_MAX_NAME + 2];
+		uint8_t vb[8];
+		MDB_val k, v = { sizeof(vb), vb };
+
+		k.mv_size = jr_name_key(d, kb, sizeof(kb));
+		k.mv_data = kb;
+		wire_put_u64(vb, d->id);
+		rc = map_rc(mdb_put(t, j->names, &k, &v, 0));
+	}
 fail:
 	rc = txn_end(t, rc);
 	ds_rec_free(&old);
 	free(fr);
 	return rc;
+}
+
+int
+journal_sink_name_holder(struct journal *j, const char *dest, const char *name,
+    uint64_t *id)
+{
+	struct ds_rec d;
+	char kb[sizeof(d.dest) + SL_MAX_NAME + 2];
+	MDB_txn *t = NULL;
+	MDB_val k, v;
+	int rc;
+
+	if (j->role != JOURNAL_SINK || j->rdonly)
+		return SL_EINVAL;
+	memset(&d, 0, sizeof(d));
+	strlcpy0(d.dest, dest, sizeof(d.dest));
+	strlcpy0(d.name, name, sizeof(d.name));
+	k.mv_size = jr_name_key(&d, kb, sizeof(kb));
+	k.mv_data = kb;
+	rc = txn_begin(j, 1, &t);
+	if (rc)
+		return rc;
+	rc = mdb_get(t, j->names, &k, &v);
+	if (rc == 0 && v.mv_size != 8)
+		rc = MDB_CORRUPTED;
+	if (rc == 0)
+		*id = wire_get_u64(v.mv_data);
+	mdb_txn_abort(t);
+	return map_rc(rc);
 }
 
 /* ---- chunks ------------------------------------------------------------- */
@@ -146,6 +195,7 @@ journal_sink_chunks_put(struct journal *j, const struct sink_chunk *c,
 		rc = map_rc(mdb_put(t, j->chunks, &k, &v, 0));
 		if (rc)
 			goto fail;
+		d.updated_ns = now_ns();	/* partial_ttl counts from here */
 		if (!held) {
 			d.chunks_acked++;
 			d.bytes_acked += c[i].len;
@@ -222,5 +272,77 @@ journal_sink_hashes(struct journal *j, uint64_t id, uint32_t file,
 			break;
 	}
 	mdb_txn_abort(t);
+	return rc;
+}
+
+/* ---- forgetting --------------------------------------------------------- */
+
+/* Delete every record of dbi whose key is keylen bytes and starts with id. */
+static int
+del_prefix(MDB_txn *t, MDB_dbi dbi, const MDB_val *from, size_t keylen, uint64_t id)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc;
+
+	rc = map_rc(mdb_cursor_open(t, dbi, &c));
+	if (rc)
+		return rc;
+	for (;;) {
+		k = *from;	/* from the start each time: plain, whatever the
+				 * cursor does after a delete */
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND || (rc == 0 && !key_is(&k, keylen, id))) {
+			rc = SL_OK;
+			break;
+		}
+		if (rc == 0)
+			rc = mdb_cursor_del(c, 0);
+		if (rc) {
+			rc = map_rc(rc);
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+int
+journal_sink_ds_forget(struct journal *j, uint64_t id, const char *note)
+{
+	struct ds_rec d = { 0 };
+	MDB_txn *t = NULL;
+	uint8_t kb[KEY_CHUNK_LEN];
+	MDB_val k;
+	uint64_t when;
+	int rc;
+
+	if (j->role != JOURNAL_SINK)
+		return SL_EINVAL;
+	rc = txn_begin(j, 0, &t);
+	if (rc)
+		return rc;
+	rc = jr_ds_load(j, t, id, &d);
+	if (rc)
+		goto fail;
+	rc = jr_hist_append(j, t, id, d.state, SDS_FAILED, note, &when);
+	if (rc)
+		goto fail;
+	rc = jr_name_release(j, t, &d);	/* its name is free again */
+	if (rc)
+		goto fail;
+	k = key_chunk(kb, id, 0, 0);
+	rc = del_prefix(t, j->chunks, &k, KEY_CHUNK_LEN, id);
+	if (rc)
+		goto fail;
+	k = key_file(kb, id, 0);
+	rc = del_prefix(t, j->files, &k, KEY_FILE_LEN, id);
+	if (rc)
+		goto fail;
+	k = key_ds(kb, id);
+	rc = map_rc(mdb_del(t, j->datasets, &k, NULL));
+fail:
+	rc = txn_end(t, rc);
+	ds_rec_free(&d);
 	return rc;
 }

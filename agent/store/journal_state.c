@@ -13,6 +13,7 @@
  * backwards for one dataset (a clock step reuses the last time and bumps
  * seq), so the history walks in the order the changes were made.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +26,8 @@
 
 /* Append a history record for id, keeping time monotonic per dataset.
  * Returns the time used in *when. */
-static int
-hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
+int
+jr_hist_append(struct journal *j, MDB_txn *t, uint64_t id, int from, int to,
     const char *reason, uint64_t *when)
 {
 	MDB_cursor *c = NULL;
@@ -139,6 +140,8 @@ struct ds_change {
 	int32_t		 status;
 	uint64_t	 next_ns;
 	const char	*out, *err;
+	int		 release;	/* sink: drop the dataset's name reservation */
+	const char	*name;		/* agent: new name (journal_ds_rename) */
 };
 
 static int
@@ -157,7 +160,7 @@ ds_update(struct journal *j, uint64_t id, const struct ds_change *c)
 		goto fail;
 	to = c->state >= 0 ? c->state : d.state;
 	if (c->history) {
-		rc = hist_append(j, t, id, d.state, to, c->reason, &when);
+		rc = jr_hist_append(j, t, id, d.state, to, c->reason, &when);
 		if (rc)
 			goto fail;
 		d.updated_ns = when;
@@ -181,6 +184,8 @@ ds_update(struct journal *j, uint64_t id, const struct ds_change *c)
 		strlcpy0(d.published, c->published, sizeof(d.published));
 	if (c->dest != NULL)
 		strlcpy0(d.dest, c->dest, sizeof(d.dest));
+	if (c->name != NULL)
+		strlcpy0(d.name, c->name, sizeof(d.name));
 	d.chunks_sent += c->sent;
 	d.chunks_resent += c->resent;
 	d.chunks_nacked += c->nacked;
@@ -192,6 +197,11 @@ ds_update(struct journal *j, uint64_t id, const struct ds_change *c)
 			strlcpy0(d.hook_out, c->out, sizeof(d.hook_out));
 		if (c->err != NULL)
 			strlcpy0(d.hook_err, c->err, sizeof(d.hook_err));
+	}
+	if (c->release) {
+		rc = jr_name_release(j, t, &d);
+		if (rc)
+			goto fail;
 	}
 	rc = jr_ds_store(j, t, &d, 0);
 fail:
@@ -212,6 +222,35 @@ journal_ds_set_state(struct journal *j, uint64_t id, int state,
 		return SL_EINVAL;
 	if (published != NULL && strlen(published) > SL_MAX_PATH)
 		return SL_EINVAL;
+	return ds_update(j, id, &c);
+}
+
+int
+journal_sink_finish(struct journal *j, uint64_t id, int state, const char *reason,
+    const char *published)
+{
+	struct ds_change c = { .state = state, .reason = reason, .history = 1,
+	    .published = published, .release = 1 };
+
+	if (j->role != JOURNAL_SINK || j->rdonly || (state != SDS_PUBLISHED &&
+	    state != SDS_FAILED))
+		return SL_EINVAL;
+	if (published != NULL && strlen(published) > SL_MAX_PATH)
+		return SL_EINVAL;
+	return ds_update(j, id, &c);
+}
+
+int
+journal_ds_rename(struct journal *j, uint64_t id, const char *name)
+{
+	struct ds_change c = { .state = -1, .name = name, .history = 1 };
+	char why[SL_MAX_NAME + 32];
+
+	if (j->role != JOURNAL_AGENT || name == NULL || name[0] == '\0' ||
+	    strlen(name) > SL_MAX_NAME)
+		return SL_EINVAL;
+	snprintf(why, sizeof(why), "renamed to %s", name);
+	c.reason = why;
 	return ds_update(j, id, &c);
 }
 

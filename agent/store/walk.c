@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,17 @@ add_file(struct walk *w, const char *rel, const struct stat *st)
 
 	if (pathchk_rel(rel, strlen(rel), &why) != SL_OK) {
 		snprintf(w->err, w->errlen, "%s/%s: unsafe name: %s", w->root, rel, why);
+		return SL_EPATH;
+	}
+	/* The sender opens a file by its whole path (source directory, '/',
+	 * relative path): one the kernel cannot open so would fail at every
+	 * try.  Refused now, named. */
+	len = strlen(rel);
+	if (strlen(w->root) + 1 + len >= PATH_MAX) {
+		/* the end of the path names the file; the whole would not fit */
+		snprintf(w->err, w->errlen, "%s/%s%s: path longer than %d bytes, which "
+		    "the agent cannot open", w->root, len > 300 ? "..." : "",
+		    len > 300 ? rel + len - 300 : rel, PATH_MAX - 1);
 		return SL_EPATH;
 	}
 	if (w->n == SL_MAX_FILES) {

@@ -7,8 +7,8 @@
 # byte-identical.  Needs root (mount); skipped otherwise.
 . "$(dirname "$0")/../integration/lib.sh"
 if [ "$(id -u)" != 0 ]; then
-	echo "   skip t_enospc: needs root to mount a tmpfs"
-	exit 0
+	echo "   SKIP t_enospc: needs root to mount a tmpfs"
+	exit 77
 fi
 sl_setup
 

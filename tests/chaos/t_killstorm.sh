@@ -6,8 +6,13 @@
 # after agent restarts).  A 1.25 MiB/s-per-connection proxy keeps the run
 # long enough for every kill to land mid-transfer.  At the end: every
 # dataset transferred, byte-identical, manifest verifies, published
-# exactly once, no .partial left, and the sink never received a chunk it
-# already held (its chunks_resent is 0 everywhere).  Prints a tally.
+# exactly once, no .partial left.  "Exactly once" is judged on what the
+# sink wrote durably (sl_sink_once: one directory, a manifest listing each
+# file once, one published record in the sink's journal holding every
+# chunk), never on a counter: the sink journals its counters once a
+# second, so a kill -9 can lose the very duplicates they would show.  The
+# sink's duplicate counter is still read, as a lower bound (any count > 0
+# is a failure; 0 proves nothing).  Prints a tally.
 . "$(dirname "$0")/../integration/lib.sh"
 sl_setup
 
@@ -119,13 +124,15 @@ elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 [ $good = "$NDS" ] && ok "all $NDS datasets byte-identical, manifests verify (${elapsed}s)"
 exp=$(seq 1 "$NDS" | sed 's/^/ds/' | sort)
 got=$(ls -A "$T/sink.root" | sort)
-if [ "$got" = "$exp" ]; then
-	ok "each dataset published exactly once, no .partial left"
+[ "$got" = "$exp" ] || fail "sink root holds: $(echo $got)"
+if out=$(sl_sink_once sink "$T/src" $(seq 1 "$NDS" | sed 's/^/ds/')) && [ "$got" = "$exp" ]; then
+	ok "each dataset published exactly once (sink files, manifests and journal), no .partial left"
 else
-	fail "sink root holds: $(echo $got)"
+	fail "$out"
 fi
 
-# counters: agent resends, sink duplicates
+# counters: agent resends; sink duplicates, a lower bound only (a kill -9
+# of the sink loses up to a second of its counters)
 resent=0 sent=0 dups=0
 for d in $(seq 1 "$NDS"); do
 	resent=$((resent + $(sl_ls_field agent "ds$d" chunks_resent)))
@@ -134,9 +141,9 @@ for d in $(seq 1 "$NDS"); do
 	dups=$((dups + ${x:-0}))
 	[ "${x:-0}" = 0 ] || fail "ds$d: the sink received $x duplicate chunks"
 done
-[ $dups = 0 ] && ok "sink received no chunk it already held"
+[ $dups = 0 ] && ok "sink's duplicate counter 0 (a lower bound: the durable check is above)"
 [ $lost = 0 ] && ok "no byte lost" || fail "$lost bytes lost"
 kill -0 "${SL_PID[agent]}" && kill -0 "${SL_PID[sink]}" && ok "both daemons alive at the end" || fail "a daemon died"
-echo "   tally: kills=$kills datasets=$NDS bytes_moved=$total bytes_lost=$lost chunks_sent=$sent chunks_resent_by_agent=$resent sink_duplicates=$dups time=${elapsed}s"
+echo "   tally: kills=$kills datasets=$NDS bytes_moved=$total bytes_lost=$lost chunks_sent=$sent chunks_resent_by_agent=$resent sink_duplicates_counted=$dups time=${elapsed}s"
 sl_stop agent; sl_stop sink
 sl_done

@@ -7,7 +7,12 @@
  * '\n'; NUL bytes may sit inside), and each line goes to
  * manifest_parse_line in an exact-size heap buffer.  An accepted line
  * must give 64 (or, for a "-" column, no) and 32 lower-case hex digits
- * and a non-empty path that lies inside the line buffer.
+ * and a non-empty path that lies inside the line buffer.  A line that does
+ * not start with a backslash gives its path field as it is (no newline in
+ * it); one that does gives the unescaped path, and escaping that path
+ * again (manifest_escape) must give back the field exactly (but for a raw
+ * carriage return, which the writer escapes): the escape is canonical, so
+ * what the sink writes, verify reads back.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -37,9 +42,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct manifest_ent	 e;
 	const uint8_t		*nl;
-	char			*line;
-	size_t			 off = 0, len;
-	int			 rc;
+	char			*line, *raw, *field, *esc, *want;
+	const char		*p;
+	size_t			 off = 0, len, rlen, n;
+	int			 rc, i;
 
 	while (off < size) {
 		nl = memchr(data + off, '\n', size - off);
@@ -48,6 +54,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(line != NULL);
 		memcpy(line, data + off, len);
 		line[len] = '\0';
+		raw = strdup(line);	/* up to a NUL, like the parser */
+		CHECK(raw != NULL);
 		memset(&e, 0, sizeof(e));
 		rc = manifest_parse_line(line, len, &e);
 		CHECK(rc == 0 || rc == MANIFEST_SKIP || rc == SL_EPROTO);
@@ -57,8 +65,46 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    hexlen(e.sha256) == 0);
 			CHECK(hexlen(e.xxh128) == MANIFEST_XXH_HEX);
 			CHECK(e.path > line && e.path < line + len);
-			CHECK(e.path[0] != '\0' && strchr(e.path, '\n') == NULL);
+			CHECK(e.path[0] != '\0');
+			/* the raw path field: after the third tab, less one
+			 * trailing newline */
+			rlen = strlen(raw);
+			if (rlen > 0 && raw[rlen - 1] == '\n')
+				raw[--rlen] = '\0';
+			field = raw;
+			for (i = 0; i < 3; i++) {
+				field = strchr(field, '\t');
+				CHECK(field != NULL);
+				field++;
+			}
+			if (raw[0] != '\\') {
+				CHECK(strchr(e.path, '\n') == NULL);
+				CHECK(strcmp(e.path, field) == 0);
+			} else {
+				/* a raw '\r' may stand in an escaped field;
+				 * the writer would have written "\\r" */
+				want = malloc(2 * strlen(field) + 1);
+				CHECK(want != NULL);
+				for (n = 0, p = field; *p != '\0'; p++) {
+					if (*p == '\r') {
+						want[n++] = '\\';
+						want[n++] = 'r';
+					} else
+						want[n++] = *p;
+				}
+				want[n] = '\0';
+				n = manifest_escape(e.path, NULL, 0);
+				CHECK(n == strlen(want));
+				esc = malloc(n + 1);
+				CHECK(esc != NULL);
+				CHECK(manifest_escape(e.path, esc, n + 1) == n);
+				CHECK(strcmp(esc, want) == 0);
+				CHECK(strlen(e.path) <= n);
+				free(esc);
+				free(want);
+			}
 		}
+		free(raw);
 		free(line);
 		off += len;
 	}

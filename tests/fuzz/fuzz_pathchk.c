@@ -3,9 +3,12 @@
  *
  * The whole input is offered to pathchk_rel and pathchk_name.  Whatever is
  * accepted must be safe to join beneath a root: 1..SL_MAX_PATH bytes, no
- * NUL, no control byte, no leading or trailing '/', no empty, "." or ".."
- * component, each component <= SL_MAX_COMPONENT bytes; a name also has no
- * '/' and no leading '.', and passes pathchk_rel.  A refusal must set why.
+ * NUL, no leading or trailing '/', no empty, "." or ".." component, each
+ * component <= SL_MAX_COMPONENT bytes; a name also has no '/' and no
+ * leading '.', and passes pathchk_rel.  Any other byte (control bytes,
+ * bytes that are not UTF-8) is a POSIX name byte and allowed.  Conversely,
+ * whatever meets those rules must be accepted (no name is refused for its
+ * bytes).  A refusal must set why.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +23,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "fuzz_pathchk: %s:%d: %s\n", \
 	__FILE__, __LINE__, #c); abort(); } } while (0)
 
+/* The rules, written the other way round: 1 if p meets them. */
+static int
+is_safe(const char *p, size_t len)
+{
+	size_t	i, comp = 0, n;
+
+	if (len < 1 || len > SL_MAX_PATH || memchr(p, '\0', len) != NULL ||
+	    p[0] == '/' || p[len - 1] == '/')
+		return 0;
+	for (i = 0; i <= len; i++) {
+		if (i < len && p[i] != '/')
+			continue;
+		n = i - comp;
+		if (n < 1 || n > SL_MAX_COMPONENT || (n == 1 && p[comp] == '.') ||
+		    (n == 2 && p[comp] == '.' && p[comp + 1] == '.'))
+			return 0;
+		comp = i + 1;
+	}
+	return 1;
+}
+
 static void
 check_safe(const char *p, size_t len)
 {
@@ -29,11 +53,8 @@ check_safe(const char *p, size_t len)
 	CHECK(memchr(p, '\0', len) == NULL);
 	CHECK(p[0] != '/' && p[len - 1] != '/');
 	for (i = 0; i <= len; i++) {
-		if (i < len) {
-			CHECK((unsigned char)p[i] >= 0x20 && p[i] != 0x7f);
-			if (p[i] != '/')
-				continue;
-		}
+		if (i < len && p[i] != '/')
+			continue;
 		n = i - comp;
 		CHECK(n >= 1 && n <= SL_MAX_COMPONENT);
 		CHECK(!(n == 1 && p[comp] == '.'));
@@ -61,6 +82,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_safe(p, size);
 	else
 		CHECK(why != NULL && why[0] != '\0');
+	CHECK((rc == 0) == is_safe(p, size));
 	CHECK(pathchk_rel(size ? p : NULL, size, NULL) == rc);
 
 	why = NULL;

@@ -141,6 +141,10 @@ other_seeds(void)
 	puts_("fuzz_pathchk", "abs", "/etc/passwd");
 	puts_("fuzz_pathchk", "dotfile", ".hidden/x");
 	put("fuzz_pathchk", "nul", "a\0b", 3);
+	/* every byte but '/' and NUL is a name byte (tab, newline, CR, a
+	 * backslash, bytes that are not UTF-8) */
+	puts_("fuzz_pathchk", "ctrl", "new\nline/tab\tand\rcr\x01");
+	puts_("fuzz_pathchk", "latin1", "donn\xe9" "es/\xff\xfe-dash \"q\" 'q' back\\slash");
 
 	snprintf(buf, sizeof(buf), "# sluice manifest v1\n# dataset=d id=000000000000002a "
 	    "files=2 bytes=0 chunk_size=65536\n# size\tsha256\txxh3-128\tpath\n"
@@ -155,6 +159,17 @@ other_seeds(void)
 	/* the default sink (sha256 = off) writes "-" in the SHA-256 column */
 	snprintf(buf, sizeof(buf), "7\t-\t%s\ta.dat\n", xxh);
 	puts_("fuzz_manifest", "sha256_dash", buf);
+	/* a path with a newline, a CR or a backslash: escaped, the line led
+	 * by a backslash (as sha256sum and xxhsum >= 0.8.2 write it); a tab
+	 * and bytes that are not UTF-8 stay as they are */
+	snprintf(buf, sizeof(buf), "\\5\t-\t%s\tnew\\nline\n"
+	    "\\3\t%s\t%s\tback\\\\slash\\r\n"
+	    "1\t-\t%s\ttab\there\xff\xfe\n"
+	    "2\t-\t%s\traw\\backslash-old-form\n", xxh, sha, xxh, xxh, xxh);
+	puts_("fuzz_manifest", "escaped", buf);
+	snprintf(buf, sizeof(buf), "\\5\t-\t%s\tbad\\tescape\n\\5\t-\t%s\ttrailing\\\n",
+	    xxh, xxh);
+	puts_("fuzz_manifest", "bad_escape", buf);
 
 	puts_("fuzz_config", "sink",
 	    "[daemon]\nrole = sink\njournal = /tmp/j\nlog_level = info\n"

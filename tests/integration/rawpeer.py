@@ -2,7 +2,14 @@
 """rawpeer.py: a hostile sluice agent speaking the wire protocol
 (proto/PROTOCOL.md) in plaintext mode (TLS off, HMAC-SHA256 HELLO).
 
-    rawpeer.py HOST:PORT SECRET_FILE CASE [ARG]
+    rawpeer.py HOST:PORT SECRET_FILE CASE [ARG...]
+
+With RAWPEER_TLS=CA:CERT:KEY it speaks TLS 1.3 with that client
+certificate instead (SECRET_FILE is then ignored: HELLO carries no MAC);
+RAWPEER_ID sets the agent id its HELLO claims (default "rawpeer").  With a
+valid certificate it is a lying agent: the impersonation cases (hello-claim,
+open-id, data-id, commit-id, abandon-id) claim another agent's id or touch
+another agent's dataset.
 
 Connects to a sink, does what CASE says, and prints one line describing how
 the sink answered:
@@ -18,6 +25,7 @@ import hashlib
 import hmac
 import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -62,7 +70,7 @@ def recv_frame(sock):
         if payload is None:
             return None
         return ftype, payload
-    except (ConnectionResetError, BrokenPipeError):
+    except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
         return None
 
 
@@ -81,9 +89,17 @@ def open_payload(name, files, dsid=None, chunk_size=1 << 20, meta=()):
 
 
 class Peer:
-    def __init__(self, addr, secret, agent_id=b"rawpeer"):
+    def __init__(self, addr, secret, agent_id=b"rawpeer", tls=None):
         host, port = addr.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=10)
+        self.tls = tls is not None
+        if tls:
+            ca, cert, key = tls.split(":")
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            ctx.load_verify_locations(ca)
+            ctx.load_cert_chain(cert, key)
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=host)
         self.secret = secret
         self.agent_id = agent_id
         self.t0 = time.monotonic()
@@ -101,7 +117,10 @@ class Peer:
         mac_in = (b"sluice-hello-v1" + self.nonce + struct.pack("<HHH", version, stream, nstreams)
                   + wstr(self.agent_id))
         mac = hmac.new(self.secret, mac_in, hashlib.sha256).digest()
-        p = struct.pack("<HHH", version, stream, nstreams) + wstr(self.agent_id) + bytes([32]) + mac
+        if self.tls:    # the certificate authenticates: no MAC
+            p = struct.pack("<HHH", version, stream, nstreams) + wstr(self.agent_id) + bytes([0])
+        else:
+            p = struct.pack("<HHH", version, stream, nstreams) + wstr(self.agent_id) + bytes([32]) + mac
         self.sock.sendall(frame(HELLO, p))
         if not expect_welcome:
             return
@@ -154,11 +173,15 @@ class Peer:
 def main():
     addr, secret_file, case = sys.argv[1:4]
     arg = sys.argv[4] if len(sys.argv) > 4 else None
-    with open(secret_file, "rb") as fh:
-        secret = fh.read()
-    if secret.endswith(b"\n"):
-        secret = secret[:-1]
-    peer = Peer(addr, secret)
+    args = sys.argv[4:]
+    tls = os.environ.get("RAWPEER_TLS")
+    secret = b""
+    if not tls:
+        with open(secret_file, "rb") as fh:
+            secret = fh.read()
+        if secret.endswith(b"\n"):
+            secret = secret[:-1]
+    peer = Peer(addr, secret, os.environ.get("RAWPEER_ID", "rawpeer").encode(), tls)
     timeout = 6.0
 
     bad_paths = {
@@ -167,7 +190,9 @@ def main():
         "path-dotdot-mid": b"a/../../b",
         "path-nul": b"a\0b",
         "path-long": (b"d" * 200 + b"/") * 20 + b"e" * 77,   # 4097 bytes
-        "path-utf8": b"bad\xff\xfe\xc3(name",
+        # not UTF-8 is a name POSIX allows (t_names.sh ships it); the "."
+        # component is what is refused
+        "path-dot": b"bad\xff\xfe\xc3(name/./x",
     }
     assert len(bad_paths["path-long"]) == 4097
     bad_names = {"name-dotdot": b"..", "name-slash": b"a/b"}
@@ -191,6 +216,22 @@ def main():
         peer.hello()
         peer.send(frame(OPEN, open_payload(b"flags", [(b"f", 1)]), flags=1))
         return peer.verdict(timeout)
+    if case == "hello-claim":
+        # HELLO with the id of RAWPEER_ID: refused unless it is ours
+        peer.challenge()
+        peer.hello(expect_welcome=False)
+        f = recv_frame(peer.sock)
+        if f is not None and f[0] == WELCOME:
+            print("ACCEPTED WELCOME")
+            return 1
+        if f is None:
+            print("refused closed")
+            return 0
+        dsid, code = struct.unpack("<QH", f[1][:10])
+        (mlen,) = struct.unpack("<I", f[1][10:14])
+        print("refused error dsid=%016x code=%d msg=%r" % (dsid, code,
+              f[1][14:14 + mlen].decode("utf-8", "replace")))
+        return 0
     if case == "bad-magic":
         peer.challenge()
         peer.hello()
@@ -226,6 +267,21 @@ def main():
     elif case == "data-unopened":
         p = struct.pack("<QIIQI", 77, 0, 0, 0, 4) + b"evil"
         peer.send(frame(DATA, p))
+    elif case == "open-id":
+        # OPEN with another agent's dataset id ARG1 (hex) under name ARG2
+        peer.send(frame(OPEN, open_payload(args[1].encode(), [(b"f", 10)],
+                                           dsid=int(args[0], 16))))
+    elif case == "data-id":
+        # DATA into another agent's dataset ARG (hex): file 0, chunk 0
+        p = struct.pack("<QIIQI", int(arg, 16), 0, 0, 0, 4) + b"evil"
+        peer.send(frame(DATA, p))
+    elif case == "commit-id":
+        # COMMIT another agent's dataset ARG1 (hex) of ARG2 files
+        n = int(args[1])
+        peer.send(frame(COMMIT, struct.pack("<QI", int(args[0], 16), n) + bytes(16 * n)))
+    elif case == "abandon-id":
+        # ERROR for another agent's dataset ARG (hex): "abandon it"
+        peer.send(frame(ERROR, struct.pack("<QH", int(arg, 16), 16) + wstr(b"gone")))
     elif case == "commit-unopened":
         peer.send(frame(COMMIT, struct.pack("<QI", 77, 0)))
     else:

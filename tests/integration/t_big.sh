@@ -8,8 +8,8 @@ sl_setup
 SIZE_MIB=${SIZE_MIB:-2048} RSS_MAX_KIB=$((128 * 1024))
 free_kib=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')
 if [ "$free_kib" -lt $((6 * 1024 * 1024)) ]; then
-	echo "   skip t_big: only $((free_kib / 1024)) MiB free under $T, need 6 GiB"
-	sl_done
+	echo "   SKIP t_big: only $((free_kib / 1024)) MiB free under $T, need 6 GiB"
+	exit 77
 fi
 
 mkdir -p "$T/src/big"

@@ -5,9 +5,10 @@
 #   - the job runs and writes its output next to the dataset; the job id
 #     is in the journal (sluice show)
 #   - hostile dataset names and metadata do not inject
-#   - kill -9 of the agent while the hook runs does not submit twice (the
-#     [hook] query resolves it); without a query the dataset is
-#     hook_failed with the reason, and sluice retry-hook runs it
+#   - without the fence (state_dir = none; t_hook_fence.sh tests the
+#     fence): kill -9 of the agent while the hook runs does not submit
+#     twice (the [hook] query resolves it); without a query the dataset
+#     is hook_failed with the reason, and sluice retry-hook runs it
 #   - a wrong host key and an unreachable host retry, then fail visibly
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "   FAIL needs root (sshd, test user, Slurm)"; exit 1; }
@@ -19,7 +20,7 @@ bash "$ROOT/scripts/testbed-up.sh" "$TB" 2>"$T/testbed-up.log"
 rc=$?
 if [ "$rc" = 3 ]; then
 	echo "   SKIP Slurm cannot start here: $(grep 'slurm:' "$T/testbed-up.log" | tail -1)"
-	exit 0
+	exit 77
 elif [ "$rc" != 0 ]; then
 	cat "$T/testbed-up.log"; fail "testbed-up exit $rc"; sl_done
 fi
@@ -99,7 +100,7 @@ fi
 
 # 3. kill -9 the agent while the hook runs (the remote command sleeps 2 s first)
 sl_stop agent
-agent_conf agent "command = sleep 2; $CMD" "query = $QUERY"
+agent_conf agent "command = sleep 2; $CMD" "query = $QUERY" "state_dir = none"
 sl_start agent
 mk crash1
 sl_submit agent "$T/src/crash1" --meta note=crash >/dev/null
@@ -123,7 +124,7 @@ fi
 # 3a. the crash after sbatch returned but before the agent recorded it
 # (the command sleeps after submitting): the query sees the job, no second one
 sl_stop agent
-agent_conf agent "command = $CMD; sleep 3" "query = $QUERY"
+agent_conf agent "command = $CMD; sleep 3" "query = $QUERY" "state_dir = none"
 sl_start agent
 mk crash1b
 sl_submit agent "$T/src/crash1b" --meta note=crash >/dev/null
@@ -144,7 +145,7 @@ fi
 
 # 3b. the same crash with no query configured: hook_failed, never resubmitted blindly
 sl_stop agent
-agent_conf agent "command = sleep 2; $CMD"
+agent_conf agent "command = sleep 2; $CMD" "state_dir = none"
 sl_start agent
 mk crash2
 sl_submit agent "$T/src/crash2" --meta note=crash2 >/dev/null

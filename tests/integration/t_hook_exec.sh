@@ -16,6 +16,7 @@ command = printf '%s|%s|%s|%s' {dataset} {files} {bytes} {meta.run} > $T/out/{id
 retry_min = 0.1s
 retry_max = 0.2s
 attempts = 2
+state_dir = $T/hook-state
 CONF
 sl_start sink && sl_start agent || { fail start; sl_done; }
 mk() { mkdir -p "$T/src/$1"; head -c 100000 /dev/urandom > "$T/src/$1/x"; }

@@ -10,7 +10,7 @@
 #     is refused
 #   - an unreachable port fails fast, a silent server fails within
 #     connect_timeout, a hanging command within timeout
-# Skips (exit 0) only when Slurm itself cannot start here (testbed-up.sh
+# Skips (SKIP, exit 77) only when Slurm itself cannot start here (testbed-up.sh
 # exit 3), saying why.
 . "$(dirname "$0")/lib.sh"
 set -u
@@ -41,7 +41,7 @@ rc=$?
 if [ "$rc" = 3 ]; then
 	echo "   SKIP Slurm cannot start on this machine: $(grep 'slurm:' "$T/testbed-up.log" | tail -1)"
 	cat "$T/testbed-up.log" | tail -20 | sed 's/^/        /'
-	exit 0
+	exit 77
 elif [ "$rc" != 0 ]; then
 	cat "$T/testbed-up.log"
 	fail "testbed-up.sh exit $rc"

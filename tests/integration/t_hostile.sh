@@ -37,7 +37,7 @@ hostile() {
 	fi
 }
 
-for c in path-dotdot path-abs path-dotdot-mid path-nul path-long path-utf8 \
+for c in path-dotdot path-abs path-dotdot-mid path-nul path-long path-dot \
     name-dotdot name-slash truncated too-long unknown-type data-before-hello \
     bad-flags bad-magic data-unopened commit-unopened dup-path file-as-dir; do
 	hostile "$c"

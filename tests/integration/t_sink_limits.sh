@@ -189,7 +189,10 @@ if grep -q 'scan-man.*reserved' "$T/agent.log"; then
 else
 	fail "ingest did not refuse scan-man: $(tail -3 "$T/agent.log")"
 fi
-"$SLUICE" -c "$T/agent.conf" ls --json | grep -q '"scan-man"' && fail "scan-man journaled" ||
-    ok "scan-man not journaled"
+# Visibly failed (every directory that appears is shipped or failed), never shipped.
+st=$("$SLUICE" -c "$T/agent.conf" ls --json | python3 -c 'import json,sys
+print(" ".join(d["state"] for d in json.load(sys.stdin) if d["name"] == "scan-man"))')
+[ "$st" = failed ] && ok "scan-man visibly failed, not shipped" || fail "scan-man state: '$st'"
+[ -e "$root/scan-man" ] && fail "scan-man published" || ok "nothing published for scan-man"
 alive && ok "sink alive at the end" || fail "sink died"
 sl_done

@@ -499,6 +499,13 @@ test_log_q(void **state UNUSED)
 	assert_string_equal(log_q("l1\nl2\tx"), "\"l1\\nl2\\tx\"");
 	assert_string_equal(log_q("bell\a"), "\"bell\\x07\"");
 	assert_string_equal(log_q("caf\xc3\xa9"), "caf\xc3\xa9");
+	/* any name POSIX allows stays on one line of valid UTF-8 text */
+	assert_string_equal(log_q("cr\rlf\n"), "\"cr\\rlf\\n\"");
+	assert_string_equal(log_q("latin1-\xe9t\xe9"), "\"latin1-\\xe9t\\xe9\"");
+	assert_string_equal(log_q("\xff\xfe"), "\"\\xff\\xfe\"");
+	assert_string_equal(log_q("cut\xf0\x9f\x98"), "\"cut\\xf0\\x9f\\x98\"");
+	assert_string_equal(log_q("ok \xc3\xa9 \xff"), "\"ok \xc3\xa9 \\xff\"");
+	assert_string_equal(log_q("-dash"), "-dash");
 	/* rotating buffers: four results stay valid together */
 	{
 		const char *a = log_q("a b"), *b = log_q("c d"),
@@ -559,6 +566,58 @@ test_log_line(void **state UNUSED)
 	assert_false(log_enabled(LOG_DEBUG));
 }
 
+/* [tls] agent_secrets: one secret per agent, checked at load and read
+ * by config_agent_secret; [sink] layout. */
+static void
+test_agent_secrets(void **state UNUSED)
+{
+	uint8_t	 sec[256];
+	char	 p[256], err[512];
+	size_t	 len = 0;
+
+	snprintf(p, sizeof(p), "%s/agents", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/agents/bl7", dir);
+	write_file(p, "bl7-secret-0123456789\n", 0600);
+	assert_int_equal(load("[daemon]\nrole = sink\njournal = %s/journal\n"
+	    "[tls]\nmode = off\nagent_secrets = %s/agents\n"
+	    "[sink]\nlisten = [::]:4433\nroot = %s/incoming\nlayout = per-agent\n"), 0);
+	assert_int_equal(cfg.layout, LAYOUT_PER_AGENT);
+	assert_int_equal(config_agent_secret(&cfg, "bl7", sec, sizeof(sec), &len, err,
+	    sizeof(err)), SL_OK);
+	assert_int_equal(len, 21);
+	assert_memory_equal(sec, "bl7-secret-0123456789", 21);
+	assert_int_equal(config_agent_secret(&cfg, "bl8", sec, sizeof(sec), &len, err,
+	    sizeof(err)), SL_ENOTFOUND);
+	assert_int_equal(config_agent_secret(&cfg, "..", sec, sizeof(sec), &len, err,
+	    sizeof(err)), SL_ENOTFOUND);
+	assert_int_equal(config_agent_secret(&cfg, "../secret", sec, sizeof(sec), &len,
+	    err, sizeof(err)), SL_ENOTFOUND);
+
+	/* a bad file in it, and both secret kinds at once: every error */
+	snprintf(p, sizeof(p), "%s/agents/bl9", dir);
+	write_file(p, "short\n", 0644);
+	assert_int_equal(load("[daemon]\nrole = sink\njournal = %s/journal\n"
+	    "[tls]\nmode = off\nagent_secrets = %s/agents\n"
+	    "[sink]\nlisten = [::]:4433\nroot = %s/incoming\n"), SL_EINVAL);
+	assert_err(":6: [tls] agent_secrets: ");
+	assert_err("/agents/bl9: readable by others (chmod 600)");
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(load("[daemon]\nrole = sink\njournal = %s/journal\n"
+	    "[tls]\nmode = off\nagent_secrets = %s/agents\nsecret_file = %s/secret\n"
+	    "[sink]\nlisten = [::]:4433\nroot = %s/incoming\n"), SL_EINVAL);
+	assert_err("set either secret_file");
+	/* at an agent it means nothing */
+	assert_int_equal(load("[daemon]\nrole = agent\njournal = %s/journal\n"
+	    "[tls]\nmode = off\nsecret_file = %s/secret\nagent_secrets = %s/agents\n"
+	    "[agent]\ndestination = a:1\n"), SL_EINVAL);
+	assert_err("agent_secrets: for role sink only");
+	assert_int_equal(load("[daemon]\nrole = sink\njournal = %s/journal\n"
+	    "[tls]\nmode = off\nsecret_file = %s/secret\n"
+	    "[sink]\nlisten = [::]:4433\nroot = %s/incoming\nlayout = tree\n"), SL_EINVAL);
+	assert_err("\"tree\" is not one of flat|per-agent");
+}
+
 int
 main(void)
 {
@@ -581,6 +640,7 @@ main(void)
 		cmocka_unit_test(test_tls_missing_cert),
 		cmocka_unit_test(test_tls_cert_fifo),
 		cmocka_unit_test(test_tls_off),
+		cmocka_unit_test(test_agent_secrets),
 		cmocka_unit_test(test_reconnect_order),
 		cmocka_unit_test(test_bad_hostport),
 		cmocka_unit_test(test_three_mistakes),

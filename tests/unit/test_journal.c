@@ -426,6 +426,15 @@ test_foreach_find(void **state)
 	assert_string_equal(g.name, "b");
 	ds_rec_free(&g);
 	assert_int_equal(journal_ds_find(j, "nosuch", &g), SL_ENOTFOUND);
+
+	/* rename (retry --name): found by the new name, history says so */
+	assert_int_equal(journal_ds_rename(j, 0x10000, "b2"), SL_OK);
+	assert_int_equal(journal_ds_find(j, "b2", &g), SL_OK);
+	assert_int_equal(g.id, 0x10000);
+	ds_rec_free(&g);
+	assert_int_equal(journal_ds_find(j, "b", &g), SL_ENOTFOUND);
+	assert_int_equal(journal_ds_rename(j, 0x10000, ""), SL_EINVAL);
+	assert_int_equal(journal_ds_rename(j, 0x999, "x"), SL_ENOTFOUND);
 	journal_close(j);
 }
 
@@ -736,6 +745,39 @@ test_sink(void **state)
 	ds_rec_free(&g);
 	assert_int_equal(journal_ds_set_state(j, 0x51, DS_FAILED, NULL, NULL),
 	    SL_EINVAL);	/* 5 is not a sink state */
+
+	/* Names: the last create reserved "incoming" (the caller checks a
+	 * holder first); a namespace is another key; finish releases only
+	 * the holder's own reservation. */
+	{
+		uint64_t id = 0;
+
+		assert_int_equal(journal_sink_name_holder(j, "", "incoming", &id), SL_OK);
+		assert_int_equal(id, 0x52);
+		sink_ds(&d, files, 0x53);
+		strcpy(d.dest, "bl1");
+		assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_OK);
+		assert_int_equal(journal_sink_name_holder(j, "bl1", "incoming", &id), SL_OK);
+		assert_int_equal(id, 0x53);
+		assert_int_equal(journal_ds_get(j, 0x53, &g), SL_OK);
+		assert_string_equal(g.dest, "bl1");
+		ds_rec_free(&g);
+		assert_int_equal(journal_sink_finish(j, 0x51, SDS_PUBLISHED, NULL,
+		    "incoming"), SL_OK);	/* not the holder: nothing dropped */
+		assert_int_equal(journal_sink_name_holder(j, "", "incoming", &id), SL_OK);
+		assert_int_equal(id, 0x52);
+		assert_int_equal(journal_sink_finish(j, 0x52, SDS_FAILED, "abandoned",
+		    NULL), SL_OK);
+		assert_int_equal(journal_sink_name_holder(j, "", "incoming", &id),
+		    SL_ENOTFOUND);
+		assert_int_equal(journal_sink_name_holder(j, "bl1", "incoming", &id), SL_OK);
+		assert_int_equal(journal_ds_get(j, 0x52, &g), SL_OK);
+		assert_int_equal(g.state, SDS_FAILED);
+		assert_string_equal(g.error, "abandoned");
+		ds_rec_free(&g);
+		assert_int_equal(journal_sink_finish(j, 0x53, SDS_RECEIVING, NULL, NULL),
+		    SL_EINVAL);
+	}
 	journal_close(j);
 
 	/* and the agent cannot open it */
@@ -847,6 +889,153 @@ test_map_full(void **state)
 	journal_close(j);
 }
 
+/* A move (journal_ds_rebind): what the old destination acked is pending
+ * again, hashes kept; the old one is remembered as holding a copy until
+ * the dataset comes back there or the entry is released. */
+struct left_seen {
+	uint64_t	id[8];
+	char		dest[8][64];
+	int		n;
+};
+
+static int
+left_fn(uint64_t id, const char *dest, void *arg)
+{
+	struct left_seen *l = arg;
+
+	if (l->n < 8) {
+		l->id[l->n] = id;
+		snprintf(l->dest[l->n], sizeof(l->dest[0]), "%s", dest);
+		l->n++;
+	}
+	return 0;
+}
+
+static void
+count_hist(const struct hist_rec *h, void *arg)
+{
+	(void)h;
+	(*(int *)arg)++;
+}
+
+struct cstate {
+	int	acked, hashed;
+	uint64_t hash0;
+};
+
+static void
+cstate_fn(uint32_t file, uint32_t chunk, int state, uint64_t hash, int has_hash,
+    void *arg)
+{
+	struct cstate *c = arg;
+
+	c->acked += state == CHUNK_ACKED;
+	c->hashed += has_hash;
+	if (file == 0 && chunk == 0)
+		c->hash0 = hash;
+}
+
+static void
+test_rebind(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d, g;
+	struct file_rec files[3];
+	struct chunk_ref refs[2] = { { 0, 0, 0xabcdef, 1 }, { 0, 1, 0x1234, 1 } };
+	struct left_seen l;
+	struct cstate c;
+	int nhist = 0;
+
+	make_ds(&d, files, 42, "mover");	/* bound to site-b */
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	ds_rec_free(&d);
+	assert_int_equal(journal_chunks_ack(j, 42, refs, 2), SL_OK);
+	/* the same destination: nothing changes */
+	assert_int_equal(journal_ds_rebind(j, 42, "not a move", "site-b"), SL_OK);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(journal_chunks_foreach(j, 42, cstate_fn, &c), SL_OK);
+	assert_int_equal(c.acked, 2);
+	/* a move to site-c: acks gone, hashes kept, site-b left behind */
+	assert_int_equal(journal_ds_rebind(j, 42, "moved from site-b to site-c",
+	    "site-c"), SL_OK);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(journal_chunks_foreach(j, 42, cstate_fn, &c), SL_OK);
+	assert_int_equal(c.acked, 0);
+	assert_int_equal(c.hashed, 2);
+	assert_true(c.hash0 == 0xabcdef);
+	assert_int_equal(journal_ds_get(j, 42, &g), SL_OK);
+	assert_string_equal(g.dest, "site-c");
+	assert_true(g.chunks_acked == 0 && g.bytes_acked == 0);
+	ds_rec_free(&g);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(journal_left_foreach(j, left_fn, &l), SL_OK);
+	assert_int_equal(l.n, 1);
+	assert_true(l.id[0] == 42);
+	assert_string_equal(l.dest[0], "site-b");
+	/* acked at site-c, then back to site-b: site-c left, site-b not */
+	assert_int_equal(journal_chunks_ack(j, 42, refs, 1), SL_OK);
+	assert_int_equal(journal_ds_rebind(j, 42, "moved back", "site-b"), SL_OK);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(journal_chunks_foreach(j, 42, cstate_fn, &c), SL_OK);
+	assert_int_equal(c.acked, 0);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(journal_left_foreach(j, left_fn, &l), SL_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.dest[0], "site-c");
+	assert_int_equal(journal_left_del(j, 42, "site-c"), SL_OK);
+	assert_int_equal(journal_left_del(j, 42, "site-c"), SL_OK);	/* absent: fine */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(journal_left_foreach(j, left_fn, &l), SL_OK);
+	assert_int_equal(l.n, 0);
+	/* both moves are in the history */
+	assert_int_equal(journal_history_foreach(j, 42, count_hist, &nhist), SL_OK);
+	assert_int_equal(nhist, 2);
+	assert_int_equal(journal_ds_rebind(j, 43, NULL, "x"), SL_ENOTFOUND);
+	assert_int_equal(journal_ds_rebind(j, 42, NULL, ""), SL_EINVAL);
+	journal_close(j);
+	/* a reader sees no "left" and may not rebind */
+	j = open_ok(f, JOURNAL_AGENT, JOURNAL_RDONLY);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(journal_left_foreach(j, left_fn, &l), SL_OK);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(journal_ds_rebind(j, 42, NULL, "site-c"), SL_EINVAL);
+	journal_close(j);
+}
+
+/* partial_ttl: a forgotten sink dataset is gone but for its history, and
+ * the same id can be created afresh. */
+static void
+test_sink_forget(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_SINK, 0);
+	struct ds_rec d, g;
+	struct file_rec files[3];
+	struct sink_chunk sc = { 7, 0, 0, 0x99, CS };
+	uint8_t bm[2] = { 0, 0 };
+	int nhist = 0;
+
+	sink_ds(&d, files, 7);
+	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, NULL), SL_OK);
+	assert_int_equal(journal_sink_chunks_put(j, &sc, 1), SL_OK);
+	assert_int_equal(journal_ds_get(j, 7, &g), SL_OK);
+	assert_true(g.updated_ns > d.created_ns);	/* a put touches it */
+	ds_rec_free(&g);
+	assert_int_equal(journal_sink_ds_forget(j, 7, "expired"), SL_OK);
+	assert_int_equal(journal_ds_get(j, 7, &g), SL_ENOTFOUND);
+	ds_rec_free(&g);
+	assert_int_equal(journal_history_foreach(j, 7, count_hist, &nhist), SL_OK);
+	assert_int_equal(nhist, 1);
+	assert_int_equal(journal_sink_ds_forget(j, 7, "again"), SL_ENOTFOUND);
+	/* afresh: nothing held */
+	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, NULL), SL_OK);
+	assert_int_equal(journal_sink_have(j, 7, files, 3, bm, 4), SL_OK);
+	assert_int_equal(bm[0], 0);
+	ds_rec_free(&d);
+	journal_close(j);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -868,6 +1057,8 @@ main(int argc, char **argv)
 		T(test_rdonly_while_writer),
 		T(test_names),
 		T(test_map_full),
+		T(test_rebind),
+		T(test_sink_forget),
 	};
 
 	self_path = argv[0];
