@@ -156,7 +156,7 @@ FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/%)
 tests/fuzz/fuzz_wire: $(PROTO_SRCS) $(wildcard proto/*.h include/*.h)
 tests/fuzz/fuzz_pathchk: $(PROTO_SRCS) $(wildcard proto/*.h include/*.h)
 tests/fuzz/fuzz_manifest: agent/store/manifest.c $(PROTO_SRCS)
-tests/fuzz/fuzz_config: agent/base/config.c agent/base/log.c $(PROTO_SRCS)
+tests/fuzz/fuzz_config: agent/base/config.c agent/base/config_keys.c agent/base/log.c $(PROTO_SRCS)
 tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
 	$(FUZZ_CC) $(CSTD) $(FUZZ_FLAGS) -Iinclude -D_GNU_SOURCE $(PKG_CFLAGS) \
 	    -o $@ $(filter %.c,$^) $(PKG_LIBS)

@@ -1,7 +1,7 @@
 /*
  * config.c: load and validate the INI configuration (config.h).
  *
- * One table, keys[], names every key: its section, type, range, default
+ * One table, config_keys[], names every key: its section, type, range, default
  * text and where it lives in struct config.  The same table drives the
  * defaults (each default text goes through the same parser as a value
  * from the file), the parsing, the "missing" checks and the messages, so
@@ -45,129 +45,7 @@
 #define SECRET_MIN	16
 #define SECRET_MAX	sizeof(((struct config *)0)->secret)
 
-enum ktype { KT_STR, KT_INT, KT_SIZE, KT_DUR, KT_ENUM, KT_MODE };
-/* When a key must be present. */
-enum kreq { RQ_NO, RQ_ALWAYS, RQ_AGENT, RQ_SINK, RQ_TLS_ON, RQ_TLS_OFF };
-
-struct enumval {
-	const char	*name;
-	int		 val;
-};
-
-struct keydef {
-	const char	*sect, *key;
-	enum ktype	 type;
-	enum kreq	 req;
-	const char	*def;		/* NULL: none, or computed in validate() */
-	size_t		 off, size;	/* the field in struct config */
-	double		 min, max;	/* KT_INT, KT_SIZE, KT_DUR (seconds) */
-	const struct enumval *ev;	/* KT_ENUM, NULL-terminated */
-};
-
-static const struct enumval roles[] = {
-	{ "agent", ROLE_AGENT }, { "sink", ROLE_SINK }, { NULL, 0 } };
-static const struct enumval levels[] = {
-	{ "error", LOG_ERR }, { "warn", LOG_WARN }, { "info", LOG_INFO },
-	{ "debug", LOG_DEBUG }, { NULL, 0 } };
-static const struct enumval modes[] = {
-	{ "on", 1 }, { "off", 0 }, { NULL, 0 } };
-static const struct enumval priorities[] = {
-	{ "oldest", PRIO_OLDEST }, { "newest", PRIO_NEWEST }, { NULL, 0 } };
-static const struct enumval retentions[] = {
-	{ "keep", RET_KEEP }, { "delete", RET_DELETE }, { "move", RET_MOVE }, { NULL, 0 } };
-static const struct enumval layouts[] = {
-	{ "flat", LAYOUT_FLAT }, { "per-agent", LAYOUT_PER_AGENT }, { NULL, 0 } };
-static const struct enumval hookkinds[] = {
-	{ "none", HOOK_NONE }, { "ssh", HOOK_SSH }, { "exec", HOOK_EXEC }, { NULL, 0 } };
-
-#define F(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
-#define MiB	(1024.0 * 1024)
-
-/*
- * KT_SIZE fields are uint32_t (chunk_size) or int (sndbuf); both are
- * written as a uint32_t, which is the same bits as an int for the values
- * their ranges allow (all <= INT_MAX).
- */
-static const struct keydef keys[] = {
-	{ "daemon", "role",		KT_ENUM, RQ_ALWAYS, NULL,   F(role),	0, 0, roles },
-	{ "daemon", "id",		KT_STR,  RQ_NO,     NULL,   F(id),	0, 0, NULL },
-	{ "daemon", "journal",		KT_STR,  RQ_ALWAYS, NULL,   F(journal),	0, 0, NULL },
-	{ "daemon", "control",		KT_STR,  RQ_NO,     NULL,   F(control),	0, 0, NULL },
-	{ "daemon", "log_level",	KT_ENUM, RQ_NO,     "info", F(log_level), 0, 0, levels },
-	{ "tls", "mode",		KT_ENUM, RQ_NO,     "on",   F(tls),	0, 0, modes },
-	{ "tls", "ca",			KT_STR,  RQ_TLS_ON, NULL,   F(ca),	0, 0, NULL },
-	{ "tls", "cert",		KT_STR,  RQ_TLS_ON, NULL,   F(cert),	0, 0, NULL },
-	{ "tls", "key",			KT_STR,  RQ_TLS_ON, NULL,   F(key),	0, 0, NULL },
-	{ "tls", "secret_file",		KT_STR,  RQ_TLS_OFF, NULL,  F(secret_file), 0, 0, NULL },
-	{ "tls", "agent_secrets",	KT_STR,  RQ_NO,     NULL,   F(agent_secrets), 0, 0, NULL },
-	{ "tls", "ciphersuites",	KT_STR,  RQ_NO,     NULL,   F(ciphersuites), 0, 0, NULL },
-	{ "tls", "threads",		KT_INT,  RQ_NO,     "2",    F(tls_threads), 0, 16, NULL },
-	{ "sink", "listen",		KT_STR,  RQ_SINK,   NULL,   F(listen),	0, 0, NULL },
-	{ "sink", "root",		KT_STR,  RQ_SINK,   NULL,   F(root),	0, 0, NULL },
-	{ "sink", "max_connections",	KT_INT,  RQ_NO,     "256",  F(max_connections), 1, 65536, NULL },
-	{ "sink", "idle_timeout",	KT_DUR,  RQ_NO,     "120s", F(idle_timeout), 1, 86400, NULL },
-	{ "sink", "direct_io",		KT_ENUM, RQ_NO,     "on",   F(direct_io), 0, 0, modes },
-	{ "sink", "writers",		KT_INT,  RQ_NO,     "2",    F(writers),	0, 16, NULL },
-	{ "sink", "reread",		KT_ENUM, RQ_NO,     "off",  F(reread),	0, 0, modes },
-	{ "sink", "sha256",		KT_ENUM, RQ_NO,     "off",  F(sha256),	0, 0, modes },
-	{ "sink", "handshake_timeout",	KT_DUR,  RQ_NO,     "10s",  F(handshake_timeout), 0.1, 600, NULL },
-	{ "sink", "max_preauth",	KT_INT,  RQ_NO,     "64",   F(max_preauth), 1, 65536, NULL },
-	{ "sink", "max_datasets_per_agent", KT_INT, RQ_NO,  "16",   F(max_datasets_per_agent), 1, 100000, NULL },
-	{ "sink", "max_files_per_dataset", KT_INT, RQ_NO,   "500000", F(max_files_per_dataset), 1, SL_MAX_FILES, NULL },
-	{ "sink", "max_memory_per_agent", KT_SIZE, RQ_NO,   "256M", F(max_memory_per_agent), MiB, 2048 * MiB, NULL },
-	{ "sink", "file_mode",		KT_MODE, RQ_NO,     "0644", F(file_mode), 0, 0777, NULL },
-	{ "sink", "dir_mode",		KT_MODE, RQ_NO,     "0755", F(dir_mode), 0, 0777, NULL },
-	{ "sink", "layout",		KT_ENUM, RQ_NO,     "flat", F(layout),	0, 0, layouts },
-	{ "sink", "partial_ttl",	KT_DUR,  RQ_NO,     "168h", F(partial_ttl), 0, 366 * 86400.0, NULL },
-	{ "agent", "destination",	KT_STR,  RQ_AGENT,  NULL,   F(destination), 0, 0, NULL },
-	{ "agent", "server_name",	KT_STR,  RQ_NO,     NULL,   F(server_name), 0, 0, NULL },
-	{ "agent", "streams",		KT_INT,  RQ_NO,     "4",    F(streams),	1, SL_MAX_STREAMS, NULL },
-	{ "agent", "chunk_size",	KT_SIZE, RQ_NO,     "8M",   F(chunk_size), SL_MIN_CHUNK, SL_MAX_CHUNK, NULL },
-	{ "agent", "window",		KT_INT,  RQ_NO,     "4",    F(window),	1, 64, NULL },
-	{ "agent", "reconnect_min",	KT_DUR,  RQ_NO,     "0.5s", F(reconnect_min), 0.01, 3600, NULL },
-	{ "agent", "reconnect_max",	KT_DUR,  RQ_NO,     "30s",  F(reconnect_max), 0.01, 86400, NULL },
-	{ "agent", "sndbuf",		KT_SIZE, RQ_NO,     "0",    F(sndbuf),	0, 256 * MiB, NULL },
-	{ "agent", "priority",		KT_ENUM, RQ_NO,     "oldest", F(priority), 0, 0, priorities },
-	{ "agent", "failover_after",	KT_DUR,  RQ_NO,     "5m",   F(failover_after), 0, 30 * 86400.0, NULL },
-	{ "agent", "stall_timeout",	KT_DUR,  RQ_NO,     "60s",  F(stall_timeout), 1, 3600, NULL },
-	{ "agent", "maintenance",	KT_STR,  RQ_NO,     NULL,   F(maintenance), 0, 0, NULL },
-	{ "agent", "retention",		KT_ENUM, RQ_NO,     "keep", F(retention), 0, 0, retentions },
-	{ "agent", "retention_dir",	KT_STR,  RQ_NO,     NULL,   F(retention_dir), 0, 0, NULL },
-	{ "agent", "retention_after",	KT_DUR,  RQ_NO,     "24h",  F(retention_after), 0, 3650 * 86400.0, NULL },
-	{ "agent", "spool_warn",	KT_INT,  RQ_NO,     "80",   F(spool_warn), 1, 100, NULL },
-	{ "agent", "spool_high",	KT_INT,  RQ_NO,     "90",   F(spool_high), 1, 100, NULL },
-	{ "daemon", "metrics",		KT_STR,  RQ_NO,     NULL,   F(metrics),	0, 0, NULL },
-	{ "ingest", "spool",		KT_STR,  RQ_NO,     NULL,   F(spool),	0, 0, NULL },
-	{ "ingest", "seal_marker",	KT_STR,  RQ_NO,     ".sealed", F(seal_marker), 0, 0, NULL },
-	{ "ingest", "quiet",		KT_DUR,  RQ_NO,     "0s",   F(quiet),	0, 86400, NULL },
-	{ "ingest", "sidecar",		KT_STR,  RQ_NO,     "metadata.json", F(sidecar), 0, 0, NULL },
-	{ "hook", "kind",		KT_ENUM, RQ_NO,     "none", F(hook_kind), 0, 0, hookkinds },
-	{ "hook", "host",		KT_STR,  RQ_NO,     NULL,   F(hook_host), 0, 0, NULL },
-	{ "hook", "port",		KT_INT,  RQ_NO,     "22",   F(hook_port), 1, 65535, NULL },
-	{ "hook", "user",		KT_STR,  RQ_NO,     NULL,   F(hook_user), 0, 0, NULL },
-	{ "hook", "key",		KT_STR,  RQ_NO,     NULL,   F(hook_key), 0, 0, NULL },
-	{ "hook", "known_hosts",	KT_STR,  RQ_NO,     NULL,   F(hook_known_hosts), 0, 0, NULL },
-	{ "hook", "command",		KT_STR,  RQ_NO,     NULL,   F(hook_command), 0, 0, NULL },
-	{ "hook", "query",		KT_STR,  RQ_NO,     NULL,   F(hook_query), 0, 0, NULL },
-	{ "hook", "connect_timeout",	KT_DUR,  RQ_NO,     "10s",  F(hook_connect_timeout), 0.1, 600, NULL },
-	{ "hook", "timeout",		KT_DUR,  RQ_NO,     "120s", F(hook_timeout), 0.1, 86400, NULL },
-	{ "hook", "attempts",		KT_INT,  RQ_NO,     "5",    F(hook_attempts), 1, 1000, NULL },
-	{ "hook", "retry_min",		KT_DUR,  RQ_NO,     "5s",   F(hook_retry_min), 0.01, 86400, NULL },
-	{ "hook", "retry_max",		KT_DUR,  RQ_NO,     "10m",  F(hook_retry_max), 0.01, 86400, NULL },
-	{ "hook", "remote_root",	KT_STR,  RQ_NO,     NULL,   F(hook_remote_root), 0, 0, NULL },
-	{ "hook", "state_dir",		KT_STR,  RQ_NO,     ".sluice/hook-state", F(hook_state_dir), 0, 0, NULL },
-};
-#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
-
-/* The sections, and the role each belongs to (0: any). */
-static const struct {
-	const char	*name;
-	int		 role;
-} sects[] = {
-	{ "daemon", 0 }, { "tls", 0 }, { "sink", ROLE_SINK }, { "agent", ROLE_AGENT },
-	{ "ingest", ROLE_AGENT }, { "hook", ROLE_AGENT },
-};
-#define NSECTS	(sizeof(sects) / sizeof(sects[0]))
+#include "config_int.h"
 
 enum lkind { LK_BLANK, LK_SECT, LK_KEY };
 
@@ -187,8 +65,8 @@ struct pctx {
 	int		 handled;	/* inih called the handler for it */
 	int		 truncated;	/* inih saw only part of it */
 	/* what the file set */
-	int		 keyline[NKEYS];	/* 0: not set */
-	int		 sectline[NSECTS];	/* first header line, 0: none */
+	int		 keyline[CONFIG_MAX_KEYS];	/* 0: not set */
+	int		 sectline[CONFIG_MAX_SECTS];	/* first header line, 0: none */
 };
 
 static void errf(struct pctx *, int, const char *, const char *,
@@ -236,11 +114,11 @@ find_key(const char *sect, const char *key, size_t *idx)
 {
 	size_t	 i;
 
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].sect, sect) == 0 &&
-		    strcmp(keys[i].key, key) == 0) {
+	for (i = 0; i < config_nkeys; i++)
+		if (strcmp(config_keys[i].sect, sect) == 0 &&
+		    strcmp(config_keys[i].key, key) == 0) {
 			*idx = i;
-			return &keys[i];
+			return &config_keys[i];
 		}
 	return NULL;
 }
@@ -250,8 +128,8 @@ find_sect(const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < NSECTS; i++)
-		if (strcmp(sects[i].name, name) == 0)
+	for (i = 0; i < config_nsects; i++)
+		if (strcmp(config_sects[i].name, name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -963,16 +841,16 @@ validate(struct pctx *p)
 	int		 fd, n, need, line;
 
 	/* sections of the other role */
-	for (i = 0; i < NSECTS; i++)
-		if (c->role != 0 && sects[i].role != 0 &&
-		    sects[i].role != c->role && p->sectline[i] != 0)
-			errf(p, p->sectline[i], sects[i].name, NULL,
-			    "section [%s] is for role %s", sects[i].name,
-			    role_name(sects[i].role));
+	for (i = 0; i < config_nsects; i++)
+		if (c->role != 0 && config_sects[i].role != 0 &&
+		    config_sects[i].role != c->role && p->sectline[i] != 0)
+			errf(p, p->sectline[i], config_sects[i].name, NULL,
+			    "section [%s] is for role %s", config_sects[i].name,
+			    role_name(config_sects[i].role));
 
 	/* missing keys */
-	for (i = 0; i < NKEYS; i++) {
-		switch (keys[i].req) {
+	for (i = 0; i < config_nkeys; i++) {
+		switch (config_keys[i].req) {
 		case RQ_NO:	need = 0; break;
 		case RQ_ALWAYS:	need = 1; break;
 		case RQ_AGENT:	need = c->role == ROLE_AGENT; break;
@@ -983,8 +861,8 @@ validate(struct pctx *p)
 		default:	need = 0; break;
 		}
 		if (need && p->keyline[i] == 0)
-			errf(p, 0, keys[i].sect, keys[i].key, "missing (%s)",
-			    req_text(keys[i].req));
+			errf(p, 0, config_keys[i].sect, config_keys[i].key, "missing (%s)",
+			    req_text(config_keys[i].req));
 	}
 
 	/* [daemon] */
@@ -1089,11 +967,11 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	if (errlen > 0)
 		err[0] = '\0';
 
-	for (i = 0; i < NKEYS; i++)
-		if (keys[i].def != NULL &&
-		    set_value(c, &keys[i], keys[i].def, msg, sizeof(msg)) != 0)
-			errf(&p, 0, keys[i].sect, keys[i].key,
-			    "bad default \"%s\": %s", keys[i].def, msg);
+	for (i = 0; i < config_nkeys; i++)
+		if (config_keys[i].def != NULL &&
+		    set_value(c, &config_keys[i], config_keys[i].def, msg, sizeof(msg)) != 0)
+			errf(&p, 0, config_keys[i].sect, config_keys[i].key,
+			    "bad default \"%s\": %s", config_keys[i].def, msg);
 
 	if (strlen(path) >= sizeof(c->path)) {
 		errf(&p, 0, NULL, NULL, "path too long");

@@ -207,9 +207,9 @@ if command -v man >/dev/null; then
 	done
 	[ $good = 1 ] && ok "man pages render without warnings" || fail "man warnings"
 	good=1
-	for k in $(sed -n 's/^\t{ "\([a-z]*\)", "\([a-z_]*\)",.*/\1.\2/p' "$ROOT/agent/base/config.c"); do
+	for k in $(sed -n 's/^\t{ "\([a-z]*\)", "\([a-z_]*\)",.*/\1.\2/p' "$ROOT/agent/base/config_keys.c"); do
 		grep -q "^\.It Cm ${k#*.}\b" "$ROOT/agent/daemon/sluice.conf.5" || { good=0; echo "   sluice.conf.5 lacks $k"; }
 	done
-	[ $good = 1 ] && ok "sluice.conf.5 documents every key of config.c" || fail "sluice.conf.5 keys"
+	[ $good = 1 ] && ok "sluice.conf.5 documents every key of config_keys.c" || fail "sluice.conf.5 keys"
 fi
 sl_done
