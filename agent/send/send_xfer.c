@@ -372,12 +372,45 @@ file_digest(const struct ads *d, uint32_t f, uint8_t out[WIRE_DIGEST_LEN])
 	XXH3_freeState(st);
 }
 
+/* Send d's COMMIT on stream 0: each file's digest, or zeros (digests
+ * 0: a COMMIT that only asks where a published dataset went). */
 static void
-send_commit(struct agent *a, struct ads *d)
+commit_out(struct agent *a, struct ads *d, int digests)
 {
 	struct wire_commit	 wc;
 	struct wbuf		 b;
-	uint8_t			*dig, *tmp = NULL;
+	uint8_t			*dig;
+	uint32_t		 f;
+	int			 rc;
+
+	dig = calloc((size_t)d->nfiles * WIRE_DIGEST_LEN + 1, 1);
+	if (dig == NULL) {
+		link_down(a, "out of memory");
+		return;
+	}
+	for (f = 0; digests && f < d->nfiles; f++)
+		file_digest(d, f, dig + (size_t)f * WIRE_DIGEST_LEN);
+	wc.dsid = d->rec.id;
+	wc.nfiles = d->nfiles;
+	wc.digests = dig;
+	wbuf_init(&b, 0);
+	rc = wire_commit_encode(&b, &wc);
+	free(dig);
+	if (rc != SL_OK) {
+		wbuf_free(&b);
+		xfer_fail(a, d, "cannot encode COMMIT");
+		return;
+	}
+	phase_enter(d, PH_COMMITTING);
+	ds_enter(a, d, DS_COMMITTING, NULL, NULL);
+	link_send(a, &a->st[0], &b);
+	wbuf_free(&b);
+}
+
+static void
+send_commit(struct agent *a, struct ads *d)
+{
+	uint8_t			*tmp = NULL;
 	char			 err[SL_MAX_MSG], path[2 * SL_MAX_PATH + 2];
 	uint32_t		 f, c;
 	uint64_t		 g, h;
@@ -415,28 +448,7 @@ send_commit(struct agent *a, struct ads *d)
 		d->cst[g] |= CS_HASHED;
 	}
 	free(tmp);
-	dig = malloc((size_t)d->nfiles * WIRE_DIGEST_LEN + 1);
-	if (dig == NULL) {
-		link_down(a, "out of memory");
-		return;
-	}
-	for (f = 0; f < d->nfiles; f++)
-		file_digest(d, f, dig + (size_t)f * WIRE_DIGEST_LEN);
-	wc.dsid = d->rec.id;
-	wc.nfiles = d->nfiles;
-	wc.digests = dig;
-	wbuf_init(&b, 0);
-	rc = wire_commit_encode(&b, &wc);
-	free(dig);
-	if (rc != SL_OK) {
-		wbuf_free(&b);
-		xfer_fail(a, d, "cannot encode COMMIT");
-		return;
-	}
-	phase_enter(d, PH_COMMITTING);
-	ds_enter(a, d, DS_COMMITTING, NULL, NULL);
-	link_send(a, &a->st[0], &b);
-	wbuf_free(&b);
+	commit_out(a, d, 1);
 }
 
 /* The sink says d is published already (we missed its COMMITTED): a
@@ -446,31 +458,7 @@ send_commit(struct agent *a, struct ads *d)
 static void
 commit_published(struct agent *a, struct ads *d)
 {
-	struct wire_commit	 wc;
-	struct wbuf		 b;
-	uint8_t			*dig;
-	int			 rc;
-
-	dig = calloc((size_t)d->nfiles * WIRE_DIGEST_LEN + 1, 1);
-	if (dig == NULL) {
-		link_down(a, "out of memory");
-		return;
-	}
-	wc.dsid = d->rec.id;
-	wc.nfiles = d->nfiles;
-	wc.digests = dig;
-	wbuf_init(&b, 0);
-	rc = wire_commit_encode(&b, &wc);
-	free(dig);
-	if (rc != SL_OK) {
-		wbuf_free(&b);
-		xfer_fail(a, d, "cannot encode COMMIT");
-		return;
-	}
-	phase_enter(d, PH_COMMITTING);
-	ds_enter(a, d, DS_COMMITTING, NULL, NULL);
-	link_send(a, &a->st[0], &b);
-	wbuf_free(&b);
+	commit_out(a, d, 0);
 }
 
 /* The sink published d: journal it (hook_pending when a hook is
