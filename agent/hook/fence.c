@@ -199,7 +199,8 @@ fence_command(int mode, const char *state_dir, const char *key, const char *shel
 
 /* ---- parsing ---------------------------------------------------------- */
 
-/* A decimal integer token of at most 19 digits (and a sign if neg_ok). */
+/* A decimal integer token of at most 18 digits (and a sign if neg_ok):
+ * 19 nines would overflow int64_t; a longer token is malformed. */
 static int
 num(const char **p, int64_t *v, int neg_ok)
 {
@@ -213,7 +214,7 @@ num(const char **p, int64_t *v, int neg_ok)
 		neg = 1;
 		s++;
 	}
-	while (*s >= '0' && *s <= '9' && n < 19) {
+	while (*s >= '0' && *s <= '9' && n < 18) {
 		x = x * 10 + (*s - '0');
 		s++;
 		n++;
