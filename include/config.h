@@ -12,11 +12,12 @@
  *	          max_datasets_per_agent, max_files_per_dataset,
  *	          max_memory_per_agent, file_mode, dir_mode
  *	[agent]   destination, server_name, streams, chunk_size, window,
- *	          reconnect_min, reconnect_max, sndbuf
+ *	          reconnect_min, reconnect_max, sndbuf, max_in_flight,
+ *	          live_age, backlog_min_share
  *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
  *	[hook]    kind, host, port, user, key, known_hosts, command, query,
  *	          connect_timeout, timeout, attempts, retry_min, retry_max,
- *	          remote_root, state_dir                        (agent)
+ *	          remote_root, state_dir, concurrency           (agent)
  *	[daemon]  metrics
  *
  * Sizes accept K, M, G suffixes (powers of 1024); durations s, m, h, ms.
@@ -78,6 +79,9 @@ struct config {
 	double		reconnect_max;		/* seconds, default 30 */
 	int		sndbuf;			/* socket buffer bytes, 0 = autotune (default) */
 	int		priority;		/* PRIO_OLDEST (default) or PRIO_NEWEST first */
+	int		max_in_flight;		/* datasets on the wire at once, default 4 */
+	double		live_age;		/* lane auto: live while younger, default 10m */
+	int		backlog_min_share;	/* percent of the link for the backlog lane, default 20 */
 	double		failover_after;		/* primary down this long: use the next, default 5m */
 	double		stall_timeout;		/* data unacked by the sink's TCP this long: session down, 60s */
 	char		maintenance[1024];	/* "DEST START END[; ...]", times ISO 8601 UTC or epoch */
@@ -105,6 +109,7 @@ struct config {
 	double		hook_connect_timeout;	/* default 10s */
 	double		hook_timeout;		/* command timeout, default 120s */
 	int		hook_attempts;		/* default 5 */
+	int		hook_concurrency;	/* hooks running at once, default 4 */
 	double		hook_retry_min;		/* default 5s */
 	double		hook_retry_max;		/* default 10m */
 	char		hook_remote_root[4096];	/* {dataset_path} = this + "/" + name; default: sink root as given */

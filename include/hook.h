@@ -6,7 +6,7 @@
  * Three layers, usable separately:
  *   hook_expand    template -> command line, every value shell-quoted.
  *   hook_run_sync  run one command now, blocking, with timeouts.
- *   hook_runner    one worker thread that runs hook_run_sync off the event
+ *   hook_runner    worker threads that run hook_run_sync off the event
  *                  loop and hands each result back on the loop thread.
  *
  * Exactly-once bookkeeping (journal states, idempotency key, retries) is
@@ -96,8 +96,9 @@ int	hook_run_sync(const struct config *cfg, const char *command,
 int	hook_run_flags(const struct config *cfg, const char *command, int flags,
 	    struct hook_result *r);
 
-/* The runner: one worker thread (a workq, thread name sluice-hook) that
- * runs one job at a time; results come back on the loop thread. */
+/* The runner: cfg->hook_concurrency worker threads (a workq, thread name
+ * sluice-hook), each running one job at a time, in the order submitted;
+ * results come back on the loop thread in the order they finish. */
 struct hook_runner;
 
 typedef void hook_done_fn(void *arg, const struct hook_result *r);

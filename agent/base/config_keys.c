@@ -80,6 +80,9 @@ const struct keydef config_keys[] = {
 	{ "agent", "retention",		KT_ENUM, RQ_NO,     "keep", F(retention), 0, 0, retentions },
 	{ "agent", "retention_dir",	KT_STR,  RQ_NO,     NULL,   F(retention_dir), 0, 0, NULL },
 	{ "agent", "retention_after",	KT_DUR,  RQ_NO,     "24h",  F(retention_after), 0, 3650 * 86400.0, NULL },
+	{ "agent", "max_in_flight",	KT_INT,  RQ_NO,     "4",    F(max_in_flight), 1, 64, NULL },
+	{ "agent", "live_age",		KT_DUR,  RQ_NO,     "10m",  F(live_age), 0, 30 * 86400.0, NULL },
+	{ "agent", "backlog_min_share",	KT_INT,  RQ_NO,     "20",   F(backlog_min_share), 1, 99, NULL },
 	{ "agent", "spool_warn",	KT_INT,  RQ_NO,     "80",   F(spool_warn), 1, 100, NULL },
 	{ "agent", "spool_high",	KT_INT,  RQ_NO,     "90",   F(spool_high), 1, 100, NULL },
 	{ "daemon", "metrics",		KT_STR,  RQ_NO,     NULL,   F(metrics),	0, 0, NULL },
@@ -101,6 +104,7 @@ const struct keydef config_keys[] = {
 	{ "hook", "retry_min",		KT_DUR,  RQ_NO,     "5s",   F(hook_retry_min), 0.01, 86400, NULL },
 	{ "hook", "retry_max",		KT_DUR,  RQ_NO,     "10m",  F(hook_retry_max), 0.01, 86400, NULL },
 	{ "hook", "remote_root",	KT_STR,  RQ_NO,     NULL,   F(hook_remote_root), 0, 0, NULL },
+	{ "hook", "concurrency",	KT_INT,  RQ_NO,     "4",    F(hook_concurrency), 1, 64, NULL },
 	{ "hook", "state_dir",		KT_STR,  RQ_NO,     ".sluice/hook-state", F(hook_state_dir), 0, 0, NULL },
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);

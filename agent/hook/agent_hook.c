@@ -3,8 +3,13 @@
  * agent_hook.h for the states and the crash rule).
  *
  * A small in-memory queue of (dataset, not-before time, kind: run, query
- * or fence probe) drives one job at a time through hook.c's runner; an
- * ev_timer wakes the queue when the earliest entry is due.  Every decision
+ * or fence probe) drives up to [hook] concurrency jobs at once through
+ * hook.c's runner, earliest due first, never two for the same dataset; an
+ * ev_timer wakes the queue when the earliest entry is due.  A job is one
+ * dataset's and its outcome is journaled on that dataset's record alone,
+ * so running several at once changes nothing of the exactly-once rule:
+ * each still has its own hook_running record and fence marker, and a host
+ * that hangs for one dataset holds one runner thread until its timeout.  Every decision
  * is journaled before it takes effect, so the queue can always be rebuilt
  * from the journal: a fenced hook_running (non-zero hook_next_ns) is
  * probed, an unfenced one queried or failed.  A fenced run is handed to the
@@ -40,8 +45,10 @@ struct ahook {
 	ev_timer		 timer;
 	struct hq		*q;
 	size_t			 n, alloc;
-	int			 busy;		/* a job is with the runner */
-	struct hq		 cur;
+	/* Jobs with the runner: at most [hook] concurrency, never two for
+	 * one dataset (each has its own fence marker and journal record). */
+	struct hq		*run;
+	size_t			 nrun, maxrun;
 };
 
 static void	kick(struct ahook *);
@@ -244,40 +251,55 @@ start_job(struct ahook *h, struct hq e)
 		    JOB_PROBE : e.kind, e.query_tries);
 		goto out;
 	}
-	h->busy = 1;
-	h->cur = e;
+	h->run[h->nrun++] = e;
 out:
 	free(cmd);
 	ds_rec_free(&d);
 }
 
+/* 1 when a job for dataset id is with the runner. */
+static int
+running(const struct ahook *h, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < h->nrun; i++)
+		if (h->run[i].id == id)
+			return 1;
+	return 0;
+}
+
+/* Start due jobs, earliest first, while runner slots are free; arm the
+ * timer for the earliest one not yet due. */
 static void
 kick(struct ahook *h)
 {
-	double	now = sl_time_wall(), next = 0;
-	size_t	i, best = (size_t)-1;
+	double	now;
+	size_t	i, best;
 
-	if (h->busy)
-		return;
-	for (i = 0; i < h->n; i++)
-		if (best == (size_t)-1 || h->q[i].not_before < h->q[best].not_before)
-			best = i;
-	if (best == (size_t)-1)
-		return;
-	if (h->q[best].not_before > now) {
-		next = h->q[best].not_before - now;
-		ev_timer_stop(h->loop, &h->timer);
-		ev_timer_set(&h->timer, next, 0);
-		ev_timer_start(h->loop, &h->timer);
-		return;
+	while (h->nrun < h->maxrun) {
+		now = sl_time_wall();
+		best = (size_t)-1;
+		for (i = 0; i < h->n; i++) {
+			if (running(h, h->q[i].id))
+				continue;	/* its answer first: it decides what next */
+			if (best == (size_t)-1 || h->q[i].not_before < h->q[best].not_before)
+				best = i;
+		}
+		if (best == (size_t)-1)
+			return;
+		if (h->q[best].not_before > now) {
+			ev_timer_stop(h->loop, &h->timer);
+			ev_timer_set(&h->timer, h->q[best].not_before - now, 0);
+			ev_timer_start(h->loop, &h->timer);
+			return;
+		}
+		{
+			struct hq e = h->q[best];
+			h->q[best] = h->q[--h->n];
+			start_job(h, e);	/* may drop it, or queue it again */
+		}
 	}
-	{
-		struct hq e = h->q[best];
-		h->q[best] = h->q[--h->n];
-		start_job(h, e);
-	}
-	if (!h->busy)
-		kick(h);	/* that one was dropped: next */
 }
 
 static void
@@ -350,11 +372,12 @@ probe_later(struct ahook *h, const struct ds_rec *d, uint32_t tries, const char 
 /* The answer of the fence, to a run or to a probe (fence.h). */
 static void
 fenced_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r,
-    int from_run)
+    const struct hq *job)
 {
 	struct fence_answer	 a;
 	char			 t0[32], why[HOOK_MSG_MAX + 256];
-	uint32_t		 tries = from_run ? 0 : h->cur.query_tries;
+	int			 from_run = job->kind == JOB_RUN;
+	uint32_t		 tries = from_run ? 0 : job->query_tries;
 
 	fence_parse(r->out, &a);
 	utc(a.started, t0, sizeof(t0));
@@ -441,7 +464,8 @@ fenced_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r
 }
 
 static void
-query_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r)
+query_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r,
+    const struct hq *job)
 {
 	double delay;
 
@@ -462,10 +486,10 @@ query_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r)
 		q_add(h, d->id, 0, JOB_RUN, 0);
 		return;
 	}
-	delay = backoff(h->cfg, h->cur.query_tries + 1);
+	delay = backoff(h->cfg, job->query_tries + 1);
 	log_warnx("hook", "dataset=%016llx query inconclusive (%s); asking again in %.1fs",
 	    (unsigned long long)d->id, log_q(r->rc == SL_OK ? r->err_tail : r->msg), delay);
-	q_add(h, d->id, sl_time_wall() + delay, JOB_QUERY, h->cur.query_tries + 1);
+	q_add(h, d->id, sl_time_wall() + delay, JOB_QUERY, job->query_tries + 1);
 }
 
 static void
@@ -473,16 +497,26 @@ runner_done(void *arg, const struct hook_result *r)
 {
 	struct ahook	*h = arg;
 	struct ds_rec	 d;
+	struct hq	 job;
+	size_t		 i;
 
-	h->busy = 0;
+	for (i = 0; i < h->nrun && h->run[i].id != r->id; i++)
+		;
+	if (i == h->nrun) {	/* not ours: cannot happen (one job per id) */
+		log_err("hook", "dataset=%016llx result of a job not running",
+		    (unsigned long long)r->id);
+		return;
+	}
+	job = h->run[i];
+	h->run[i] = h->run[--h->nrun];
 	memset(&d, 0, sizeof(d));
 	if (journal_ds_get(h->j, r->id, &d) == SL_OK) {
-		if (h->cur.kind == JOB_PROBE || (h->cur.kind == JOB_RUN && fenced(h)))
-			fenced_done(h, &d, r, h->cur.kind == JOB_RUN);
-		else if (h->cur.kind == JOB_RUN)
+		if (job.kind == JOB_PROBE || (job.kind == JOB_RUN && fenced(h)))
+			fenced_done(h, &d, r, &job);
+		else if (job.kind == JOB_RUN)
 			run_done(h, &d, r);
 		else
-			query_done(h, &d, r);
+			query_done(h, &d, r, &job);
 		ds_rec_free(&d);
 	}
 	kick(h);
@@ -528,9 +562,16 @@ ahook_start(struct ahook **out, struct ev_loop *loop, const struct config *cfg,
 	h->loop = loop;
 	h->cfg = cfg;
 	h->j = j;
+	h->maxrun = cfg->hook_concurrency > 0 ? (size_t)cfg->hook_concurrency : 1;
+	h->run = calloc(h->maxrun, sizeof(*h->run));
+	if (h->run == NULL) {
+		free(h);
+		return SL_ENOMEM;
+	}
 	rc = hook_runner_start(&h->runner, loop, cfg, runner_done, h);
 	if (rc != SL_OK) {
 		snprintf(err, errlen, "hook runner: %s", sl_strerror(rc));
+		free(h->run);
 		free(h);
 		return rc;
 	}
@@ -567,6 +608,7 @@ ahook_stop(struct ahook *h)
 		return;
 	ev_timer_stop(h->loop, &h->timer);
 	hook_runner_stop(h->runner);
+	free(h->run);
 	free(h->q);
 	free(h);
 }

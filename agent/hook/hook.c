@@ -17,9 +17,10 @@
  * otherwise pick ecdsa over ed25519) negotiates a key we can check; an
  * unknown or changed key is refused, never learnt.
  *
- * The runner is a one-thread worker pool (workq.h, the libev THREADS
- * pattern): the thread runs hook_run_sync for one job at a time and the
- * loop gets the result back through the pool's ev_async.
+ * The runner is a worker pool of [hook] concurrency threads (workq.h, the
+ * libev THREADS pattern): each thread runs hook_run_sync for one job at a
+ * time, so a command whose host hangs holds one thread, not the others;
+ * the loop gets each result back through the pool's ev_async.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -849,8 +850,8 @@ struct hook_job {
 	int			 flags;
 };
 
-/* The runner is a one-thread workq (workq.h) plus a stop flag that the
- * running command watches. */
+/* The runner is a workq (workq.h) of [hook] concurrency threads plus a
+ * stop flag that every running command watches. */
 struct hook_runner {
 	const struct config	*cfg;
 	hook_done_fn		*done;
@@ -908,7 +909,8 @@ hook_runner_start(struct hook_runner **out, struct ev_loop *loop,
 	hr->cfg = cfg;
 	hr->done = done;
 	hr->arg = arg;
-	rc = workq_start(&hr->q, loop, 1, "sluice-hook", job_run, job_done, hr);
+	rc = workq_start(&hr->q, loop, cfg->hook_concurrency > 0 ? cfg->hook_concurrency : 1,
+	    "sluice-hook", job_run, job_done, hr);
 	if (rc != SL_OK) {
 		log_warnx("hook", "cannot start the hook thread: %s", sl_strerror(rc));
 		free(hr);
