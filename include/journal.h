@@ -111,7 +111,14 @@ struct ds_rec {
 						 * fenced command started (fence.h) */
 	char		hook_out[1024];		/* stdout of the last run (e.g. a job id) */
 	char		hook_err[1024];		/* stderr tail or why it could not run */
+	/* agent: the lane asked for (sluice submit --lane, the spool's);
+	 * LANE_AUTO decides by age ([agent] live_age).  Appended to the
+	 * record: one written before lanes reads as LANE_AUTO. */
+	uint32_t	lane;
 };
+enum ds_lane { LANE_AUTO = 0, LANE_LIVE = 1, LANE_BACKLOG = 2 };
+#define LANE_MAX	LANE_BACKLOG
+const char *ds_lane_name(int lane);	/* "auto", "live", "backlog" */
 void	ds_rec_free(struct ds_rec *d);		/* frees meta only */
 
 /* Read a dataset; caller frees with ds_rec_free. */

@@ -116,8 +116,8 @@ agent_stop(struct agent *a)
 	ev_timer_stop(a->loop, &a->tick);
 	ingest_stop(a->ingest);
 	ahook_stop(a->hook);
-	if (a->cur)
-		flush_counts(a, a->cur);
+	for (i = 0; i < a->nact; i++)
+		flush_counts(a, a->act[i]);
 	link_stop(a, "shutting down");
 	/* Streams are freed by the reaper on the next loop pass; their send
 	 * buffers must outlive them, so run one pass before freeing. */

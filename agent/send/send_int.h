@@ -7,8 +7,10 @@
  *   role_agent.c    start and stop: wires the modules together
  *   send_ops.c      control commands, ingest hand-off, the tick, metrics
  *   send_session.c  the streams' frames: handshake, dispatch, sink errors
- *   send_xfer.c     one dataset on the wire: OPEN, HAVE, DATA, ACK, NACK,
- *                   COMMIT, COMMITTED, and which dataset goes next
+ *   send_xfer.c     datasets on the wire: OPEN, HAVE, DATA, ACK, NACK,
+ *                   COMMIT, COMMITTED, for each of those in flight
+ *   send_sched.c    lanes: which dataset goes on the wire next, and
+ *                   whose chunk goes into a stream's free window
  *   send_queue.c    datasets in memory: queue, phases, chunk states,
  *                   journal state and counters
  *   send_link.c     destinations and the session's state machine:
@@ -81,7 +83,15 @@ struct ads {
 	double		 flushed_at;	/* monotonic */
 	double		 t_start;
 	uint64_t	 bytes_at_start;
+	/* send_sched.c: while in flight */
+	int		 lane;		/* LANE_LIVE or LANE_BACKLOG, fixed at admission */
+	int		 open_stream;	/* the stream its OPEN went on */
+	double		 vt;		/* bytes sent, for the share within its lane */
 };
+
+/* Datasets in flight at once: the ceiling of [agent] max_in_flight. */
+#define SEND_MAX_IN_FLIGHT	64
+#define SEND_NLANES		2	/* index: lane - LANE_LIVE */
 
 /* A destination: one sink, in the configured priority order. */
 struct dest {
@@ -132,9 +142,16 @@ struct agent {
 	struct astream		 st[SL_MAX_STREAMS];
 	int			 nready;
 	/* send_queue.c, send_xfer.c: datasets */
-	struct ads		*queue;		/* oldest first */
-	struct ads		*cur;
+	struct ads		*queue;		/* every dataset not yet published, queue order */
+	struct ads		*act[SEND_MAX_IN_FLIGHT];	/* in flight (phase not idle) */
+	int			 nact;
+	int			 in_next;	/* inside xfer_next (no re-entry) */
 	int			 rr;		/* stream the next DATA round starts at */
+	/* send_sched.c: the lanes' shares of the link */
+	double			 lane_vt[SEND_NLANES];	/* bytes sent / weight */
+	int			 lane_busy[SEND_NLANES];	/* had data to send at the last pick */
+	uint64_t		 lane_sent[SEND_NLANES];	/* bytes of DATA sent, this process */
+	uint64_t		 lane_done[SEND_NLANES];	/* datasets published, this process */
 };
 
 #endif

@@ -311,7 +311,7 @@ cmd_ping(struct agent *a, struct wbuf *out)
 	    "rate_5s=%.0f rate_5m=%.0f\n",
 	    a->dests[a->cur_dest].text, link_name(a->link),
 	    a->link_since, a->link_why[0] ? log_q(a->link_why) : "-",
-	    a->cur ? (unsigned long long)a->cur->rec.id : 0ULL, a->cfg->streams,
+	    a->nact ? (unsigned long long)a->act[0]->rec.id : 0ULL, a->cfg->streams,
 	    a->spool.pct, a->spool.pct < 0 ? "none" : a->spool.level == SPOOL_HIGH ?
 	    "high" : a->spool.level == SPOOL_WARN ? "warn" : "ok", rate(a, 5),
 	    rate(a, 300));
@@ -658,6 +658,18 @@ spool_check(struct agent *a, double now)
 		retention_spool_use(a->cfg, &a->spool);
 }
 
+/* 1 when a dataset in flight waits for its COMMITTED. */
+static int
+committing(const struct agent *a)
+{
+	int i;
+
+	for (i = 0; i < a->nact; i++)
+		if (a->act[i]->phase == PH_COMMITTING)
+			return 1;
+	return 0;
+}
+
 /* Housekeeping once a second: a destination that became blocked (pause,
  * maintenance) is left; an idle session checks for a better destination. */
 void
@@ -674,12 +686,12 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (a->link == LINK_UP || a->link == LINK_CONNECTING) {
 		if (dest_blocked(a, a->cur_dest, now, &why)) {
 			/* COMMIT in flight: let it finish, it is short. */
-			if (a->cur == NULL || a->cur->phase != PH_COMMITTING)
+			if (!committing(a))
 				link_switch(a, why);
 			return;
 		}
-		if (a->link == LINK_UP && a->cur == NULL)
-			xfer_next(a);
+		if (a->link == LINK_UP)
+			xfer_next(a);	/* free slots; datasets age into the backlog */
 		if (a->link == LINK_UP && now - a->link_since > 10)
 			link_progress(a);	/* a session that stays up is healthy */
 	}

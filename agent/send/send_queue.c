@@ -2,8 +2,9 @@
  * send_queue.c: the agent's datasets in memory.
  *
  * The queue holds every dataset not yet published nor failed, oldest
- * first (or newest first with priority = newest); at most one of them is
- * current, the one on the wire.  Its phase follows the protocol:
+ * first (or newest first with priority = newest); up to max_in_flight of
+ * them are on the wire (a->act, chosen by lane: send_sched.c).  Each one's
+ * phase follows the protocol on its own:
  *
  *   IDLE --OPEN--> OPENING --HAVE--> SENDING --all acked, COMMIT-->
  *   COMMITTING --COMMITTED--> (journal: transferred, dropped)
@@ -27,6 +28,7 @@
 #include "sltime.h"
 #include "send_int.h"
 #include "send_queue.h"
+#include "send_sched.h"
 #include "send_source.h"
 
 static const char *
@@ -189,6 +191,20 @@ queue_add(struct agent *a, struct ads *d)
 	*pp = d;
 }
 
+/* d is no longer in flight (its slot is free). */
+static void
+act_remove(struct agent *a, struct ads *d)
+{
+	int i;
+
+	for (i = 0; i < a->nact; i++)
+		if (a->act[i] == d) {
+			a->act[i] = a->act[--a->nact];
+			a->act[a->nact] = NULL;
+			return;
+		}
+}
+
 static void
 queue_remove(struct agent *a, struct ads *d)
 {
@@ -199,8 +215,18 @@ queue_remove(struct agent *a, struct ads *d)
 			*pp = d->next;
 			break;
 		}
-	if (a->cur == d)
-		a->cur = NULL;
+	act_remove(a, d);
+}
+
+struct ads *
+queue_active(struct agent *a, uint64_t id)
+{
+	int i;
+
+	for (i = 0; i < a->nact; i++)
+		if (a->act[i]->rec.id == id)
+			return a->act[i];
+	return NULL;
 }
 
 static int
@@ -252,7 +278,7 @@ queue_free(struct agent *a)
 		a->queue = d->next;
 		ads_free(d);
 	}
-	a->cur = NULL;
+	a->nact = 0;
 }
 
 /*
@@ -297,18 +323,40 @@ queue_rebind(struct agent *a, struct ads *d, const char *here)
 	return SL_OK;
 }
 
-/* Pick the oldest dataset this destination may take. */
+/* d waits, and destination here may take it. */
+static int
+eligible(const struct ads *d, const char *here)
+{
+	if (d->phase != PH_IDLE)
+		return 0;	/* in flight */
+	/* COMMIT went to another destination: only it may answer. */
+	return !(d->rec.state == DS_COMMITTING && d->rec.dest[0] &&
+	    strcmp(d->rec.dest, here) != 0);
+}
+
+void
+queue_waiting(struct agent *a, const char *here, double now, int waiting[2])
+{
+	struct ads *d;
+
+	waiting[0] = waiting[1] = 0;
+	for (d = a->queue; d != NULL; d = d->next)
+		if (eligible(d, here))
+			waiting[sched_lane(a, d, now) == LANE_BACKLOG]++;
+}
+
+/* Put the first dataset of lane this destination may take in flight. */
 struct ads *
-queue_next(struct agent *a, const char *here)
+queue_next(struct agent *a, const char *here, int lane, double now)
 {
 	struct ads	*d, *next;
 	int		 rc;
 
+	if (a->nact >= SEND_MAX_IN_FLIGHT)
+		return NULL;
 	for (d = a->queue; d != NULL; d = next) {
 		next = d->next;
-		/* COMMIT went to another destination: only it may answer. */
-		if (d->rec.state == DS_COMMITTING && d->rec.dest[0] &&
-		    strcmp(d->rec.dest, here) != 0)
+		if (!eligible(d, here) || sched_lane(a, d, now) != lane)
 			continue;
 		if (!d->loaded) {
 			rc = ads_load(a, d);
@@ -328,7 +376,9 @@ queue_next(struct agent *a, const char *here)
 				continue;	/* not sent unbound: tried again later */
 			}
 		}
-		a->cur = d;
+		d->lane = lane;
+		d->vt = 0;
+		a->act[a->nact++] = d;
 		if (d->rec.state == DS_QUEUED)
 			ds_enter(a, d, DS_TRANSFERRING, NULL, NULL);
 		d->t_start = sl_time_wall();
@@ -411,14 +461,15 @@ queue_fail(struct agent *a, struct ads *d, const char *reason)
 void
 queue_park(struct agent *a)
 {
-	struct ads *d = a->cur;
+	struct ads *d;
 
-	if (d == NULL)
-		return;
-	release_inflight(a, d);
-	flush_counts(a, d);
-	phase_enter(d, PH_IDLE);
-	a->cur = NULL;	/* queue_next picks it again: oldest first */
+	while (a->nact > 0) {
+		d = a->act[--a->nact];
+		a->act[a->nact] = NULL;
+		release_inflight(a, d);
+		flush_counts(a, d);
+		phase_enter(d, PH_IDLE);	/* queue_next picks it again */
+	}
 }
 
 int

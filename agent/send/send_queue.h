@@ -33,19 +33,26 @@ int	queue_load(struct agent *a);
 void	queue_add(struct agent *a, struct ads *d);
 /* The queued dataset with this id, or NULL. */
 struct ads *	queue_find(struct agent *a, uint64_t id);
-/* The next dataset destination here may take, loaded and bound to here,
- * made current (a->cur) and transferring; NULL when there is none.  One
- * that cannot be loaded is failed on the way. */
-struct ads *	queue_next(struct agent *a, const char *here);
-/* d leaves the queue in state (with reason, published as for ds_enter)
- * and is freed. */
+/* How many datasets wait that destination here may take, by lane
+ * (waiting[0] live, waiting[1] backlog; sched_lane at now). */
+void	queue_waiting(struct agent *a, const char *here, double now, int waiting[2]);
+/* The first waiting dataset of lane (in queue order) destination here
+ * may take, loaded and bound to here, put in flight (a->act, its lane
+ * fixed) and transferring; NULL when there is none or every slot is
+ * taken.  One that cannot be loaded is failed on the way. */
+struct ads *	queue_next(struct agent *a, const char *here, int lane, double now);
+/* The dataset in flight with this id, or NULL. */
+struct ads *	queue_active(struct agent *a, uint64_t id);
+/* d leaves the queue (and its slot in flight) in state (with reason,
+ * published as for ds_enter) and is freed. */
 void	queue_drop(struct agent *a, struct ads *d, int state, const char *reason,
 	    const char *published);
 /* d failed for reason: its chunks out of flight, its counters journaled,
  * journaled as failed, dropped. */
 void	queue_fail(struct agent *a, struct ads *d, const char *reason);
-/* The session closed (link_ops.closed): the current dataset's in-flight
- * chunks go back to pending and it waits, idle, to be picked again. */
+/* The session closed (link_ops.closed): every dataset in flight has its
+ * in-flight chunks back to pending, its acks journaled, and waits, idle,
+ * to be picked again. */
 void	queue_park(struct agent *a);
 /* Free every queued dataset (at stop). */
 void	queue_free(struct agent *a);

@@ -17,6 +17,7 @@
 #include "stream.h"
 #include "send_int.h"
 #include "send_link.h"
+#include "send_queue.h"
 #include "send_session.h"
 #include "send_xfer.h"
 
@@ -24,7 +25,7 @@ static void
 on_error(struct agent *a, const uint8_t *p, uint32_t len)
 {
 	struct wire_error	 e;
-	struct ads		*d = a->cur;
+	struct ads		*d;
 	char			 msg[SL_MAX_MSG + 64];
 	int			 code;
 
@@ -34,7 +35,8 @@ on_error(struct agent *a, const uint8_t *p, uint32_t len)
 	}
 	code = -(int)e.code;
 	snprintf(msg, sizeof(msg), "sink: %.*s", (int)e.message.len, e.message.p);
-	if (e.dsid == 0 || d == NULL || e.dsid != d->rec.id || sl_err_retryable(code)) {
+	d = e.dsid != 0 ? queue_active(a, e.dsid) : NULL;
+	if (d == NULL || sl_err_retryable(code)) {
 		log_err("agent", "dest=%s error=%s %s", a->dests[a->cur_dest].text, sl_strerror(code),
 		    log_q(msg));
 		link_down(a, msg);

@@ -1,11 +1,18 @@
 /*
- * send_xfer.c: one dataset on the wire.
+ * send_xfer.c: datasets on the wire.
  *
- * Datasets are sent one at a time, the queue's order (send_queue.c).
- * For the current one:
+ * Up to [agent] max_in_flight datasets are on the wire at once, chosen by
+ * lane (send_sched.c), their chunks interleaved over the same streams.
+ * Every frame names its dataset, so each one goes through the protocol on
+ * its own, with the same guarantees as if it were alone:
  *
  *   IDLE --OPEN--> OPENING --HAVE--> SENDING --all acked, COMMIT-->
- *   COMMITTING --COMMITTED--> (journal: transferred, next dataset)
+ *   COMMITTING --COMMITTED--> (journal: transferred, its slot to the next)
+ *
+ * An OPEN goes on a stream with no other OPEN waiting for its HAVE (the
+ * sink answers HAVE on the stream the OPEN came on, and a HAVE that waits
+ * for chunks still on their way to its disk is one per connection), so at
+ * most `streams` OPENs are outstanding; COMMIT goes on stream 0.
  *
  * In SENDING, each stream owns one send buffer: a chunk is pread straight
  * into it behind a DATA prefix, hashed with XXH3-64, and queued without a
@@ -30,6 +37,7 @@
 #include "send_int.h"
 #include "send_link.h"
 #include "send_queue.h"
+#include "send_sched.h"
 #include "send_source.h"
 #include "send_xfer.h"
 
@@ -148,15 +156,35 @@ window_open(const struct agent *a, const struct astream *as)
 	    as->inflight_bytes < (uint64_t)a->cfg->window * a->cfg->chunk_size;
 }
 
+/* Every dataset in flight whose chunks are all acked sends COMMIT. */
+static void
+commit_ready(struct agent *a)
+{
+	int i;
+
+again:
+	for (i = 0; i < a->nact && a->link == LINK_UP; i++) {
+		struct ads *d = a->act[i];
+
+		if (d->phase == PH_SENDING && d->nacked == d->rec.nchunks) {
+			send_commit(a, d);	/* may fail d: a->act changes */
+			goto again;
+		}
+	}
+}
+
+/* Fill the streams' free windows, each chunk from the dataset whose turn
+ * it is (send_sched.c). */
 static void
 pump(struct agent *a)
 {
-	struct ads	*d = a->cur;
+	struct ads	*d;
 	struct astream	*as;
 	uint64_t	 g;
-	int		 i, progress, n = a->cfg->streams;
+	uint32_t	 f, len;
+	int		 i, rc, progress, n = a->cfg->streams;
 
-	if (a->link != LINK_UP || d == NULL || d->phase != PH_SENDING)
+	if (a->link != LINK_UP)
 		return;
 	do {
 		progress = 0;
@@ -165,23 +193,32 @@ pump(struct agent *a)
 			if (as->state != AS_READY || as->buf_busy ||
 			    !window_open(a, as))
 				continue;
-			if (!chunk_next(d, &g))
+			d = sched_pick(a);
+			if (d == NULL || !chunk_next(d, &g))
 				goto done;
-			if (send_chunk(a, as, d, g) != SL_OK)
-				return;		/* d or the link may be gone */
+			f = chunk_file(d, g);
+			len = wire_chunk_len(d->files[f].size, d->rec.chunk_size,
+			    (uint32_t)(g - d->files[f].first_chunk));
+			rc = send_chunk(a, as, d, g);
+			if (rc == SL_ECHANGED && a->link == LINK_UP) {
+				progress = 1;	/* d failed; the others go on */
+				continue;
+			}
+			if (rc != SL_OK)
+				return;		/* the link may be gone */
+			sched_sent(a, d, len);
 			progress = 1;
 		}
 		a->rr = (a->rr + 1) % n;
 	} while (progress);
 done:
-	if (d->nacked == d->rec.nchunks)
-		send_commit(a, d);
+	commit_ready(a);
 }
 
 /* ---- protocol ------------------------------------------------------------ */
 
 static void
-send_open(struct agent *a, struct ads *d)
+send_open(struct agent *a, struct ads *d, int stream)
 {
 	struct wire_open	 o;
 	struct ds_rec		 full;
@@ -194,6 +231,7 @@ send_open(struct agent *a, struct ads *d)
 	if (rc != SL_OK) {
 		log_err("journal", "dataset=%016llx: %s", (unsigned long long)d->rec.id,
 		    sl_strerror(rc));
+		link_down(a, "cannot read the journal");	/* parks d: tried again */
 		return;
 	}
 	memset(&o, 0, sizeof(o));
@@ -221,8 +259,12 @@ send_open(struct agent *a, struct ads *d)
 	wbuf_init(&b, 0);
 	rc = wire_open_encode(&b, &o);
 	if (rc == SL_OK) {
-		link_send(a, &a->st[0], &b);
+		d->open_stream = stream;
 		phase_enter(d, PH_OPENING);
+		log_info("agent", "dataset=%016llx name=%s lane=%s open stream=%d "
+		    "in_flight=%d", (unsigned long long)d->rec.id, log_q(d->rec.name),
+		    ds_lane_name(d->lane), stream, a->nact);
+		link_send(a, &a->st[stream], &b);
 	}
 	wbuf_free(&b);
 out:
@@ -237,21 +279,55 @@ out:
 }
 
 
-/* Pick the oldest dataset this destination may take and OPEN it. */
+/* A stream with no OPEN waiting for its HAVE, or -1. */
+static int
+open_stream(const struct agent *a)
+{
+	int s, i, busy;
+
+	for (s = 0; s < a->cfg->streams; s++) {
+		for (busy = 0, i = 0; i < a->nact && !busy; i++)
+			busy = a->act[i]->phase == PH_OPENING &&
+			    a->act[i]->open_stream == s;
+		if (!busy)
+			return s;
+	}
+	return -1;
+}
+
+/* Put datasets on the wire while slots are free: the lane whose turn it
+ * is (send_sched.c), the first in queue order of it that this
+ * destination may take.  A better destination that may be back is tried
+ * once nothing is in flight: no dataset starts here meanwhile. */
 void
 xfer_next(struct agent *a)
 {
-	struct ads *d;
+	struct ads	*d;
+	const char	*here;
+	double		 now;
+	int		 waiting[2], lane, s;
 
-	if (a->link != LINK_UP || a->cur != NULL)
+	if (a->link != LINK_UP || a->in_next)
 		return;
 	if (link_want_failback(a)) {
-		link_switch(a, "trying a preferred destination again");
+		if (a->nact == 0)
+			link_switch(a, "trying a preferred destination again");
 		return;
 	}
-	d = queue_next(a, a->dests[a->cur_dest].text);
-	if (d != NULL)
-		send_open(a, d);
+	a->in_next = 1;
+	here = a->dests[a->cur_dest].text;
+	while (a->link == LINK_UP && (s = open_stream(a)) >= 0) {
+		now = sl_time_wall();
+		queue_waiting(a, here, now, waiting);
+		lane = sched_admit_lane(a, waiting);
+		if (lane < 0)
+			break;
+		d = queue_next(a, here, lane, now);
+		if (d == NULL)
+			break;
+		send_open(a, d, s);
+	}
+	a->in_next = 0;
 }
 
 /* ---- partial copies left behind by moves ------------------------------- */
@@ -463,13 +539,14 @@ commit_published(struct agent *a, struct ads *d)
 
 /* The sink published d: journal it (hook_pending when a hook is
  * configured, so that a crash right here still runs the hook), hand it to
- * the hook schedule, and move on to the next dataset. */
+ * the hook schedule, and give its slot to the next dataset. */
 static void
 published(struct agent *a, struct ads *d, const char *path)
 {
 	uint64_t id = d->rec.id;
 
 	link_progress(a);
+	a->lane_done[d->lane == LANE_BACKLOG]++;
 	queue_drop(a, d, a->hook ? DS_HOOK_PENDING : DS_TRANSFERRED, NULL, path);
 	if (a->hook)
 		ahook_published(a->hook, id);
@@ -479,13 +556,14 @@ published(struct agent *a, struct ads *d, const char *path)
 void
 xfer_on_have(struct agent *a, const uint8_t *p, uint32_t len)
 {
-	struct ads		*d = a->cur;
+	struct ads		*d;
 	struct wire_have	 h;
 	uint64_t		 nheld, nlost;
 	int			 rc;
 
 	rc = wire_have_decode(p, len, &h);
-	if (rc != SL_OK || d == NULL || h.dsid != d->rec.id || d->phase != PH_OPENING) {
+	d = rc == SL_OK ? queue_active(a, h.dsid) : NULL;
+	if (rc != SL_OK || d == NULL || d->phase != PH_OPENING) {
 		link_down(a, rc != SL_OK ? "malformed HAVE" : "unexpected HAVE");
 		return;
 	}
@@ -512,13 +590,15 @@ xfer_on_have(struct agent *a, const uint8_t *p, uint32_t len)
 	    (unsigned long long)nheld, (unsigned long long)d->rec.nchunks);
 	d->cursor = 0;
 	phase_enter(d, PH_SENDING);
+	sched_join(a, d);
 	pump(a);
+	xfer_next(a);	/* its stream may take the next OPEN */
 }
 
 void
 xfer_on_ack(struct agent *a, const uint8_t *p, uint32_t len)
 {
-	struct ads		*d = a->cur;
+	struct ads		*d;
 	struct wire_ack		 k;
 	struct chunk_ref	*refs;
 	uint32_t		 i, n = 0;
@@ -530,7 +610,8 @@ xfer_on_ack(struct agent *a, const uint8_t *p, uint32_t len)
 		link_down(a, "malformed ACK");
 		return;
 	}
-	if (d == NULL || k.dsid != d->rec.id) {
+	d = queue_active(a, k.dsid);
+	if (d == NULL || d->phase != PH_SENDING) {
 		/* Late ack for a dataset we already finished or dropped. */
 		wire_ack_free(&k);
 		return;
@@ -572,7 +653,7 @@ xfer_on_ack(struct agent *a, const uint8_t *p, uint32_t len)
 void
 xfer_on_nack(struct agent *a, const uint8_t *p, uint32_t len)
 {
-	struct ads		*d = a->cur;
+	struct ads		*d;
 	struct wire_nack	 k;
 	uint64_t		 g;
 
@@ -580,7 +661,8 @@ xfer_on_nack(struct agent *a, const uint8_t *p, uint32_t len)
 		link_down(a, "malformed NACK");
 		return;
 	}
-	if (d == NULL || k.dsid != d->rec.id)
+	d = queue_active(a, k.dsid);
+	if (d == NULL || d->phase != PH_SENDING)
 		return;
 	if (k.file >= d->nfiles || k.chunk >= d->files[k.file].nchunks) {
 		link_down(a, "NACK for a chunk outside the manifest");
@@ -597,7 +679,7 @@ xfer_on_nack(struct agent *a, const uint8_t *p, uint32_t len)
 void
 xfer_on_committed(struct agent *a, const uint8_t *p, uint32_t len)
 {
-	struct ads		*d = a->cur;
+	struct ads		*d;
 	struct wire_committed	 c;
 	char			 path[SL_MAX_PATH + 1];
 	double			 dt;
@@ -606,7 +688,8 @@ xfer_on_committed(struct agent *a, const uint8_t *p, uint32_t len)
 		link_down(a, "malformed COMMITTED");
 		return;
 	}
-	if (d == NULL || c.dsid != d->rec.id || d->phase != PH_COMMITTING)
+	d = queue_active(a, c.dsid);
+	if (d == NULL || d->phase != PH_COMMITTING)
 		return;
 	if (wire_str_copy(path, sizeof(path), c.path) != SL_OK)
 		snprintf(path, sizeof(path), "%s", d->rec.name);

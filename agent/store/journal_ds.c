@@ -38,6 +38,16 @@ ds_state_name(int state)
 }
 
 const char *
+ds_lane_name(int lane)
+{
+	switch (lane) {
+	case LANE_LIVE:		return "live";
+	case LANE_BACKLOG:	return "backlog";
+	default:		return "auto";
+	}
+}
+
+const char *
 sds_state_name(int state)
 {
 	switch (state) {
@@ -95,6 +105,7 @@ ds_encode(struct enc *e, const struct ds_rec *d)
 	jr_enc_u64(e, d->hook_next_ns);
 	jr_enc_str(e, d->hook_out, sizeof(d->hook_out));
 	jr_enc_str(e, d->hook_err, sizeof(d->hook_err));
+	jr_enc_u32(e, d->lane);		/* appended with lanes */
 }
 
 /* Decode a dataset record; d->meta is allocated (caller ds_rec_free). */
@@ -151,6 +162,10 @@ ds_decode(const MDB_val *v, uint64_t id, struct ds_rec *d)
 		jr_dec_str(&x, d->hook_out, sizeof(d->hook_out));
 		jr_dec_str(&x, d->hook_err, sizeof(d->hook_err));
 	}
+	if (!x.bad && x.off < x.len)
+		d->lane = jr_dec_u32(&x);
+	if (d->lane > LANE_MAX)
+		d->lane = LANE_AUTO;	/* a later version's lane: decide by age */
 	if (!jr_dec_done(&x)) {
 		ds_rec_free(d);
 		return SL_EJOURNAL;

@@ -1,0 +1,166 @@
+/*
+ * send_sched.c: lanes, and who sends next.
+ *
+ * Two lanes.  `live` is for what someone is waiting for: a dataset given
+ * that lane (sluice submit --lane live, a live spool), or one given none
+ * that is younger than [agent] live_age since it was sealed.  `backlog` is
+ * everything else: what piled up while the link was down, or was marked
+ * bulk.  A dataset's lane is fixed when it goes on the wire.
+ *
+ * Up to [agent] max_in_flight datasets are on the wire at once.  A lane may
+ * hold all the slots but one (with max_in_flight >= 2), so that a fresh
+ * dataset never waits for a backlog dataset to finish, nor the backlog
+ * for the live lane to empty.  The next dataset comes from a lane with
+ * nothing in flight, else from live; within a lane, in queue order
+ * (oldest first, or newest with priority = newest).
+ *
+ * The link is shared by bytes, at two levels, with the same rule (stride
+ * scheduling, i.e. weighted fair queueing by bytes): each lane keeps the
+ * bytes it sent divided by its weight (live 100 - backlog_min_share,
+ * backlog backlog_min_share), and the lane with the least goes next; a
+ * lane alone gets the whole link, and a lane that was idle starts level
+ * with the other instead of with a credit it could burst.  Within a lane
+ * every dataset in flight gets an equal share (the one with the fewest
+ * bytes sent since it joined goes next), so a 1 GB dataset beside a
+ * 700 GB one finishes in about twice its own time, not after the big one.
+ * Equal shares were chosen over shortest-remaining-first because under
+ * steady acquisition the latter never lets a large dataset finish; over
+ * age weighting because equal shares need no tuning and bound each
+ * dataset's wait by the number in flight.
+ */
+#include <stddef.h>
+
+#include "config.h"
+#include "journal.h"
+#include "send_int.h"
+#include "send_sched.h"
+
+static int
+lane_ix(int lane)
+{
+	return lane == LANE_BACKLOG ? 1 : 0;
+}
+
+static double
+lane_weight(const struct agent *a, int ix)
+{
+	int share = a->cfg->backlog_min_share;
+
+	if (share < 1 || share > 99)
+		share = 20;
+	return ix == 1 ? share : 100 - share;
+}
+
+int
+sched_lane(const struct agent *a, const struct ads *d, double now)
+{
+	if (d->rec.lane == LANE_LIVE || d->rec.lane == LANE_BACKLOG)
+		return (int)d->rec.lane;
+	if (now - (double)d->rec.created_ns / 1e9 < a->cfg->live_age)
+		return LANE_LIVE;
+	return LANE_BACKLOG;
+}
+
+int
+sched_active(const struct agent *a, int lane)
+{
+	int i, n = 0;
+
+	for (i = 0; i < a->nact; i++)
+		if (a->act[i]->lane == lane)
+			n++;
+	return n;
+}
+
+int
+sched_admit_lane(const struct agent *a, const int waiting[2])
+{
+	int	max = a->cfg->max_in_flight, cap, live, back;
+	int	can_live, can_back;
+
+	if (max > SEND_MAX_IN_FLIGHT)
+		max = SEND_MAX_IN_FLIGHT;
+	if (max < 1)
+		max = 1;
+	if (a->nact >= max)
+		return -1;
+	cap = max >= 2 ? max - 1 : 1;
+	live = sched_active(a, LANE_LIVE);
+	back = sched_active(a, LANE_BACKLOG);
+	can_live = waiting[0] > 0 && live < cap;
+	can_back = waiting[1] > 0 && back < cap;
+	if (can_back && back == 0 && !(can_live && live == 0))
+		return LANE_BACKLOG;	/* the backlog always has one going */
+	if (can_live)
+		return LANE_LIVE;
+	return can_back ? LANE_BACKLOG : -1;
+}
+
+/* d has a chunk never sent, or to send again. */
+static int
+has_pending(const struct ads *d)
+{
+	return d->phase == PH_SENDING && d->nacked + d->ninflight < d->rec.nchunks;
+}
+
+void
+sched_join(struct agent *a, struct ads *d)
+{
+	double	 lo = 0;
+	int	 i, any = 0;
+
+	for (i = 0; i < a->nact; i++) {
+		const struct ads *o = a->act[i];
+
+		if (o == d || o->lane != d->lane || o->phase != PH_SENDING)
+			continue;
+		if (!any || o->vt < lo)
+			lo = o->vt;
+		any = 1;
+	}
+	d->vt = lo;
+}
+
+struct ads *
+sched_pick(struct agent *a)
+{
+	struct ads	*best = NULL;
+	int		 busy[SEND_NLANES] = { 0, 0 };
+	int		 i, l, ix;
+
+	for (i = 0; i < a->nact; i++)
+		if (has_pending(a->act[i]))
+			busy[lane_ix(a->act[i]->lane)] = 1;
+	if (!busy[0] && !busy[1])
+		return NULL;
+	/* a lane that was idle starts level with the busy one: no credit */
+	for (l = 0; l < SEND_NLANES; l++)
+		if (busy[l] && !a->lane_busy[l] && busy[1 - l] &&
+		    a->lane_vt[l] < a->lane_vt[1 - l])
+			a->lane_vt[l] = a->lane_vt[1 - l];
+	a->lane_busy[0] = busy[0];
+	a->lane_busy[1] = busy[1];
+	if (busy[0] && busy[1])
+		ix = a->lane_vt[0] <= a->lane_vt[1] ? 0 : 1;
+	else
+		ix = busy[0] ? 0 : 1;
+	for (i = 0; i < a->nact; i++) {
+		struct ads *d = a->act[i];
+
+		if (lane_ix(d->lane) != ix || !has_pending(d))
+			continue;
+		if (best == NULL || d->vt < best->vt)
+			best = d;
+	}
+	return best;
+}
+
+void
+sched_sent(struct agent *a, struct ads *d, uint32_t len)
+{
+	int ix = lane_ix(d->lane);
+
+	d->vt += len;
+	a->lane_vt[ix] += (double)len / lane_weight(a, ix);
+	a->lane_sent[ix] += len;
+}

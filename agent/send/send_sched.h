@@ -1,0 +1,37 @@
+/*
+ * send_sched.h: the lanes (send_sched.c): which lane the next dataset put
+ * on the wire comes from, and whose chunk goes into a stream's free
+ * window.  Pure decisions over struct agent and struct ads: no I/O, no
+ * journal, and no call into the other files of agent/send.  Loop thread
+ * only.
+ */
+#ifndef SEND_SCHED_H
+#define SEND_SCHED_H
+
+#include <stdint.h>
+
+struct agent;
+struct ads;
+
+/* The lane d goes in now (LANE_LIVE or LANE_BACKLOG): the one it was given
+ * (sluice submit --lane, its spool's), else live while younger than
+ * [agent] live_age (since it was sealed), backlog after. */
+int	sched_lane(const struct agent *a, const struct ads *d, double now);
+/* The lane to put the next dataset on the wire from, given how many wait
+ * in each (index lane - LANE_LIVE), or -1 when none may go now
+ * (max_in_flight reached, or the lanes that wait are at their cap). */
+int	sched_admit_lane(const struct agent *a, const int waiting[2]);
+/* d (in flight) starts sending: its place in its lane's round catches up
+ * with the others', so that it neither jumps ahead nor waits behind. */
+void	sched_join(struct agent *a, struct ads *d);
+/* The dataset whose chunk goes into a free window now: the lane with
+ * the least bytes sent for its weight, and in it the dataset with the
+ * least; only datasets sending with a chunk not yet sent count.  NULL
+ * when none has one. */
+struct ads *	sched_pick(struct agent *a);
+/* len bytes of d's were put on the wire. */
+void	sched_sent(struct agent *a, struct ads *d, uint32_t len);
+/* Datasets in flight in lane (LANE_LIVE or LANE_BACKLOG). */
+int	sched_active(const struct agent *a, int lane);
+
+#endif

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Several datasets in flight on one session ([agent] max_in_flight), their
+# chunks interleaved over the same streams, each with its guarantees:
+#   1. interleaving: two large datasets are both part-way through at the
+#      same moment (the agent's journal says so), and every dataset is
+#      published byte-identical, exactly once
+#   2. kill -9 of the agent, then of the sink, with three in flight: each
+#      resumes from HAVE and is published once, byte-identical
+#   3. failover with three in flight: the primary dies, every dataset
+#      moves to the secondary and is published there once; when the
+#      primary is back its partial copies are released
+# Throttled by a proxy per sink so that the kills land mid-transfer.
+# Judged by the sinks' trees, manifests and journals, not by counters.
+. "$(dirname "$0")/lib.sh"
+sl_setup
+RATE=${RATE:-5000000}
+p1=$(sl_port); p2=$(sl_port); x1=$(sl_port); x2=$(sl_port)
+sl_sink_conf prim "$p1"
+sl_sink_conf sec "$p2"
+sl_agent_conf agent "$x1, 127.0.0.1:$x2" chunk_size=1M streams=2 window=2 \
+    max_in_flight=${MIF:-4} failover_after=1s
+proxy() {	# proxy NAME LISTEN TARGET
+	python3 "$ROOT/tests/integration/slowproxy.py" "$2" "$3" "$RATE" > "$T/$1.log" 2>&1 &
+	SL_PID[$1]=$!
+	for _ in $(seq 50); do grep -q ready "$T/$1.log" 2>/dev/null && break; sleep 0.1; done
+}
+proxy px1 "$x1" "$p1"
+proxy px2 "$x2" "$p2"
+mk() {	# mk NAME MIB [NFILES]
+	local i
+	mkdir -p "$T/src/$1"
+	for i in $(seq 1 "${3:-2}"); do head -c $(($2 * 1048576 / ${3:-2})) /dev/urandom > "$T/src/$1/f$i"; done
+}
+field() { sl_ls_field agent "$1" "$2"; }
+# partway DS...: every one has 0 < chunks_done < chunks now
+partway() {
+	local ds c d
+	for ds in "$@"; do
+		c=$(field "$ds" chunks); d=$(field "$ds" chunks_done)
+		[ -n "$c" ] && [ -n "$d" ] && [ "$d" -gt 0 ] && [ "$d" -lt "$c" ] || return 1
+	done
+}
+# wait_partway SECS DS...
+wait_partway() {
+	local end=$((SECONDS + $1)); shift
+	while [ $SECONDS -lt $end ]; do partway "$@" && return 0; sleep 0.05; done
+	return 1
+}
+published_once() {	# published_once SINK DS...: byte-identical, once, nowhere else
+	local sink=$1 other ds bad
+	shift
+	other=$([ "$sink" = prim ] && echo sec || echo prim)
+	bad=$(sl_sink_once "$sink" "$T/src" "$@")
+	for ds in "$@"; do
+		sl_same "$T/src/$ds" "$T/$sink.root/$ds" || bad="$bad $ds: differs;"
+		[ -e "$T/$other.root/$ds" ] && bad="$bad $ds: also at $other;"
+	done
+	[ -z "$bad" ] || { echo "$bad"; return 1; }
+}
+
+sl_start prim && sl_start sec && sl_start agent || { fail start; sl_done; }
+
+# 1. interleaving
+mk a1 24; mk a2 24; mk a3 2 40
+for d in a1 a2 a3; do sl_submit agent "$T/src/$d" >/dev/null; done
+wait_partway 30 a1 a2 && ok "a1 and a2 in flight together: $(field a1 chunks_done)/24 and $(field a2 chunks_done)/24 chunks" ||
+    fail "a1 and a2 never both part-way (a1 $(field a1 chunks_done), a2 $(field a2 chunks_done))"
+grep -q 'open stream=1 in_flight=' "$T/agent.log" && ok "OPENs spread over the streams" || fail "no OPEN on stream 1"
+for d in a1 a2 a3; do sl_wait agent $d 60 >/dev/null || fail "$d not transferred"; done
+out=$(published_once prim a1 a2 a3) && ok "a1 a2 a3 published byte-identical, once" || fail "$out"
+
+# 2. kill -9 of either side with three in flight
+mk b1 24; mk b2 24; mk b3 16 30
+for d in b1 b2 b3; do sl_submit agent "$T/src/$d" >/dev/null; done
+if wait_partway 30 b1 b2 b3; then
+	sl_kill9 agent
+	ok "kill -9 agent with b1 b2 b3 part-way"
+	sl_start agent || fail "agent restart"
+else
+	fail "b1 b2 b3 never all part-way"
+fi
+# the restarted agent resumes: wait for progress, then kill the sink
+d0=$(field b1 chunks_done); end=$((SECONDS + 30))
+while [ $SECONDS -lt $end ] && [ "$(field b1 chunks_done)" -le $((d0 + 2)) ]; do sleep 0.05; done
+sl_kill9 prim
+ok "kill -9 sink with b1 b2 b3 at $(field b1 chunks_done) $(field b2 chunks_done) $(field b3 chunks_done) of $(field b1 chunks) $(field b2 chunks) $(field b3 chunks) chunks"
+sleep 0.3	# shorter than failover_after: the agent stays with the primary
+sl_start prim || fail "sink restart"
+for d in b1 b2 b3; do sl_wait agent $d 90 >/dev/null || fail "$d not transferred after the kills"; done
+out=$(published_once prim b1 b2 b3) && ok "b1 b2 b3 published byte-identical, once, after both kills" || fail "$out"
+
+# 3. failover with three in flight
+mk c1 20; mk c2 20; mk c3 8 20
+for d in c1 c2 c3; do sl_submit agent "$T/src/$d" >/dev/null; done
+if wait_partway 30 c1 c2 c3; then
+	sl_kill9 prim
+	ok "primary killed with c1 c2 c3 part-way"
+else
+	fail "c1 c2 c3 never all part-way"
+	sl_kill9 prim
+fi
+for d in c1 c2 c3; do sl_wait agent $d 120 >/dev/null || fail "$d not transferred after failover"; done
+out=$(published_once sec c1 c2 c3) && ok "c1 c2 c3 moved and published at the secondary byte-identical, once" || fail "$out"
+ls -d "$T"/prim.root/.c?.partial >/dev/null 2>&1 && ok "the primary keeps partial copies while down: $(ls -d "$T"/prim.root/.c?.partial | xargs -n1 basename | tr '\n' ' ')" ||
+    fail "no partial copy at the primary"
+sl_start prim || fail "primary restart"
+end=$((SECONDS + 30))
+while [ $SECONDS -lt $end ] && ls -d "$T"/prim.root/.c?.partial >/dev/null 2>&1; do sleep 0.2; done
+ls -d "$T"/prim.root/.c?.partial >/dev/null 2>&1 && fail "partial copies not released: $(ls -a "$T/prim.root")" ||
+    ok "primary back: its partial copies of c1 c2 c3 released"
+sl_done
