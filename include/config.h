@@ -14,7 +14,8 @@
  *	[agent]   destination, server_name, streams, chunk_size, window,
  *	          reconnect_min, reconnect_max, sndbuf, max_in_flight,
  *	          live_age, backlog_min_share
- *	[ingest]  spool, seal_marker, quiet, sidecar            (agent)
+ *	[ingest]  spool, seal_marker, quiet, sidecar, live_spool,
+ *	          backlog_spool                                 (agent)
  *	[hook]    kind, host, port, user, key, known_hosts, command, query,
  *	          connect_timeout, timeout, attempts, retry_min, retry_max,
  *	          remote_root, state_dir, concurrency           (agent)
@@ -94,6 +95,8 @@ struct config {
 	char		metrics[256];
 	/* [ingest] (agent): unattended pick-up of sealed datasets */
 	char		spool[4096];		/* comma-separated directories, "" = off */
+	char		live_spool[4096];	/* those of spool whose datasets go in lane live */
+	char		backlog_spool[4096];	/* ... in lane backlog (others: by live_age) */
 	char		seal_marker[256];	/* default ".sealed" */
 	double		quiet;			/* seconds of no change that seal a dataset, 0 = off */
 	char		sidecar[256];		/* metadata file shipped and parsed, default metadata.json */

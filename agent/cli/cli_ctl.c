@@ -26,15 +26,28 @@ cmd_submit(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'N' },
 		{ "meta", required_argument, NULL, 'm' },
+		{ "lane", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char	*args[2 + SL_MAX_META], dir[PATH_MAX], err[1024], *text;
+	char	*args[3 + SL_MAX_META], dir[PATH_MAX], err[1024], *text;
+	char	 lane[32] = "";
 	char	*name = "";
 	int	 n = 2, ch, rc, status;
 
-	while ((ch = getopt_long(argc, argv, "N:m:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "N:m:L:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'N': name = optarg; break;
+		case 'L':
+			if (strcmp(optarg, "live") != 0 && strcmp(optarg, "backlog") != 0 &&
+			    strcmp(optarg, "auto") != 0) {
+				fprintf(stderr, "sluice: --lane %s: want live, backlog "
+				    "or auto\n", cli_esc(optarg));
+				return SL_EXIT_USAGE;
+			}
+			/* "lane:X" cannot be metadata (no '='): the daemon
+			 * takes it as the lane; an older one refuses it */
+			snprintf(lane, sizeof(lane), "lane:%s", optarg);
+			break;
 		case 'm':
 			if (n == 2 + SL_MAX_META) {
 				fprintf(stderr, "sluice: more than %d --meta\n", SL_MAX_META);
@@ -50,7 +63,8 @@ cmd_submit(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: sluice submit DIR [--name NAME] [--meta KEY=VALUE]...\n");
+		fprintf(stderr, "usage: sluice submit DIR [--name NAME] [--lane live|backlog] "
+		    "[--meta KEY=VALUE]...\n");
 		return SL_EXIT_USAGE;
 	}
 	if (realpath(argv[optind], dir) == NULL) {
@@ -59,6 +73,8 @@ cmd_submit(int argc, char **argv)
 	}
 	args[0] = dir;
 	args[1] = name;
+	if (lane[0])
+		args[n++] = lane;
 	rc = ctl_call(cli_cfg.control, "submit", n, args, 120, &status, &text, err,
 	    sizeof(err));
 	if (rc != SL_OK) {

@@ -54,7 +54,7 @@ ds_json(const struct ds_rec *d)
 
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)d->id);
 	return json_pack("{s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:f, s:f, s:f, s:o, s:o, s:o}",
+	    "s:f, s:f, s:f, s:o, s:o, s:o, s:s}",
 	    "id", id, "name", cli_json_str(d->name), "state", cli_state_name(d->state),
 	    "files", (json_int_t)d->nfiles, "bytes", (json_int_t)d->bytes,
 	    "chunks", (json_int_t)d->nchunks, "chunks_done", (json_int_t)d->chunks_acked,
@@ -67,7 +67,8 @@ ds_json(const struct ds_rec *d)
 	    "updated", (double)d->updated_ns / 1e9,
 	    "completed", (double)d->completed_ns / 1e9,
 	    "published", cli_json_str(d->published), "error", cli_json_str(d->error),
-	    cli_cfg.role == ROLE_AGENT ? "source" : "agent", cli_json_str(d->src));
+	    cli_cfg.role == ROLE_AGENT ? "source" : "agent", cli_json_str(d->src),
+	    "lane", ds_lane_name((int)d->lane));
 }
 
 /* Keep the RECENT_FAILED most recently updated failures, newest first. */

@@ -46,7 +46,9 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	a->loop = loop;
 	a->cfg = cfg;
 	a->j = j;
-	rc = link_init(a, &agent_link_ops, err, errlen);
+	rc = spool_lanes_check(cfg, err, errlen);
+	if (rc == SL_OK)
+		rc = link_init(a, &agent_link_ops, err, errlen);
 	if (rc != SL_OK)
 		goto fail;
 	if (cfg->tls) {

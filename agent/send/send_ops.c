@@ -135,28 +135,54 @@ submit_dataset(struct agent *a, const char *dir, const char *name_in,
 	return SL_OK;
 }
 
+/* "lane:live", "lane:backlog" or "lane:auto" into *lane. */
+static int
+lane_arg(struct wire_str s, uint32_t *lane, char *msg, size_t msglen)
+{
+	static const char *names[] = { "auto", "live", "backlog" };
+	uint32_t i;
+
+	for (i = 0; i <= LANE_MAX; i++)
+		if (s.len == 5 + strlen(names[i]) &&
+		    memcmp(s.p + 5, names[i], s.len - 5) == 0) {
+			*lane = i;
+			return SL_OK;
+		}
+	snprintf(msg, msglen, "lane \"%.*s\": want live, backlog or auto",
+	    (int)(s.len > 64 ? 64 : s.len), s.p);
+	return SL_EINVAL;
+}
+
 static int
 cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 {
 	struct ds_rec	 d;
 	char		 dir[SL_MAX_PATH + 1], name[SL_MAX_NAME + 1];
 	char		 msg[SL_MAX_MSG + 128];
-	uint32_t	 i;
+	uint32_t	 i, first;
 	int		 rc;
 
 	memset(&d, 0, sizeof(d));
 	if (req->argc < 2 || wire_str_copy(dir, sizeof(dir), req->argv[0]) != SL_OK ||
 	    wire_str_copy(name, sizeof(name), req->argv[1]) != SL_OK) {
-		snprintf(msg, sizeof(msg), "usage: submit DIR NAME [KEY=VALUE...]");
+		snprintf(msg, sizeof(msg), "usage: submit DIR NAME [lane:LANE] [KEY=VALUE...]");
 		rc = SL_EINVAL;
 		goto reply;
 	}
-	if (req->argc - 2 > SL_MAX_META) {
+	first = 2;
+	if (req->argc > 2 && req->argv[2].len >= 5 &&
+	    memcmp(req->argv[2].p, "lane:", 5) == 0) {
+		rc = lane_arg(req->argv[2], &d.lane, msg, sizeof(msg));
+		if (rc != SL_OK)
+			goto reply;
+		first = 3;
+	}
+	if (req->argc - first > SL_MAX_META) {
 		snprintf(msg, sizeof(msg), "more than %d metadata pairs", SL_MAX_META);
 		rc = SL_ETOOBIG;
 		goto reply;
 	}
-	d.nmeta = req->argc - 2;
+	d.nmeta = req->argc - first;
 	if (d.nmeta) {
 		d.meta = calloc(d.nmeta, sizeof(*d.meta));
 		if (d.meta == NULL) {
@@ -166,7 +192,7 @@ cmd_submit(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 		}
 	}
 	for (i = 0; i < d.nmeta; i++) {
-		struct wire_str kv = req->argv[2 + i];
+		struct wire_str kv = req->argv[first + i];
 		const char *eq = memchr(kv.p, '=', kv.len);
 		size_t klen = eq ? (size_t)(eq - kv.p) : 0;
 
@@ -248,6 +274,87 @@ record_unjournaled(struct agent *a, const char *dir, struct ds_rec *d,
 	return 0;
 }
 
+/* 1 when dir is directly beneath one of the comma-separated list's
+ * directories. */
+static int
+in_spools(const char *list, const char *dir)
+{
+	const char	*p = list, *e;
+	size_t		 n;
+
+	while (*p) {
+		p += strspn(p, " \t,");
+		e = p + strcspn(p, ",");
+		n = (size_t)(e - p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '/'))
+			n--;
+		if (n > 0 && strncmp(dir, p, n) == 0 && dir[n] == '/' &&
+		    strchr(dir + n + 1, '/') == NULL)
+			return 1;
+		p = e;
+	}
+	return 0;
+}
+
+/* The lane of a dataset from spool directory dir's spool ([ingest]
+ * live_spool, backlog_spool); LANE_AUTO for the others. */
+static uint32_t
+spool_lane(const struct config *cfg, const char *dir)
+{
+	if (in_spools(cfg->live_spool, dir))
+		return LANE_LIVE;
+	if (in_spools(cfg->backlog_spool, dir))
+		return LANE_BACKLOG;
+	return LANE_AUTO;
+}
+
+/* Every directory of one lane's list is a spool, and in no other lane. */
+static int
+lane_list_check(const struct config *cfg, const char *key, const char *list,
+    const char *other, char *err, size_t errlen)
+{
+	char		 probe[4096 + 3];
+	const char	*p = list, *e;
+	size_t		 n;
+
+	while (*p) {
+		p += strspn(p, " \t,");
+		e = p + strcspn(p, ",");
+		n = (size_t)(e - p);
+		while (n > 1 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '/'))
+			n--;
+		if (n > 0) {
+			snprintf(probe, sizeof(probe), "%.*s/x", (int)n, p);
+			if (!in_spools(cfg->spool, probe)) {
+				snprintf(err, errlen, "%s: [ingest] %s: %.*s is not one of "
+				    "the spool directories (%s)", cfg->path, key, (int)n, p,
+				    cfg->spool[0] ? cfg->spool : "none");
+				return SL_EINVAL;
+			}
+			if (in_spools(other, probe)) {
+				snprintf(err, errlen, "%s: [ingest] %.*s is in both live_spool "
+				    "and backlog_spool", cfg->path, (int)n, p);
+				return SL_EINVAL;
+			}
+		}
+		p = e;
+	}
+	return SL_OK;
+}
+
+int
+spool_lanes_check(const struct config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = lane_list_check(cfg, "live_spool", cfg->live_spool, cfg->backlog_spool,
+	    err, errlen);
+	if (rc == SL_OK)
+		rc = lane_list_check(cfg, "backlog_spool", cfg->backlog_spool,
+		    cfg->live_spool, err, errlen);
+	return rc;
+}
+
 /* Ingest found a sealed dataset: journal it like `sluice submit`. */
 int
 ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta)
@@ -263,6 +370,7 @@ ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta)
 	if (f.found)
 		return 0;
 	memset(&d, 0, sizeof(d));
+	d.lane = spool_lane(a->cfg, dir);
 	if (meta->error[0])
 		log_warnx("ingest", "dir=%s metadata not used: %s (the file is shipped "
 		    "as it is)", log_q(dir), log_q(meta->error));

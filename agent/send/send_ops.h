@@ -8,6 +8,7 @@
 
 #include <ev.h>
 
+struct config;
 struct ingest_meta;
 struct wbuf;
 
@@ -16,6 +17,9 @@ struct wbuf;
  * with dir (journaled, already journaled, or refused for good: logged),
  * 1 to be offered it again later. */
 int	ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta);
+/* [ingest] live_spool and backlog_spool name spool directories, none
+ * in both.  SL_EINVAL with the sentence in err. */
+int	spool_lanes_check(const struct config *cfg, char *err, size_t errlen);
 /* The once-a-second timer (w->data the struct agent): spool marks and
  * retention, blocked destinations, idle session. */
 void	tick_cb(struct ev_loop *loop, ev_timer *w, int revents);

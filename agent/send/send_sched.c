@@ -12,7 +12,9 @@
  * dataset never waits for a backlog dataset to finish, nor the backlog
  * for the live lane to empty.  The next dataset comes from a lane with
  * nothing in flight, else from live; within a lane, in queue order
- * (oldest first, or newest with priority = newest).
+ * (oldest first, or newest with priority = newest).  With one slot
+ * (max_in_flight = 1) the lanes take turns by dataset, the one behind its
+ * weighted share of bytes first, so the backlog still gets its share.
  *
  * The link is shared by bytes, at two levels, with the same rule (stride
  * scheduling, i.e. weighted fair queueing by bytes): each lane keeps the
@@ -73,10 +75,10 @@ sched_active(const struct agent *a, int lane)
 }
 
 int
-sched_admit_lane(const struct agent *a, const int waiting[2])
+sched_admit_lane(struct agent *a, const int waiting[2])
 {
 	int	max = a->cfg->max_in_flight, cap, live, back;
-	int	can_live, can_back;
+	int	can_live, can_back, l;
 
 	if (max > SEND_MAX_IN_FLIGHT)
 		max = SEND_MAX_IN_FLIGHT;
@@ -89,6 +91,14 @@ sched_admit_lane(const struct agent *a, const int waiting[2])
 	back = sched_active(a, LANE_BACKLOG);
 	can_live = waiting[0] > 0 && live < cap;
 	can_back = waiting[1] > 0 && back < cap;
+	/* a lane with nothing to send keeps no credit for later */
+	for (l = 0; l < SEND_NLANES; l++)
+		if (waiting[l] == 0 && (l == 0 ? live : back) == 0 &&
+		    a->lane_vt[l] < a->lane_vt[1 - l])
+			a->lane_vt[l] = a->lane_vt[1 - l];
+	/* one slot: the lanes take turns by dataset, by their weighted bytes */
+	if (max == 1 && can_live && can_back)
+		return a->lane_vt[0] <= a->lane_vt[1] ? LANE_LIVE : LANE_BACKLOG;
 	if (can_back && back == 0 && !(can_live && live == 0))
 		return LANE_BACKLOG;	/* the backlog always has one going */
 	if (can_live)

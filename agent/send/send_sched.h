@@ -20,7 +20,7 @@ int	sched_lane(const struct agent *a, const struct ads *d, double now);
 /* The lane to put the next dataset on the wire from, given how many wait
  * in each (index lane - LANE_LIVE), or -1 when none may go now
  * (max_in_flight reached, or the lanes that wait are at their cap). */
-int	sched_admit_lane(const struct agent *a, const int waiting[2]);
+int	sched_admit_lane(struct agent *a, const int waiting[2]);
 /* d (in flight) starts sending: its place in its lane's round catches up
  * with the others', so that it neither jumps ahead nor waits behind. */
 void	sched_join(struct agent *a, struct ads *d);

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """slowproxy.py: a TCP proxy that limits the client->server byte rate.
 
-    slowproxy.py LISTEN_PORT TARGET_PORT BYTES_PER_SECOND
+    slowproxy.py LISTEN_PORT TARGET_PORT BYTES_PER_SECOND [BURST_SECONDS]
 
 Listens on 127.0.0.1:LISTEN_PORT, forwards every connection to
 127.0.0.1:TARGET_PORT, and lets at most BYTES_PER_SECOND through per
 connection towards the server (replies pass untouched), so that a
-transfer stays in flight long enough to be watched.  Prints "ready".
+transfer stays in flight long enough to be watched.  A connection that
+was idle may send faster until it is back on the average; BURST_SECONDS
+caps that credit (default: no cap).  Prints "ready".
 """
 import socket
 import sys
@@ -14,6 +16,7 @@ import threading
 import time
 
 listen_port, target_port, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+burst = float(sys.argv[4]) if len(sys.argv) > 4 else None
 
 
 def pump(src, dst, limit):
@@ -25,6 +28,9 @@ def pump(src, dst, limit):
                 break
             dst.sendall(data)
             sent += len(data)
+            if limit and burst is not None:
+                # idle credit is capped: start no earlier than burst behind
+                start = max(start, time.monotonic() - sent / limit - burst)
             if limit:
                 ahead = sent / limit - (time.monotonic() - start)
                 if ahead > 0:
