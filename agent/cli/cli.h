@@ -8,6 +8,7 @@
  *   cli_ctl.c      submit, pause, resume, retry, retry-hook, cancel
  *                  (requests the daemon acts on, over the control socket)
  *   cli_watch.c    watch            (live progress)
+ *   cli_lanes.c    the agent's lanes in status and watch (from its ping)
  *   cli_verify.c   verify           (re-hash against manifest or journal)
  *   cli_util.c     config, the journal read-only, how values are printed
  *   ctlclient.c    the control socket's client side (control.h)
@@ -44,6 +45,21 @@ int	cmd_retry(int argc, char **argv);		/* retry DATASET [--name NEW] */
 int	cmd_cancel(int argc, char **argv);
 int	cmd_watch(int argc, char **argv);	/* cli_watch.c */
 int	cmd_verify(int argc, char **argv);	/* cli_verify.c */
+
+/* ---- cli_lanes.c: the lanes from an agent's ping reply (send_ops.c) ---- */
+
+struct json_t;
+/* "lanes:" lines of sluice status; nothing when ping has none. */
+void		cli_lanes_print(const char *ping);
+/* One line for watch's header ("" when none). */
+void		cli_lanes_summary(const char *ping, char *out, size_t outlen);
+/* The lane ("live", "backlog") of the dataset in flight with id (16 hex
+ * digits), or NULL.  A static buffer. */
+const char     *cli_lanes_of(const char *ping, const char *id);
+/* {"live": {...}, "backlog": {...}, "in_flight": [{id, lane}],
+ * "max_in_flight": N} for status --json (a new reference), or json null
+ * when ping has no lanes. */
+struct json_t  *cli_lanes_json(const char *ping);
 
 /* ---- cli_util.c ---- */
 

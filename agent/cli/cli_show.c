@@ -31,6 +31,46 @@ show_hist(const struct hist_rec *h, void *arg)
 	    cli_state_name(h->to), h->reason[0] ? ": " : "", cli_esc(h->reason));
 }
 
+/* Agent: when it was published and its hook done, from its history. */
+struct times {
+	uint64_t	published_ns, hook_done_ns;
+};
+
+static void
+times_fn(const struct hist_rec *h, void *arg)
+{
+	struct times *t = arg;
+
+	if (t->published_ns == 0 && (h->to == DS_TRANSFERRED ||
+	    (h->to == DS_HOOK_PENDING && h->from != DS_HOOK_FAILED &&
+	    h->from != DS_HOOK_RUNNING && h->from != DS_HOOK_PENDING)))
+		t->published_ns = h->time_ns;
+	if (h->to == DS_DONE)
+		t->hook_done_ns = h->time_ns;
+}
+
+/* "lane:" and "timing:" lines: the lane asked for, and the time from
+ * sealed (journaled) to published and to the hook done. */
+static void
+show_lane_times(struct journal *j, const struct ds_rec *d)
+{
+	struct times	 t = { 0, 0 };
+	char		 b1[32], b2[32];
+
+	printf("  lane:    %s%s\n", ds_lane_name((int)d->lane), d->lane == LANE_AUTO ?
+	    " (live while younger than live_age, then backlog)" : "");
+	journal_history_foreach(j, d->id, times_fn, &t);
+	if (t.published_ns == 0)
+		return;
+	printf("  timing:  published %s after it was sealed",
+	    cli_duration((double)(t.published_ns - d->created_ns) / 1e9, b1, sizeof(b1)));
+	if (t.hook_done_ns)
+		printf(", hook done %s after",
+		    cli_duration((double)(t.hook_done_ns - d->created_ns) / 1e9, b2,
+		    sizeof(b2)));
+	putchar('\n');
+}
+
 int
 cmd_show(int argc, char **argv)
 {
@@ -67,6 +107,8 @@ cmd_show(int argc, char **argv)
 	    (unsigned long long)d.chunks_nacked);
 	if (d.published[0])
 		printf("  published: %s\n", cli_esc(d.published));
+	if (cli_cfg.role == ROLE_AGENT)
+		show_lane_times(j, &d);
 	if (cli_cfg.role == ROLE_AGENT && d.hook_attempts > 0) {
 		/* the real outcome, never a -1: running since when, the exit
 		 * status of the last run, or that none ran to an exit */

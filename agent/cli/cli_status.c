@@ -403,6 +403,8 @@ cmd_status(int argc, char **argv)
 			json_array_append_new(fa, o);
 		}
 		json_object_set_new(root, "recent_failures", fa);
+		if (cli_cfg.role == ROLE_AGENT)
+			json_object_set_new(root, "lanes", cli_lanes_json(up ? text : NULL));
 		json_object_set_new(root, "active", t.active);
 		t.active = NULL;
 		json_object_set_new(root, "datasets", t.arr);
@@ -445,6 +447,7 @@ cmd_status(int argc, char **argv)
 				printf("rate:     %s/s now, %s/s over 5 minutes\n",
 				    cli_bytes((uint64_t)ping_num(text, "rate_5s", 0), b, sizeof(b)),
 				    cli_bytes((uint64_t)ping_num(text, "rate_5m", 0), b2, sizeof(b2)));
+			cli_lanes_print(text);
 			ping_field(text, "spool_level", b3, sizeof(b3));
 			if (b3[0] && strcmp(b3, "none") != 0)
 				printf("spool:    %.0f%% used (%s)\n", ping_num(text, "spool_pct", 0),
@@ -509,6 +512,10 @@ cmd_status(int argc, char **argv)
 			if (cli_cfg.role == ROLE_SINK)
 				printf("  from %s", cli_esc(json_string_value(
 				    json_object_get(d, "agent"))));
+			else if (up && cli_lanes_of(text, json_string_value(
+			    json_object_get(d, "id"))) != NULL)
+				printf("  [%s]", cli_lanes_of(text, json_string_value(
+				    json_object_get(d, "id"))));
 			putchar('\n');
 		}
 	}

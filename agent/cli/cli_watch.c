@@ -51,6 +51,7 @@ struct wstate {
 	double		tprev;
 };
 
+static char			lanes_line[512];	/* the agent's lanes, tty header */
 static volatile sig_atomic_t	stop_sig;
 static struct termios		saved_tio;
 static int			tio_saved;
@@ -154,6 +155,7 @@ poll_daemon(char *line, size_t len)
 		snprintf(line, len, "%s", text ? text : "");
 		line[strcspn(line, "\n")] = '\0';
 	}
+	cli_lanes_summary(rc == SL_OK ? text : NULL, lanes_line, sizeof(lanes_line));
 	free(text);
 }
 
@@ -204,7 +206,10 @@ draw_tty(const struct wstate *w, const char *daemon_line)
 	printf("\033[H\033[2J");
 	printf("sluice watch  %s %s  %s   (q to quit)\r\n", cli_cfg.role == ROLE_AGENT ?
 	    "agent" : "sink", cli_cfg.id, ts);
-	printf("%.*s\r\n\r\n", cols - 1, daemon_line);
+	printf("%.*s\r\n", cols - 1, daemon_line);
+	if (lanes_line[0])
+		printf("%.*s\r\n", cols - 1, lanes_line);
+	printf("\r\n");
 	if (w->ncur == 0)
 		printf("no active datasets\r\n");
 	bw = cols - 92;
