@@ -347,6 +347,8 @@ cmd_status(int argc, char **argv)
 			json_object_set_new(root, "daemon_started", dl ?
 			    json_real(ping_num(dl + 7, "started", 0)) : json_null());
 		}
+		if (cli_cfg.role == ROLE_AGENT)	/* before the cut below */
+			json_object_set_new(root, "lanes", cli_lanes_json(up ? text : NULL));
 		if (up)
 			text[strcspn(text, "\n")] = '\0';
 		json_object_set_new(root, "daemon_info", json_string(up ? text : err));
@@ -403,8 +405,6 @@ cmd_status(int argc, char **argv)
 			json_array_append_new(fa, o);
 		}
 		json_object_set_new(root, "recent_failures", fa);
-		if (cli_cfg.role == ROLE_AGENT)
-			json_object_set_new(root, "lanes", cli_lanes_json(up ? text : NULL));
 		json_object_set_new(root, "active", t.active);
 		t.active = NULL;
 		json_object_set_new(root, "datasets", t.arr);

@@ -21,6 +21,8 @@ sl_agent_conf agent "$px" chunk_size=1M streams=2 window=1 max_in_flight=${MIF:-
     backlog_min_share=20
 printf '[ingest]\nspool = %s, %s\nbacklog_spool = %s\n' "$T/spool/live" "$T/spool/bulk" \
     "$T/spool/bulk" >> "$T/agent.conf"
+mport=$(sl_port)
+sed -i "s|^\[daemon\]|[daemon]\nmetrics = 127.0.0.1:$mport|" "$T/agent.conf"
 python3 "$ROOT/tests/integration/slowproxy.py" "$px" "$port" "$RATE" 0.2 > "$T/proxy.log" 2>&1 &
 SL_PID[proxy]=$!
 for _ in $(seq 50); do grep -q ready "$T/proxy.log" 2>/dev/null && break; sleep 0.1; done
@@ -65,6 +67,11 @@ while [ $SECONDS -lt $end ] && [ $n -lt 300 ]; do
 	sl_submit agent "$T/src/lv$n" --lane live >/dev/null
 	st=$(field bkS state | tr -d '"')
 	[ "$st" = transferred ] && break
+	if [ $n = 8 ]; then	# mid-way: what status, status --json and /metrics say
+		"$SLUICE" -c "$T/agent.conf" status > "$T/status.txt" 2>&1
+		"$SLUICE" -c "$T/agent.conf" status --json > "$T/status.json" 2>&1
+		curl -s "http://127.0.0.1:$mport/metrics" > "$T/metrics.txt" 2>&1
+	fi
 	sleep 0.2
 done
 dt=$(echo "$(date +%s.%N) - $t0" | bc)
@@ -79,7 +86,34 @@ fi
 # 12 MiB at 20 % of ~5 MB/s is ~12 s; the live lane got most of the link meanwhile
 [ $live_done -ge 4 ] && ok "the live lane kept most of the link: $live_done x 4 MiB published meanwhile" ||
     fail "live lane: only $live_done published while bkS ran"
+if python3 - "$T/status.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+l = s["lanes"]
+assert l["backlog"]["in_flight"] == 1, l
+assert l["live"]["in_flight"] == 2, l
+assert l["live"]["waiting"] >= 1 and l["live"]["oldest_waiting_age"] >= 0, l
+assert l["backlog"]["share_pct"] == 20 and l["live"]["share_pct"] == 80, l
+assert l["max_in_flight"] == 3 and len(l["in_flight"]) == 3, l
+assert sorted(x["lane"] for x in l["in_flight"]) == ["backlog", "live", "live"], l
+PY
+then
+	ok "status --json: lanes (backlog 1 in flight, live 2 in flight and more waiting, shares 80/20)"
+else
+	fail "status --json lanes: $(cat "$T/status.json" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("lanes"))' 2>&1)"
+fi
+grep -q '^lanes:    live ' "$T/status.txt" && grep -q '^          backlog  1 in flight' "$T/status.txt" &&
+    grep -q 'bkS .*\[backlog\]' "$T/status.txt" && ok "status text: lanes and [lane] of each dataset in flight" ||
+    fail "status text: $(cat "$T/status.txt")"
+grep -q '^sluice_lane_in_flight{lane="backlog"} 1' "$T/metrics.txt" &&
+    grep -q '^sluice_lane_waiting_datasets{lane="live"} [1-9]' "$T/metrics.txt" &&
+    grep -q '^sluice_lane_sent_bytes_total{lane="backlog"} [1-9]' "$T/metrics.txt" &&
+    ok "metrics per lane" || fail "metrics: $(grep lane "$T/metrics.txt")"
 for i in $(seq 1 $n); do sl_wait agent lv$i 120 >/dev/null || fail "lv$i not transferred"; done
+"$SLUICE" -c "$T/agent.conf" show bkS | grep -q '^  lane:    backlog$' &&
+    "$SLUICE" -c "$T/agent.conf" show bkS | grep -q '^  timing:  published [0-9]*s after it was sealed' &&
+    ok "show: $("$SLUICE" -c "$T/agent.conf" show bkS | grep timing:)" ||
+    fail "show bkS: $("$SLUICE" -c "$T/agent.conf" show bkS | head -12)"
 bad=$(sl_sink_once sink "$T/src" bkS lv1 lv$n) && ok "bkS lv1 lv$n published once, whole" || fail "$bad"
 
 # 3. the lane from the command line and from a spool
