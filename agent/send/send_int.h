@@ -86,7 +86,8 @@ struct ads {
 	/* send_sched.c: while in flight */
 	int		 lane;		/* LANE_LIVE or LANE_BACKLOG, fixed at admission */
 	int		 open_stream;	/* the stream its OPEN went on */
-	double		 vt;		/* bytes sent, for the share within its lane */
+	uint64_t	 left;		/* bytes not yet sent (from HAVE on), shortest first */
+	uint64_t	 admitted;	/* admission order: the oldest in flight is guaranteed a share */
 };
 
 /* Datasets in flight at once: the ceiling of [agent] max_in_flight. */
@@ -152,6 +153,8 @@ struct agent {
 	int			 lane_busy[SEND_NLANES];	/* had data to send at the last pick */
 	uint64_t		 lane_sent[SEND_NLANES];	/* bytes of DATA sent, this process */
 	uint64_t		 lane_done[SEND_NLANES];	/* datasets published, this process */
+	uint64_t		 lane_picks[SEND_NLANES];	/* chunks picked, for the oldest's turn */
+	uint64_t		 admit_seq;
 };
 
 #endif

@@ -377,7 +377,8 @@ queue_next(struct agent *a, const char *here, int lane, double now)
 			}
 		}
 		d->lane = lane;
-		d->vt = 0;
+		d->left = d->rec.bytes;
+		d->admitted = ++a->admit_seq;
 		a->act[a->nact++] = d;
 		if (d->rec.state == DS_QUEUED)
 			ds_enter(a, d, DS_TRANSFERRING, NULL, NULL);

@@ -16,20 +16,28 @@
  * (max_in_flight = 1) the lanes take turns by dataset, the one behind its
  * weighted share of bytes first, so the backlog still gets its share.
  *
- * The link is shared by bytes, at two levels, with the same rule (stride
- * scheduling, i.e. weighted fair queueing by bytes): each lane keeps the
- * bytes it sent divided by its weight (live 100 - backlog_min_share,
- * backlog backlog_min_share), and the lane with the least goes next; a
- * lane alone gets the whole link, and a lane that was idle starts level
- * with the other instead of with a credit it could burst.  Within a lane
- * every dataset in flight gets an equal share (the one with the fewest
- * bytes sent since it joined goes next), so a 1 GB dataset beside a
- * 700 GB one finishes in about twice its own time, not after the big one.
- * Equal shares were chosen over shortest-remaining-first because under
- * steady acquisition the latter never lets a large dataset finish; over
- * age weighting because equal shares need no tuning and bound each
- * dataset's wait by the number in flight.
+ * Between the lanes the link is shared by bytes (stride scheduling, i.e.
+ * weighted fair queueing): each lane keeps the bytes it sent divided by
+ * its weight (live 100 - backlog_min_share, backlog backlog_min_share),
+ * and the lane with the least goes next; a lane alone gets the whole
+ * link, and a lane that was idle starts level with the other instead of
+ * with a credit it could burst.
+ *
+ * Within a lane, shortest remaining first (bytes not yet sent), with a
+ * guarantee: every SCHED_OLDEST_EVERY-th chunk of the lane goes to its
+ * dataset in flight the longest.  Why: shortest-remaining-first finishes
+ * a 1 GB dataset beside a 700 GB one in its own time (equal shares would
+ * double it), and among a backlog of equal datasets it finishes them in
+ * order, one after the other, as fast as alone: the oldest is not
+ * delayed by the ones behind it, only by the live lane's share, and the
+ * next ones' OPEN and first chunks overlap its tail, so the link has no
+ * gap between datasets.  Alone it would let a large dataset wait for as
+ * long as smaller ones keep arriving; the oldest's turn bounds that (it
+ * gets at least 1 / SCHED_OLDEST_EVERY of its lane).  Age weighting was
+ * not chosen: it needs a tuned constant to trade size against age, where
+ * this needs none that matters much.
  */
+#define SCHED_OLDEST_EVERY	4
 #include <stddef.h>
 
 #include "config.h"
@@ -114,27 +122,16 @@ has_pending(const struct ads *d)
 }
 
 void
-sched_join(struct agent *a, struct ads *d)
+sched_join(struct agent *a, struct ads *d, uint64_t left)
 {
-	double	 lo = 0;
-	int	 i, any = 0;
-
-	for (i = 0; i < a->nact; i++) {
-		const struct ads *o = a->act[i];
-
-		if (o == d || o->lane != d->lane || o->phase != PH_SENDING)
-			continue;
-		if (!any || o->vt < lo)
-			lo = o->vt;
-		any = 1;
-	}
-	d->vt = lo;
+	(void)a;
+	d->left = left;
 }
 
 struct ads *
 sched_pick(struct agent *a)
 {
-	struct ads	*best = NULL;
+	struct ads	*shortest = NULL, *oldest = NULL;
 	int		 busy[SEND_NLANES] = { 0, 0 };
 	int		 i, l, ix;
 
@@ -159,10 +156,13 @@ sched_pick(struct agent *a)
 
 		if (lane_ix(d->lane) != ix || !has_pending(d))
 			continue;
-		if (best == NULL || d->vt < best->vt)
-			best = d;
+		if (oldest == NULL || d->admitted < oldest->admitted)
+			oldest = d;
+		if (shortest == NULL || d->left < shortest->left ||
+		    (d->left == shortest->left && d->admitted < shortest->admitted))
+			shortest = d;
 	}
-	return best;
+	return ++a->lane_picks[ix] % SCHED_OLDEST_EVERY == 0 ? oldest : shortest;
 }
 
 void
@@ -170,7 +170,7 @@ sched_sent(struct agent *a, struct ads *d, uint32_t len)
 {
 	int ix = lane_ix(d->lane);
 
-	d->vt += len;
+	d->left -= len < d->left ? len : d->left;
 	a->lane_vt[ix] += (double)len / lane_weight(a, ix);
 	a->lane_sent[ix] += len;
 }

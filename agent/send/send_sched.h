@@ -21,12 +21,12 @@ int	sched_lane(const struct agent *a, const struct ads *d, double now);
  * in each (index lane - LANE_LIVE), or -1 when none may go now
  * (max_in_flight reached, or the lanes that wait are at their cap). */
 int	sched_admit_lane(struct agent *a, const int waiting[2]);
-/* d (in flight) starts sending: its place in its lane's round catches up
- * with the others', so that it neither jumps ahead nor waits behind. */
-void	sched_join(struct agent *a, struct ads *d);
+/* d (in flight) starts sending with left bytes the sink does not hold. */
+void	sched_join(struct agent *a, struct ads *d, uint64_t left);
 /* The dataset whose chunk goes into a free window now: the lane with
  * the least bytes sent for its weight, and in it the dataset with the
- * least; only datasets sending with a chunk not yet sent count.  NULL
+ * fewest bytes left to send, or every few picks the one in flight the
+ * longest; only datasets sending with a chunk not yet sent count.  NULL
  * when none has one. */
 struct ads *	sched_pick(struct agent *a);
 /* len bytes of d's were put on the wire. */

@@ -590,7 +590,8 @@ xfer_on_have(struct agent *a, const uint8_t *p, uint32_t len)
 	    (unsigned long long)nheld, (unsigned long long)d->rec.nchunks);
 	d->cursor = 0;
 	phase_enter(d, PH_SENDING);
-	sched_join(a, d);
+	sched_join(a, d, d->rec.nchunks ? (uint64_t)((double)d->rec.bytes *
+	    (double)(d->rec.nchunks - nheld) / (double)d->rec.nchunks) : 0);
 	pump(a);
 	xfer_next(a);	/* its stream may take the next OPEN */
 }

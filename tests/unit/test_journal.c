@@ -1036,6 +1036,98 @@ test_sink_forget(void **state)
 	journal_close(j);
 }
 
+/* The lane (issue 19) is appended to the dataset record: it survives
+ * state changes, and a record written before lanes (no trailing field)
+ * reads as LANE_AUTO with every other field intact; a lane from a later
+ * version reads as auto too. */
+static void
+test_lane(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d, g;
+	struct file_rec files[3];
+	MDB_env *env;
+	MDB_txn *t;
+	MDB_dbi dbi;
+	uint8_t kb[8], *nv;
+	MDB_val k = { 8, kb }, v;
+
+	make_ds(&d, files, 0x55aa, "laned");
+	d.lane = LANE_BACKLOG;
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	assert_int_equal(journal_ds_set_state(j, d.id, DS_TRANSFERRING, NULL, NULL), SL_OK);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(journal_ds_get(j, d.id, &g), SL_OK);
+	assert_int_equal(g.lane, LANE_BACKLOG);
+	assert_int_equal(g.state, DS_TRANSFERRING);
+	ds_rec_free(&g);
+	assert_string_equal(ds_lane_name(LANE_LIVE), "live");
+	assert_string_equal(ds_lane_name(LANE_AUTO), "auto");
+	journal_close(j);
+
+	/* rewrite the record as an older build wrote it: without the lane */
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, "datasets", 0, &dbi), 0);
+	wire_put_u64(kb, 0);
+	{	/* keys are big-endian */
+		uint64_t id = d.id;
+		int i;
+		for (i = 7; i >= 0; i--, id >>= 8)
+			kb[i] = (uint8_t)id;
+	}
+	assert_int_equal(mdb_get(t, dbi, &k, &v), 0);
+	assert_true(v.mv_size > 4);
+	nv = malloc(v.mv_size);
+	assert_non_null(nv);
+	memcpy(nv, v.mv_data, v.mv_size);
+	assert_int_equal(wire_get_u32(nv + v.mv_size - 4), LANE_BACKLOG);
+	v.mv_data = nv;
+	v.mv_size -= 4;
+	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(env);
+	j = open_ok(f, JOURNAL_AGENT, 0);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(journal_ds_get(j, d.id, &g), SL_OK);
+	assert_int_equal(g.lane, LANE_AUTO);
+	assert_string_equal(g.name, "laned");
+	assert_int_equal(g.state, DS_TRANSFERRING);
+	assert_int_equal(g.bytes, d.bytes);
+	ds_rec_free(&g);
+	/* a later state change writes the lane again (auto now) */
+	assert_int_equal(journal_ds_set_state(j, d.id, DS_COMMITTING, NULL, NULL), SL_OK);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(journal_ds_get(j, d.id, &g), SL_OK);
+	assert_int_equal(g.lane, LANE_AUTO);
+	ds_rec_free(&g);
+	journal_close(j);
+
+	/* a lane number from a later version: auto */
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, "datasets", 0, &dbi), 0);
+	assert_int_equal(mdb_get(t, dbi, &k, &v), 0);
+	memcpy(nv, v.mv_data, v.mv_size);
+	wire_put_u32(nv + v.mv_size - 4, 77);
+	v.mv_data = nv;
+	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(env);
+	free(nv);
+	j = open_ok(f, JOURNAL_AGENT, 0);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(journal_ds_get(j, d.id, &g), SL_OK);
+	assert_int_equal(g.lane, LANE_AUTO);
+	ds_rec_free(&g);
+	journal_close(j);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1059,6 +1151,7 @@ main(int argc, char **argv)
 		T(test_map_full),
 		T(test_rebind),
 		T(test_sink_forget),
+		T(test_lane),
 	};
 
 	self_path = argv[0];
