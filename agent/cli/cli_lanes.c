@@ -159,7 +159,6 @@ cli_lanes_json(const char *ping)
 		json_array_append_new(fl, json_pack("{s:s, s:s}", "id", id, "lane", name));
 	}
 	json_object_set_new(lanes, "in_flight", fl);
-	l = ping;
 	pos = ping;
 	if ((l = next_line(&pos, "lane=")) != NULL)
 		json_object_set_new(lanes, "max_in_flight",
