@@ -406,63 +406,6 @@ rate(const struct agent *a, unsigned n)
 	return (double)(a->acked_bytes - a->rate_ring[(a->ticks - have) % 300]) / have;
 }
 
-/* ---- lanes, for status and metrics ------------------------------------------ */
-
-struct lane_view {
-	int		in_flight;
-	uint64_t	waiting, waiting_bytes;
-	uint64_t	oldest_ns;	/* created_ns of the oldest waiting, 0 none */
-};
-
-/* What each lane holds now (index lane - LANE_LIVE). */
-static void
-lanes_view(struct agent *a, struct lane_view v[SEND_NLANES])
-{
-	struct ads	*d;
-	double		 now = sl_time_wall();
-	int		 ix;
-
-	memset(v, 0, SEND_NLANES * sizeof(*v));
-	for (d = a->queue; d != NULL; d = d->next) {
-		if (d->phase != PH_IDLE) {
-			v[d->lane == LANE_BACKLOG].in_flight++;
-			continue;
-		}
-		ix = sched_lane(a, d, now) == LANE_BACKLOG;
-		v[ix].waiting++;
-		v[ix].waiting_bytes += d->rec.bytes - d->rec.bytes_acked;
-		if (v[ix].oldest_ns == 0 || d->rec.created_ns < v[ix].oldest_ns)
-			v[ix].oldest_ns = d->rec.created_ns;
-	}
-}
-
-/* One ping line per lane, and one per dataset in flight. */
-static void
-ping_lanes(struct agent *a, struct wbuf *out)
-{
-	struct lane_view	 v[SEND_NLANES];
-	char			 line[256];
-	int			 ix, i;
-
-	lanes_view(a, v);
-	for (ix = 0; ix < SEND_NLANES; ix++) {
-		snprintf(line, sizeof(line), "lane=%s share=%d in_flight=%d waiting=%llu "
-		    "waiting_bytes=%llu oldest_waiting=%.0f sent_bytes=%llu published=%llu "
-		    "max_in_flight=%d\n", ix ? "backlog" : "live",
-		    ix ? a->cfg->backlog_min_share : 100 - a->cfg->backlog_min_share,
-		    v[ix].in_flight, (unsigned long long)v[ix].waiting,
-		    (unsigned long long)v[ix].waiting_bytes, (double)v[ix].oldest_ns / 1e9,
-		    (unsigned long long)a->lane_sent[ix], (unsigned long long)a->lane_done[ix],
-		    a->cfg->max_in_flight);
-		wbuf_puts(out, line);
-	}
-	for (i = 0; i < a->nact; i++) {
-		snprintf(line, sizeof(line), "flight=%016llx lane=%s\n",
-		    (unsigned long long)a->act[i]->rec.id, ds_lane_name(a->act[i]->lane));
-		wbuf_puts(out, line);
-	}
-}
-
 /* "ping": liveness plus the link state, for `sluice status`. */
 static int
 cmd_ping(struct agent *a, struct wbuf *out)
@@ -508,7 +451,7 @@ cmd_ping(struct agent *a, struct wbuf *out)
 			}
 		wbuf_puts(out, "\n");
 	}
-	ping_lanes(a, out);
+	sched_ping(a, out);
 	return SL_OK;
 }
 
@@ -887,46 +830,6 @@ msum_fn(const struct ds_rec *d, void *arg)
 	return 0;
 }
 
-/* Per lane: in flight, waiting, oldest waiting, bytes sent, published. */
-static void
-lanes_metrics(struct agent *a, struct wbuf *out)
-{
-	struct lane_view	 v[SEND_NLANES];
-	double			 now = sl_time_wall();
-	const char		*lab[SEND_NLANES] = { "lane=\"live\"", "lane=\"backlog\"" };
-	int			 ix;
-
-	lanes_view(a, v);
-	mreg_family(out, "sluice_lane_in_flight", "gauge",
-	    "Datasets of the lane on the wire now.");
-	for (ix = 0; ix < SEND_NLANES; ix++)
-		mreg_sample(out, "sluice_lane_in_flight", lab[ix], v[ix].in_flight);
-	mreg_family(out, "sluice_lane_waiting_datasets", "gauge",
-	    "Datasets of the lane waiting to go on the wire.");
-	for (ix = 0; ix < SEND_NLANES; ix++)
-		mreg_sample(out, "sluice_lane_waiting_datasets", lab[ix], (double)v[ix].waiting);
-	mreg_family(out, "sluice_lane_waiting_bytes", "gauge",
-	    "Bytes of the lane's waiting datasets not yet confirmed.");
-	for (ix = 0; ix < SEND_NLANES; ix++)
-		mreg_sample(out, "sluice_lane_waiting_bytes", lab[ix],
-		    (double)v[ix].waiting_bytes);
-	mreg_family(out, "sluice_lane_oldest_waiting_seconds", "gauge",
-	    "Age of the lane's oldest waiting dataset (0: none waits).");
-	for (ix = 0; ix < SEND_NLANES; ix++)
-		mreg_sample(out, "sluice_lane_oldest_waiting_seconds", lab[ix],
-		    v[ix].oldest_ns ? now - (double)v[ix].oldest_ns / 1e9 : 0);
-	mreg_family(out, "sluice_lane_sent_bytes_total", "counter",
-	    "DATA bytes of the lane put on the wire by this process.");
-	for (ix = 0; ix < SEND_NLANES; ix++)
-		mreg_sample(out, "sluice_lane_sent_bytes_total", lab[ix],
-		    (double)a->lane_sent[ix]);
-	mreg_family(out, "sluice_lane_published_total", "counter",
-	    "Datasets of the lane published since this process started.");
-	for (ix = 0; ix < SEND_NLANES; ix++)
-		mreg_sample(out, "sluice_lane_published_total", lab[ix],
-		    (double)a->lane_done[ix]);
-}
-
 void
 agent_metrics(void *arg, struct wbuf *out)
 {
@@ -972,7 +875,7 @@ agent_metrics(void *arg, struct wbuf *out)
 		mreg_sample(out, "sluice_destination_blocked", lab,
 		    dest_blocked(a, i, now, &why));
 	}
-	lanes_metrics(a, out);
+	sched_metrics(a, out);
 	if (a->spool.pct >= 0) {
 		mreg_family(out, "sluice_spool_used_ratio", "gauge",
 		    "Fullest spool file system, fraction used.");

@@ -1,9 +1,9 @@
 /*
  * send_sched.h: the lanes (send_sched.c): which lane the next dataset put
  * on the wire comes from, and whose chunk goes into a stream's free
- * window.  Pure decisions over struct agent and struct ads: no I/O, no
- * journal, and no call into the other files of agent/send.  Loop thread
- * only.
+ * window, and what the lanes hold for status and metrics.  Decisions over
+ * struct agent and struct ads: no I/O, no journal, and no call into the
+ * other files of agent/send.  Loop thread only.
  */
 #ifndef SEND_SCHED_H
 #define SEND_SCHED_H
@@ -12,6 +12,7 @@
 
 struct agent;
 struct ads;
+struct wbuf;
 
 /* The lane d goes in now (LANE_LIVE or LANE_BACKLOG): the one it was given
  * (sluice submit --lane, its spool's), else live while younger than
@@ -33,5 +34,12 @@ struct ads *	sched_pick(struct agent *a);
 void	sched_sent(struct agent *a, struct ads *d, uint32_t len);
 /* Datasets in flight in lane (LANE_LIVE or LANE_BACKLOG). */
 int	sched_active(const struct agent *a, int lane);
+/* The lanes for `sluice status` (cli_lanes.c reads them): one line per
+ * lane (share, in flight, waiting, waiting bytes, oldest waiting, bytes
+ * sent and datasets published by this process) and one per dataset in
+ * flight, appended to the ping reply out. */
+void	sched_ping(struct agent *a, struct wbuf *out);
+/* The sluice_lane_* families, for the agent's metrics collector. */
+void	sched_metrics(struct agent *a, struct wbuf *out);
 
 #endif
