@@ -33,7 +33,9 @@
  * next ones' OPEN and first chunks overlap its tail, so the link has no
  * gap between datasets.  Alone it would let a large dataset wait for as
  * long as smaller ones keep arriving; the oldest's turn bounds that (it
- * gets at least 1 / SCHED_OLDEST_EVERY of its lane).  Age weighting was
+ * gets at least 1 / SCHED_OLDEST_EVERY of its lane).  A third dataset in
+ * flight in the lane, neither oldest nor shortest, waits (its OPEN done)
+ * until one of those two ends; it is then one of them.  Age weighting was
  * not chosen: it needs a tuned constant to trade size against age, where
  * this needs none that matters much.
  */

@@ -79,11 +79,13 @@ sl_start prim && sl_start sec && sl_start agent || { fail start; sl_done; }
 
 # 1. interleaving
 # (within a lane the shortest goes first and the oldest gets every 4th
-# chunk: a1, then the smaller a2, share the link)
-mk a1 24; mk a2 12; mk a3 2 40
-for d in a1 a2 a3; do sl_submit agent "$T/src/$d" >/dev/null; done
+# chunk: a1, then the smaller a2, share the link; a3, of many small
+# files, joins them)
+mk a1 24; mk a2 8; mk a3 2 40
+for d in a1 a2; do sl_submit agent "$T/src/$d" >/dev/null; done
 wait_partway 30 a1 a2 && ok "a1 and a2 in flight together: $(snap a1 a2)" ||
     fail "a1 and a2 never both part-way"
+sl_submit agent "$T/src/a3" >/dev/null
 grep -q 'open stream=1 in_flight=' "$T/agent.log" && ok "OPENs spread over the streams" || fail "no OPEN on stream 1"
 for d in a1 a2 a3; do sl_wait agent $d 60 >/dev/null || fail "$d not transferred"; done
 out=$(published_once prim a1 a2 a3) && ok "a1 a2 a3 published byte-identical, once" || fail "$out"
