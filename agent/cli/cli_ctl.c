@@ -26,8 +26,10 @@ cmd_submit(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'N' },
 		{ "meta", required_argument, NULL, 'm' },
+		{ "route", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static char route[64];
 	char	*args[2 + SL_MAX_META], dir[PATH_MAX], err[1024], *text;
 	char	*name = "";
 	int	 n = 2, ch, rc, status;
@@ -46,11 +48,24 @@ cmd_submit(int argc, char **argv)
 			}
 			args[n++] = optarg;
 			break;
+		case 'r':	/* the metadata key "route", journaled with it */
+			if (strcmp(optarg, "transfer") != 0 && strcmp(optarg, "job") != 0) {
+				fprintf(stderr, "sluice: --route %s: transfer or job\n", optarg);
+				return SL_EXIT_USAGE;
+			}
+			if (n == 2 + SL_MAX_META) {
+				fprintf(stderr, "sluice: more than %d --meta\n", SL_MAX_META);
+				return SL_EXIT_USAGE;
+			}
+			snprintf(route, sizeof(route), "route=%s", optarg);
+			args[n++] = route;
+			break;
 		default: return SL_EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: sluice submit DIR [--name NAME] [--meta KEY=VALUE]...\n");
+		fprintf(stderr, "usage: sluice submit DIR [--name NAME] [--route transfer|job] "
+		    "[--meta KEY=VALUE]...\n");
 		return SL_EXIT_USAGE;
 	}
 	if (realpath(argv[optind], dir) == NULL) {

@@ -15,6 +15,8 @@
  *                   connect, backoff, fail-over, pauses; tells the role
  *                   about the link through struct link_ops
  *   send_source.c   reading chunks from the source, change detection
+ *   send_pull.c     route job: the pull listener, the sender over a
+ *                   connection the job's receiver dialled
  */
 #ifndef SEND_INT_H
 #define SEND_INT_H
@@ -30,6 +32,8 @@
 
 struct ingest;
 struct ahook;
+struct ajob;
+struct pull;
 struct tls_ctx;
 struct stream;
 struct stream_pool;
@@ -107,6 +111,8 @@ struct agent {
 	struct stream_pool	*pool;		/* DATA encrypted and sent there, or NULL */
 	struct ingest		*ingest;
 	struct ahook		*hook;		/* NULL: no hook configured */
+	struct ajob		*job;		/* route job's submissions (job.h), or NULL */
+	struct pull		*pull;		/* route job's listener (send_pull.c), or NULL */
 	/* send_ops.c: housekeeping and rates */
 	struct spool_use	 spool;		/* last measured; pct -1 = no spool */
 	double			 spool_warned;	/* last loud warning */

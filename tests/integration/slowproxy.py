@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """slowproxy.py: a TCP proxy that limits the client->server byte rate.
 
-    slowproxy.py LISTEN_PORT TARGET_PORT BYTES_PER_SECOND
+    slowproxy.py LISTEN_PORT TARGET_PORT BYTES_PER_SECOND [reverse]
 
 Listens on 127.0.0.1:LISTEN_PORT, forwards every connection to
 127.0.0.1:TARGET_PORT, and lets at most BYTES_PER_SECOND through per
 connection towards the server (replies pass untouched), so that a
-transfer stays in flight long enough to be watched.  Prints "ready".
+transfer stays in flight long enough to be watched.  With "reverse" the
+limit is on the replies instead (a pull: the client dials, the server
+sends the data).  Prints "ready".
 """
 import socket
 import sys
@@ -14,6 +16,7 @@ import threading
 import time
 
 listen_port, target_port, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+reverse = len(sys.argv) > 4 and sys.argv[4] == "reverse"
 
 
 def pump(src, dst, limit):
@@ -51,8 +54,8 @@ def serve():
         except OSError:
             c.close()
             continue
-        threading.Thread(target=pump, args=(c, s, rate), daemon=True).start()
-        threading.Thread(target=pump, args=(s, c, 0), daemon=True).start()
+        threading.Thread(target=pump, args=(c, s, 0 if reverse else rate), daemon=True).start()
+        threading.Thread(target=pump, args=(s, c, rate if reverse else 0), daemon=True).start()
 
 
 serve()
