@@ -197,7 +197,7 @@ write_config(const struct pull_opts *o, const char *dir, struct config *cfg,
 	}
 	fprintf(f, "[daemon]\nrole = sink\nid = pull-%016llx\njournal = %s/journal\n"
 	    "log_level = %s\n[tls]\nmode = on\nca = %s\ncert = %s\nkey = %s\n"
-	    "[sink]\nlisten = 127.0.0.1:0\nroot = %s\npartial_ttl = 0\n",
+	    "[sink]\nlisten = 127.0.0.1:1\nroot = %s\npartial_ttl = 0\n",
 	    (unsigned long long)o->dsid, dir, o->log_level >= LOG_DEBUG ? "debug" :
 	    "info", o->ca, o->cert, o->key, o->root);
 	if (fclose(f) != 0) {
@@ -205,6 +205,7 @@ write_config(const struct pull_opts *o, const char *dir, struct config *cfg,
 		return SL_EIO;
 	}
 	rc = config_load(cfg, path, err, errlen);
+	cfg->listen[0] = '\0';	/* no listener: we dial (sess_adopt) */
 	return rc;
 }
 
