@@ -38,7 +38,7 @@ pull_preamble_parse(const char *p, int *mode, uint64_t *id)
 	}
 	if (v == 0)
 		return SL_EPROTO;
-	*mode = p[m];
+	*mode = (unsigned char)p[m];
 	*id = v;
 	return SL_OK;
 }
