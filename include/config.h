@@ -18,7 +18,7 @@
  *	          connect_timeout, timeout, attempts, retry_min, retry_max,
  *	          remote_root, state_dir                        (agent)
  *	[job]     pull_listen, ca, cert, key, peer_cn, submit, poll,
- *	          resubmit                                      (agent)
+ *	          resubmit, pull_timeout                        (agent)
  *	[daemon]  metrics
  *
  * Sizes accept K, M, G suffixes (powers of 1024); durations s, m, h, ms.
@@ -124,6 +124,7 @@ struct config {
 	char		job_submit[4096];	/* template: {id} {dataset} {bytes} {files} {meta.KEY} -> sbatch */
 	double		job_poll;		/* squeue every, default 30s */
 	int		job_resubmit;		/* submissions after the first, default 2 */
+	double		job_pull_timeout;	/* a running job's receiver must dial in by then, default 10m; 0 = never */
 };
 
 enum hook_kind { HOOK_NONE = 0, HOOK_SSH = 1, HOOK_EXEC = 2 };

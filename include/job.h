@@ -8,7 +8,9 @@
  *     --> reducing --RESULT ok--> done
  *   failed: job rejected (the template exited non-zero or printed no job
  *   id), job ended before pulling / while pulling / before its result
- *   and no submissions left, submission outcome unknown.
+ *   and no submissions left, pull timed out (running for [job]
+ *   pull_timeout without its receiver dialling in: scancel), submission
+ *   outcome unknown.
  *
  * job_submitting is committed before the command starts and the command
  * runs under the hook's remote fence (fence.h), keyed "<agent id>.job",

@@ -110,6 +110,7 @@ const struct keydef config_keys[] = {
 	{ "job", "submit",		KT_STR,  RQ_NO,     NULL,   F(job_submit), 0, 0, NULL },
 	{ "job", "poll",		KT_DUR,  RQ_NO,     "30s",  F(job_poll), 0.1, 86400, NULL },
 	{ "job", "resubmit",		KT_INT,  RQ_NO,     "2",    F(job_resubmit), 0, 100, NULL },
+	{ "job", "pull_timeout",	KT_DUR,  RQ_NO,     "10m",  F(job_pull_timeout), 0, 30 * 86400.0, NULL },
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_MAX_KEYS,

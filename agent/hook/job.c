@@ -32,7 +32,7 @@
 #include "log.h"
 #include "sltime.h"
 
-enum jop { JOP_NONE, JOP_SUBMIT, JOP_PROBE, JOP_QUERY };
+enum jop { JOP_NONE, JOP_SUBMIT, JOP_PROBE, JOP_QUERY, JOP_CANCEL };
 
 struct jds {
 	struct jds	*next;
@@ -41,6 +41,8 @@ struct jds {
 	int		 run;		/* job_submitting: 1 run, 0 probe first */
 	double		 next_at;	/* wall time of the next step */
 	uint32_t	 tries;		/* probes or queries without an answer */
+	double		 running_since;	/* squeue first said RUNNING while job_submitted */
+	char		 why[SL_MAX_MSG];	/* JOP_CANCEL: the failure to record */
 };
 
 struct ajob {
@@ -59,6 +61,7 @@ op_name(int op)
 	case JOP_SUBMIT:	return "submit";
 	case JOP_PROBE:		return "probe";
 	case JOP_QUERY:		return "query";
+	case JOP_CANCEL:	return "cancel";
 	}
 	return "none";
 }
@@ -393,6 +396,27 @@ submitted(struct ajob *jb, struct jds *x, struct ds_rec *d, const struct hook_re
 	}
 }
 
+/* The job runs but its receiver never dialled in within [job]
+ * pull_timeout (unreachable agent, wrong address, a node that cannot
+ * connect out): scancel it, then fail the dataset "pull timed out" (a
+ * resubmitted job would most likely meet the same wall). */
+static void
+cancel(struct ajob *jb, struct jds *x, const struct ds_rec *d)
+{
+	char cmd[128];
+
+	snprintf(x->why, sizeof(x->why), "pull timed out: job %s ran for %.0fs and "
+	    "its receiver never dialled in ([job] pull_timeout = %.0fs); job cancelled",
+	    d->hook_out, sl_time_wall() - x->running_since, jb->cfg->job_pull_timeout);
+	log_warnx("job", "dataset=%016llx %s", (unsigned long long)d->id, x->why);
+	snprintf(cmd, sizeof(cmd), "scancel '%s'", d->hook_out);
+	if (hook_runner_submit(jb->runner, d->id, cmd) != SL_OK) {
+		x->next_at = sl_time_wall() + jb->cfg->job_poll;
+		return;
+	}
+	x->op = JOP_CANCEL;
+}
+
 /* squeue's answer about d's job. */
 static void
 queried(struct ajob *jb, struct jds *x, struct ds_rec *d, const struct hook_result *r)
@@ -414,6 +438,15 @@ queried(struct ajob *jb, struct jds *x, struct ds_rec *d, const struct hook_resu
 	gone = state[0] == '\0';
 	if (!gone && ajob_state_alive(state)) {
 		x->tries = 0;
+		if (d->state != DS_JOB_SUBMITTED || strcmp(state, "RUNNING") != 0) {
+			x->running_since = 0;
+			return;
+		}
+		if (x->running_since == 0)
+			x->running_since = sl_time_wall();
+		if (jb->cfg->job_pull_timeout > 0 &&
+		    sl_time_wall() - x->running_since > jb->cfg->job_pull_timeout)
+			cancel(jb, x, d);
 		return;
 	}
 	if (d->state == DS_DONE || d->state == DS_FAILED || !DS_JOB_ACTIVE(d->state))
@@ -454,7 +487,14 @@ done_cb(void *arg, const struct hook_result *r)
 	}
 	log_debug("job", "dataset=%016llx %s answered rc=%d status=%d", (unsigned long long)
 	    r->id, op_name(op), r->rc, r->status);
-	if (op == JOP_QUERY)
+	if (op == JOP_CANCEL) {
+		if (r->rc != SL_OK || r->status != 0)
+			log_warnx("job", "dataset=%016llx scancel %s: %s%s%s",
+			    (unsigned long long)d.id, d.hook_out, r->msg,
+			    r->err_tail[0] ? ": " : "", r->err_tail);
+		if (d.state == DS_JOB_SUBMITTED)
+			fail(jb, x, &d, x->why);
+	} else if (op == JOP_QUERY)
 		queried(jb, x, &d, r);
 	else if (d.state == DS_JOB_SUBMITTING || DS_JOB_ACTIVE(d.state))
 		submitted(jb, x, &d, r);

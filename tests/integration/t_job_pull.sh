@@ -13,6 +13,8 @@
 #   5. a receiver certificate from another CA, and one with the wrong CN,
 #      are refused: nothing is sent, the dataset fails once resubmit is
 #      spent
+#   6. a job whose receiver never reaches the agent: cancelled after
+#      [job] pull_timeout, the dataset fails "pull timed out"
 # Skips (SKIP, exit 77) only when Slurm itself cannot start here.
 . "$(dirname "$0")/lib.sh"
 set -u
@@ -120,6 +122,7 @@ peer_cn = sluice-job
 submit = sbatch --parsable --job-name=sluice-{id} --output=$D/slurm-%j.out $D/pull-job.sh {id}
 poll = 1s
 resubmit = 1
+pull_timeout = 15s
 EOF
 "$SLUICED" -n -c "$T/agent.conf" >/dev/null || fail "agent config: $("$SLUICED" -n -c "$T/agent.conf" 2>&1)"
 sl_start agent || { fail "agent did not start"; exit 1; }
@@ -295,6 +298,27 @@ grep -q "certificate verify failed\|certificate" "$T/agent.log" &&
 grep -q "has CN \"*intruder" "$T/agent.log" &&
     ok "agent log: $(grep -o 'refused: the receiver.*' "$T/agent.log" | head -1)" ||
     fail "no CN refusal in the agent log"
+
+# --- 6. the receiver never reaches the agent: pull timed out, job cancelled ---------
+mkds lost 1
+use receiver-sluice-job "127.0.0.1:$(sl_port)" 1 120	# nothing listens there
+idl=$(submit lost)
+if sl_wait agent "$idl" 90 >/dev/null; then
+	fail "lost: went through"
+else
+	err=$(h "$idl" | awk '/^  error:/')
+	job=$(h "$idl" | awk '/^  job:/ {print $2}')
+	[ "$(state "$idl")" = failed ] && echo "$err" | grep -q "pull timed out: job $job ran for" &&
+	    ok "unreachable agent: ${err#  error:   }" || fail "lost: $(state "$idl"): $err"
+	st=
+	for _ in $(seq 100); do
+		st=$(scontrol show job -o "$job" 2>/dev/null | grep -o 'JobState=[A-Z]*')
+		[ "$st" = JobState=CANCELLED ] && break
+		sleep 0.1
+	done
+	[ "$st" = JobState=CANCELLED ] && ok "job $job was cancelled ($st)" || fail "job $job: ${st:-no state}"
+	[ "$(wc -l < "$D/jobs-$idl")" = 1 ] && ok "and not resubmitted" || fail "jobs: $(cat "$D/jobs-$idl")"
+fi
 
 sl_stop agent
 sl_done

@@ -136,6 +136,7 @@ test_job(void **state UNUSED)
 	assert_string_equal(cfg.job_key, want);
 	assert_true(cfg.job_poll == 30);
 	assert_int_equal(cfg.job_resubmit, 2);
+	assert_true(cfg.job_pull_timeout == 600);
 	/* [hook] without a command is fine for [job] alone */
 	assert_string_equal(cfg.hook_command, "");
 
