@@ -116,6 +116,7 @@ static void
 tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct puller	*p = w->data;
+	struct sconn	*c;
 	struct ds_rec	 r;
 	double		 now = sl_time_mono();
 	char		 err[256];
@@ -147,7 +148,13 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	ds_rec_free(&r);
 	if (p->sk->nconns > 0) {
-		p->last_ok = now;
+		/* only an authenticated session is progress: a refused
+		 * handshake every backoff must still time out */
+		for (c = p->sk->conns; c; c = c->next)
+			if (c->state == SC_READY) {
+				p->last_ok = now;
+				p->backoff = 1;
+			}
 		return;
 	}
 	if (now - p->last_ok > p->o->timeout) {
@@ -172,7 +179,7 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	/* A session that ends at once (refused certificate) must not spin:
-	 * the next dial waits the backoff, which a session resets once up. */
+	 * the next dial waits the backoff. */
 	p->next_dial = now + p->backoff;
 	p->backoff = p->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff * 2;
 	log_info("pull", "dataset=%016llx connected to %s", (unsigned long long)p->o->dsid,
