@@ -220,6 +220,14 @@ mkds ds2 64
 use receiver-sluice-job "127.0.0.1:$PPORT" 3 60
 id2=$(submit ds2)
 if wait_acked "$id2" 12; then
+	w=$("$SLUICE" -c "$T/agent.conf" watch --interval 0.2 --count 1 | cat)
+	echo "$w" | grep -q " ds2 pulling [0-9.]*%" && ok "watch: ds2 pulling, with its progress" ||
+	    fail "watch: $w"
+	"$SLUICE" -c "$T/agent.conf" status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if any(x["name"] == "ds2" and x["state"] == "pulling" for x in d["active"]) else 1)' &&
+	    ok "status --json: ds2 active, pulling" || fail "status: $("$SLUICE" -c "$T/agent.conf" status)"
 	a=$(acked "$id2")
 	sl_kill9 agent
 	ok "agent killed -9 mid-pull ($a of 66 chunks acked)"
