@@ -15,8 +15,9 @@
  *                   connect, backoff, fail-over, pauses; tells the role
  *                   about the link through struct link_ops
  *   send_source.c   reading chunks from the source, change detection
- *   send_pull.c     route job: the pull listener, the sender over a
- *                   connection the job's receiver dialled
+ *   send_pull.c     route job: the pull listener, preambles, reports
+ *   send_pull_xfer.c  route job: one dataset sent over a connection the
+ *                   job's receiver dialled
  */
 #ifndef SEND_INT_H
 #define SEND_INT_H
