@@ -5,7 +5,8 @@
 # dataset into the job's scratch, reduces it (bytes per file) and stores
 # the result on the "shared" directory, then reports; the agent journals
 # job_submitted -> pulling -> pulled -> reducing -> done.
-#   1. end to end, the result byte-checked, one job
+#   1. end to end, the result byte-checked, one job; beside it a dataset
+#      on route transfer goes to the sink as usual (both routes at once)
 #   2. kill -9 of the agent mid-pull: resumes, one job
 #   3. kill -9 of the receiver mid-pull: the job starts it again, it
 #      resumes from its scratch (HAVE), one job
@@ -93,6 +94,9 @@ use() {	# use CERT ADDR RUNS TIMEOUT
 }
 
 sl_agent_cert jobagent
+SPORT=$(sl_port)
+sl_sink_conf sink "$SPORT"
+sl_start sink || { fail "sink did not start"; exit 1; }
 cat > "$T/agent.conf" <<EOF
 [daemon]
 role = agent
@@ -104,7 +108,7 @@ ca = $T/certs/ca.pem
 cert = $T/certs/agent-jobagent.pem
 key = $T/certs/agent-jobagent.key
 [agent]
-destination = 127.0.0.1:$(sl_port)
+destination = 127.0.0.1:$SPORT
 chunk_size = 1M
 [hook]
 kind = ssh
@@ -206,9 +210,17 @@ h() { "$SLUICE" -c "$T/agent.conf" show "$1"; }
 # --- 1. end to end --------------------------------------------------------------
 mkds ds1 20
 use receiver-sluice-job "127.0.0.1:$APORT" 3 20
+mkds plain 20
 id1=$(submit ds1)
 [[ "$id1" =~ ^[0-9a-f]{16}$ ]] && ok "submitted ds1 --route job as $id1" || fail "submit: $id1"
+sl_submit agent "$T/src/plain" >/dev/null || fail "submit plain (route transfer)"
 check_done "$id1" ds1 "end to end" 1
+if sl_wait agent plain 60 >/dev/null && sl_same "$T/src/plain" "$T/sink.root/plain" &&
+    [ ! -e "$T/sink.root/ds1" ]; then
+	ok "beside it, plain (route transfer) was pushed to the sink; ds1 never went there"
+else
+	fail "route transfer beside route job: $("$SLUICE" -c "$T/agent.conf" show plain | head -4); $(ls "$T/sink.root")"
+fi
 job=$(h "$id1" | awk '/^  job:/ {print $2}')
 grep -q "receiver run 1" "$D/slurm-$job.out" && ! grep -q "receiver run 2" "$D/slurm-$job.out" &&
     ok "job $job: one receiver run" || fail "job $job output: $(cat "$D/slurm-$job.out")"
@@ -329,4 +341,5 @@ else
 fi
 
 sl_stop agent
+sl_stop sink
 sl_done
