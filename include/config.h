@@ -19,6 +19,8 @@
  *	[hook]    kind, host, port, user, key, known_hosts, command, query,
  *	          connect_timeout, timeout, attempts, retry_min, retry_max,
  *	          remote_root, state_dir, concurrency           (agent)
+ *	[job]     pull_listen, ca, cert, key, peer_cn, submit, poll,
+ *	          resubmit, pull_timeout                        (agent)
  *	[daemon]  metrics
  *
  * Sizes accept K, M, G suffixes (powers of 1024); durations s, m, h, ms.
@@ -118,6 +120,19 @@ struct config {
 	char		hook_remote_root[4096];	/* {dataset_path} = this + "/" + name; default: sink root as given */
 	char		hook_state_dir[4096];	/* the fence's markers at the remote (fence.h), relative
 						 * to its $HOME; default .sluice/hook-state; "none": off */
+	/* [job] (agent): route job, a dataset pulled into a Slurm job
+	 * (agent/hook/job.c submits and watches, agent/send/send_pull.c
+	 * serves the pull).  Submission and queries go over [hook]'s
+	 * connection (kind ssh or exec). */
+	char		job_listen[256];	/* pull_listen: "" = route job off */
+	char		job_ca[4096];		/* CA the receivers' certificates chain to; default [tls] ca */
+	char		job_cert[4096];		/* this agent's certificate for pull sessions; default [tls] cert */
+	char		job_key[4096];		/* default [tls] key */
+	char		job_peer_cn[256];	/* CN a receiver's certificate must carry; required */
+	char		job_submit[4096];	/* template: {id} {dataset} {bytes} {files} {meta.KEY} -> sbatch */
+	double		job_poll;		/* squeue every, default 30s */
+	int		job_resubmit;		/* submissions after the first, default 2 */
+	double		job_pull_timeout;	/* a running job's receiver must dial in by then, default 10m; 0 = never */
 };
 
 enum hook_kind { HOOK_NONE = 0, HOOK_SSH = 1, HOOK_EXEC = 2 };

@@ -75,10 +75,26 @@ enum ds_state {
 	DS_HOOK_RUNNING,	/* journaled before the hook starts: exactly once */
 	DS_DONE,		/* published and the hook succeeded */
 	DS_HOOK_FAILED,		/* published; the hook gave up, see hook_* */
+	/* route job (dest DS_ROUTE_JOB; agent/hook/job.c, agent/send/send_pull.c):
+	 * queued -> job_submitting -> job_submitted -> pulling -> pulled ->
+	 * reducing -> done, or failed.  The hook_* fields hold the job's
+	 * bookkeeping: hook_attempts = submissions, hook_out = the job id. */
+	DS_JOB_SUBMITTING,	/* journaled before sbatch runs (fenced): exactly once */
+	DS_JOB_SUBMITTED,	/* the scheduler took it; job id in hook_out */
+	DS_PULLING,		/* the job's receiver dialled in, chunks moving */
+	DS_PULLED,		/* published in the job's scratch (COMMITTED) */
+	DS_REDUCING,		/* the receiver hung up to run the reduction */
 };
-#define DS_STATE_MAX	DS_HOOK_FAILED
-/* Published at the sink: the source is confirmed durable. */
-#define DS_PUBLISHED(s)	((s) == DS_TRANSFERRED || (s) >= DS_HOOK_PENDING)
+#define DS_STATE_MAX	DS_REDUCING
+/* Confirmed durable: published at the sink, or (route job) its result
+ * confirmed on the shared file system (done). */
+#define DS_PUBLISHED(s)	((s) == DS_TRANSFERRED || ((s) >= DS_HOOK_PENDING && \
+			    (s) <= DS_HOOK_FAILED))
+/* A job-route state between queued and done. */
+#define DS_JOB_ACTIVE(s) ((s) >= DS_JOB_SUBMITTING && (s) <= DS_REDUCING)
+/* ds_rec.dest of a dataset on route job: never a destination's text
+ * ("host:port"), so the push path never binds or sends it. */
+#define DS_ROUTE_JOB	"@job"
 const char *ds_state_name(int state);
 
 struct ds_rec {

@@ -52,6 +52,8 @@ enum wire_type {
 	WIRE_COMMIT    = 9,	/* agent -> sink: per-file digests, publish */
 	WIRE_COMMITTED = 10,	/* sink -> agent: dataset published */
 	WIRE_ERROR     = 11,	/* either way: session or dataset error */
+	WIRE_RESULT    = 12,	/* pull sessions: receiver -> agent, the job's
+				 * result, and the agent's answer (PROTOCOL.md 9) */
 	/* control socket: sluice CLI <-> sluiced */
 	WIRE_CTL_REQ   = 32,
 	WIRE_CTL_REPLY = 33,
@@ -282,6 +284,12 @@ int	wire_welcome_encode(struct wbuf *, const struct wire_welcome *);
 int	wire_welcome_decode(const uint8_t *, size_t, struct wire_welcome *);
 int	wire_error_encode(struct wbuf *, const struct wire_error *);
 int	wire_error_decode(const uint8_t *, size_t, struct wire_error *);
+/* RESULT has ERROR's body: dsid, code (0 = the result is in place, else
+ * the sl_err of the failure), message (the result's path and digest, or
+ * why it failed).  The agent answers with the same frame, code 0 once
+ * the outcome is journaled. */
+int	wire_result_encode(struct wbuf *, const struct wire_error *);
+int	wire_result_decode(const uint8_t *, size_t, struct wire_error *);
 /* one dataset's frames (wire_dataset.c) */
 int	wire_open_encode(struct wbuf *, const struct wire_open *);
 int	wire_open_decode(const uint8_t *, size_t, struct wire_open *);

@@ -80,6 +80,7 @@ wire_type_name(int type)
 	case WIRE_COMMIT:	return "COMMIT";
 	case WIRE_COMMITTED:	return "COMMITTED";
 	case WIRE_ERROR:	return "ERROR";
+	case WIRE_RESULT:	return "RESULT";
 	case WIRE_CTL_REQ:	return "CTL_REQ";
 	case WIRE_CTL_REPLY:	return "CTL_REPLY";
 	default:		return "unknown";

@@ -181,8 +181,8 @@ wire_welcome_decode(const uint8_t *buf, size_t n, struct wire_welcome *m)
 
 /* ---- ERROR ----------------------------------------------------------- */
 
-int
-wire_error_encode(struct wbuf *b, const struct wire_error *m)
+static int
+error_body_encode(struct wbuf *b, uint8_t type, const struct wire_error *m)
 {
 	struct wr	w;
 	size_t		plen;
@@ -191,7 +191,7 @@ wire_error_encode(struct wbuf *b, const struct wire_error *m)
 	if (!str_ok(m->message, 0, SL_MAX_MSG))
 		return SL_EINVAL;
 	plen = 8 + 2 + 4 + m->message.len;
-	rc = frame_begin(b, WIRE_ERROR, plen, &w);
+	rc = frame_begin(b, type, plen, &w);
 	if (rc != SL_OK)
 		return rc;
 	wr_u64(&w, m->dsid);
@@ -199,6 +199,24 @@ wire_error_encode(struct wbuf *b, const struct wire_error *m)
 	wr_str(&w, m->message);
 	frame_end(b, plen);
 	return SL_OK;
+}
+
+int
+wire_error_encode(struct wbuf *b, const struct wire_error *m)
+{
+	return error_body_encode(b, WIRE_ERROR, m);
+}
+
+int
+wire_result_encode(struct wbuf *b, const struct wire_error *m)
+{
+	return error_body_encode(b, WIRE_RESULT, m);
+}
+
+int
+wire_result_decode(const uint8_t *buf, size_t n, struct wire_error *m)
+{
+	return wire_error_decode(buf, n, m);
 }
 
 int

@@ -9,12 +9,23 @@
 # mkcerts.sh --agent DIR ID: one more agent certificate, agent-ID.pem and
 #   agent-ID.key, CN=ID (the sink takes an agent's identity from its CN),
 #   signed by DIR/ca (made by the first form).
+# mkcerts.sh --receiver DIR CN [CA]: a pull receiver's certificate (route
+#   job: the job's receiver is the TLS server of the pull session),
+#   receiver-CN.pem and receiver-CN.key, CN=CN, serverAuth and clientAuth,
+#   signed by DIR/CA (default ca; other-ca makes one the agent must refuse).
 # Idempotent (overwrites), quiet, keys mode 0600.  Never commit the output:
 # tests generate certificates at run time.
 set -euo pipefail
 
 agent_id=
-if [ "${1:-}" = --agent ]; then
+recv_cn=
+recv_ca=ca
+if [ "${1:-}" = --receiver ]; then
+	[ $# -eq 3 ] || [ $# -eq 4 ] || { echo "usage: $0 --receiver DIR CN [CA]" >&2; exit 2; }
+	recv_cn=$3
+	recv_ca=${4:-ca}
+	set -- "$2"
+elif [ "${1:-}" = --agent ]; then
 	[ $# -eq 3 ] || { echo "usage: $0 --agent DIR ID" >&2; exit 2; }
 	agent_id=$3
 	set -- "$2"
@@ -66,6 +77,11 @@ extendedKeyUsage=clientAuth
 authorityKeyIdentifier=keyid
 EXT
 
+if [ -n "$recv_cn" ]; then
+	mkleaf "receiver-$recv_cn" "$recv_ca" "$recv_cn" "$tmp/server.ext"
+	chmod 0644 "receiver-$recv_cn.pem"
+	exit 0
+fi
 if [ -n "$agent_id" ]; then
 	mkleaf "agent-$agent_id" ca "$agent_id" "$tmp/client.ext"
 	chmod 0644 "agent-$agent_id.pem"

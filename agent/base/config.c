@@ -809,7 +809,8 @@ validate_hook(struct pctx *p)
 
 	if (c->hook_kind == HOOK_NONE)
 		return;
-	if (c->hook_command[0] == '\0')
+	/* [job] alone may use the connection: no completion hook then. */
+	if (c->hook_command[0] == '\0' && c->job_listen[0] == '\0')
 		errf(p, 0, "hook", "command", "missing (required when kind is not none)");
 	if (c->hook_state_dir[0] == '\0')
 		errf(p, keyline(p, "hook", "state_dir"), "hook", "state_dir",
@@ -829,6 +830,51 @@ validate_hook(struct pctx *p)
 		    "host keys are always verified)");
 	else if ((fd = check_file(p, "hook", "known_hosts", c->hook_known_hosts, &st)) != -1)
 		close(fd);
+}
+
+/* [job]: route job needs a listener, credentials, a receiver CN, a
+ * submission template and [hook]'s connection to run it over. */
+static void
+validate_job(struct pctx *p)
+{
+	struct config	*c = p->c;
+	struct stat	 st;
+	char		 msg[512], host[256];
+	int		 fd;
+
+	if (c->job_listen[0] == '\0') {
+		if (c->job_submit[0] != '\0')
+			errf(p, keyline(p, "job", "submit"), "job", "submit",
+			    "set but pull_listen is not (route job is off without it)");
+		return;
+	}
+	if (check_hostport(c->job_listen, host, sizeof(host), msg, sizeof(msg)) != 0)
+		errf(p, keyline(p, "job", "pull_listen"), "job", "pull_listen", "%s", msg);
+	if (c->job_ca[0] == '\0')
+		snprintf(c->job_ca, sizeof(c->job_ca), "%s", c->ca);
+	if (c->job_cert[0] == '\0')
+		snprintf(c->job_cert, sizeof(c->job_cert), "%s", c->cert);
+	if (c->job_key[0] == '\0')
+		snprintf(c->job_key, sizeof(c->job_key), "%s", c->key);
+	if (c->job_ca[0] == '\0' || c->job_cert[0] == '\0' || c->job_key[0] == '\0')
+		errf(p, keyline(p, "job", "pull_listen"), "job", "pull_listen",
+		    "pull sessions are mutual TLS: set [job] ca, cert and key (or [tls] ones)");
+	if (c->job_ca[0] && (fd = check_file(p, "job", "ca", c->job_ca, &st)) != -1)
+		close(fd);
+	if (c->job_cert[0] && (fd = check_file(p, "job", "cert", c->job_cert, &st)) != -1)
+		close(fd);
+	if (c->job_key[0] && (fd = check_file(p, "job", "key", c->job_key, &st)) != -1)
+		close(fd);
+	if (c->job_peer_cn[0] == '\0')
+		errf(p, 0, "job", "peer_cn", "missing (required with pull_listen: the CN "
+		    "every receiver's certificate must carry)");
+	if (c->job_submit[0] == '\0')
+		errf(p, 0, "job", "submit", "missing (required with pull_listen: the "
+		    "template that submits the job, e.g. sbatch --parsable ...)");
+	if (c->hook_kind == HOOK_NONE)
+		errf(p, keyline(p, "job", "pull_listen"), "job", "pull_listen",
+		    "route job submits over [hook]'s connection: set [hook] kind = ssh "
+		    "(or exec)");
 }
 
 static void
@@ -943,6 +989,7 @@ validate(struct pctx *p)
 			    c->reconnect_min);
 		}
 		validate_hook(p);
+		validate_job(p);
 	}
 	line = keyline(p, "daemon", "metrics");
 	if (line != 0 && c->metrics[0] != '\0' &&

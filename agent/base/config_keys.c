@@ -108,6 +108,15 @@ const struct keydef config_keys[] = {
 	{ "hook", "remote_root",	KT_STR,  RQ_NO,     NULL,   F(hook_remote_root), 0, 0, NULL },
 	{ "hook", "concurrency",	KT_INT,  RQ_NO,     "4",    F(hook_concurrency), 1, 64, NULL },
 	{ "hook", "state_dir",		KT_STR,  RQ_NO,     ".sluice/hook-state", F(hook_state_dir), 0, 0, NULL },
+	{ "job", "pull_listen",		KT_STR,  RQ_NO,     NULL,   F(job_listen), 0, 0, NULL },
+	{ "job", "ca",			KT_STR,  RQ_NO,     NULL,   F(job_ca),	0, 0, NULL },
+	{ "job", "cert",		KT_STR,  RQ_NO,     NULL,   F(job_cert), 0, 0, NULL },
+	{ "job", "key",			KT_STR,  RQ_NO,     NULL,   F(job_key),	0, 0, NULL },
+	{ "job", "peer_cn",		KT_STR,  RQ_NO,     NULL,   F(job_peer_cn), 0, 0, NULL },
+	{ "job", "submit",		KT_STR,  RQ_NO,     NULL,   F(job_submit), 0, 0, NULL },
+	{ "job", "poll",		KT_DUR,  RQ_NO,     "30s",  F(job_poll), 0.1, 86400, NULL },
+	{ "job", "resubmit",		KT_INT,  RQ_NO,     "2",    F(job_resubmit), 0, 100, NULL },
+	{ "job", "pull_timeout",	KT_DUR,  RQ_NO,     "10m",  F(job_pull_timeout), 0, 30 * 86400.0, NULL },
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_MAX_KEYS,
@@ -116,7 +125,7 @@ _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_MAX_KEYS,
 /* The sections, and the role each belongs to (0: any). */
 const struct sectdef config_sects[] = {
 	{ "daemon", 0 }, { "tls", 0 }, { "sink", ROLE_SINK }, { "agent", ROLE_AGENT },
-	{ "ingest", ROLE_AGENT }, { "hook", ROLE_AGENT },
+	{ "ingest", ROLE_AGENT }, { "hook", ROLE_AGENT }, { "job", ROLE_AGENT },
 };
 const size_t config_nsects = sizeof(config_sects) / sizeof(config_sects[0]);
 _Static_assert(sizeof(config_sects) / sizeof(config_sects[0]) <= CONFIG_MAX_SECTS,

@@ -27,14 +27,16 @@ cmd_submit(int argc, char **argv)
 		{ "name", required_argument, NULL, 'N' },
 		{ "meta", required_argument, NULL, 'm' },
 		{ "lane", required_argument, NULL, 'L' },
+		{ "route", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static char route[64];
 	char	*args[3 + SL_MAX_META], dir[PATH_MAX], err[1024], *text;
 	char	 lane[32] = "";
 	char	*name = "";
 	int	 n = 2, ch, rc, status;
 
-	while ((ch = getopt_long(argc, argv, "N:m:L:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "N:m:L:r:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'N': name = optarg; break;
 		case 'L':
@@ -59,12 +61,24 @@ cmd_submit(int argc, char **argv)
 			}
 			args[n++] = optarg;
 			break;
+		case 'r':	/* the metadata key "route", journaled with it */
+			if (strcmp(optarg, "transfer") != 0 && strcmp(optarg, "job") != 0) {
+				fprintf(stderr, "sluice: --route %s: transfer or job\n", optarg);
+				return SL_EXIT_USAGE;
+			}
+			if (n == 2 + SL_MAX_META) {
+				fprintf(stderr, "sluice: more than %d --meta\n", SL_MAX_META);
+				return SL_EXIT_USAGE;
+			}
+			snprintf(route, sizeof(route), "route=%s", optarg);
+			args[n++] = route;
+			break;
 		default: return SL_EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "usage: sluice submit DIR [--name NAME] [--lane live|backlog] "
-		    "[--meta KEY=VALUE]...\n");
+		    "[--route transfer|job] [--meta KEY=VALUE]...\n");
 		return SL_EXIT_USAGE;
 	}
 	if (realpath(argv[optind], dir) == NULL) {

@@ -109,7 +109,15 @@ cmd_show(int argc, char **argv)
 		printf("  published: %s\n", cli_esc(d.published));
 	if (cli_cfg.role == ROLE_AGENT)
 		show_lane_times(j, &d);
-	if (cli_cfg.role == ROLE_AGENT && d.hook_attempts > 0) {
+	if (cli_cfg.role == ROLE_AGENT && strcmp(d.dest, DS_ROUTE_JOB) == 0) {
+		/* route job: the hook_* fields are the job's (journal.h) */
+		printf("  route:   job\n");
+		if (d.hook_attempts > 0)
+			printf("  job:     %s (submission %u)\n", d.hook_out[0] ?
+			    cli_esc(d.hook_out) : "id not known yet", d.hook_attempts);
+		if (d.state == DS_DONE && d.hook_err[0])
+			printf("  result:  %s\n", cli_esc(d.hook_err));
+	} else if (cli_cfg.role == ROLE_AGENT && d.hook_attempts > 0) {
 		/* the real outcome, never a -1: running since when, the exit
 		 * status of the last run, or that none ran to an exit */
 		if (d.state == DS_HOOK_RUNNING) {

@@ -105,7 +105,8 @@ tally_fn(const struct ds_rec *d, void *arg)
 	active = cli_cfg.role == ROLE_AGENT ? (d->state != DS_TRANSFERRED &&
 	    d->state != DS_DONE) : (d->state != SDS_PUBLISHED);
 	moving = cli_cfg.role == ROLE_AGENT ? (d->state == DS_TRANSFERRING ||
-	    d->state == DS_COMMITTING) : d->state == SDS_RECEIVING;
+	    d->state == DS_COMMITTING || d->state == DS_PULLING) :
+	    d->state == SDS_RECEIVING;
 	if (cli_cfg.role == ROLE_AGENT && !DS_PUBLISHED(d->state) &&
 	    d->state != DS_FAILED) {
 		t->pending_bytes += d->bytes - d->bytes_acked;

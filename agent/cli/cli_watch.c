@@ -96,7 +96,8 @@ collect_fn(const struct ds_rec *d, void *arg)
 	int		 active;
 
 	active = cli_cfg.role == ROLE_AGENT ? (d->state == DS_QUEUED ||
-	    d->state == DS_TRANSFERRING || d->state == DS_COMMITTING) :
+	    d->state == DS_TRANSFERRING || d->state == DS_COMMITTING ||
+	    DS_JOB_ACTIVE(d->state)) :	/* route job: job_submitting .. reducing */
 	    d->state == SDS_RECEIVING;
 	if (!active)
 		return 0;

@@ -61,11 +61,14 @@ static const struct cmd cmds[] = {
 	  "Prints one dataset (by name or 16-hex-digit id): source, size, chunk\n"
 	  "counters, metadata, files, the hook's outcome and every state change with\n"
 	  "its time and reason." },
-	{ "submit", cmd_submit, "DIR [--name NAME] [--meta KEY=VALUE]...",
+	{ "submit", cmd_submit, "DIR [--name NAME] [--route R] [--meta KEY=VALUE]...",
 	  "journal a dataset directory and queue it for transfer",
 	  "Asks the agent to journal DIR (every regular file under it) as one dataset\n"
 	  "and queue it.  Prints the dataset's name and id.\n\n"
 	  "  --name NAME       dataset name (default: the directory's name)\n"
+	  "  --route R         transfer (default: pushed to the sink) or job (pulled\n"
+	  "                    by a Slurm job, reduced there; [job] in sluice.conf);\n"
+	  "                    the same as --meta route=R\n"
 	  "  --meta KEY=VALUE  metadata shipped with the dataset (repeatable)" },
 	{ "wait", cmd_wait, "DATASET [--timeout S] [--hook]",
 	  "wait until a dataset is transferred (0) or failed (1)",

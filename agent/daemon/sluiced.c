@@ -4,6 +4,8 @@
  *
  *	sluiced -c FILE        run (foreground; systemd or a shell supervises)
  *	sluiced -n -c FILE     check the config, print "OK", exit
+ *	sluiced --pull HOST:PORT --dataset ID --root DIR ...
+ *	                       the job's receiver of route job (pull.h)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mreg.h"
+#include "pull.h"
 #include "roles.h"
 
 static struct config	cfg;
@@ -28,9 +31,13 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: sluiced [-n] -c CONFIG\n"
+	    "       sluiced --pull HOST:PORT --dataset ID --root DIR --ca FILE --cert FILE\n"
+	    "               --key FILE --reduce COMMAND --result PATH [--timeout SECONDS]\n"
 	    "  -c, --config FILE   configuration file (INI)\n"
 	    "  -n, --check         check the configuration and exit\n"
-	    "  -V, --version       print the version\n");
+	    "  -V, --version       print the version\n"
+	    "  --pull HOST:PORT    be a Slurm job's receiver: dial the agent, pull the\n"
+	    "                      dataset into DIR, reduce it, store the result\n");
 	exit(SL_EXIT_USAGE);
 }
 
@@ -49,8 +56,20 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "pull", required_argument, NULL, 'P' },
+		{ "dataset", required_argument, NULL, 'D' },
+		{ "root", required_argument, NULL, 'R' },
+		{ "ca", required_argument, NULL, 'A' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "reduce", required_argument, NULL, 'X' },
+		{ "result", required_argument, NULL, 'O' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "debug", no_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct pull_opts po = { .timeout = 600, .log_level = LOG_INFO };
+	char		*e;
 	struct ev_loop	*loop;
 	struct journal	*j = NULL;
 	struct control	*ctl = NULL;
@@ -67,8 +86,42 @@ main(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 'n': check = 1; break;
 		case 'V': printf("sluiced %s\n", SLUICE_VERSION); return 0;
+		case 'P': po.agent = optarg; break;
+		case 'D':
+			errno = 0;
+			po.dsid = strtoull(optarg, &e, 16);
+			if (errno || *e != '\0' || e == optarg || po.dsid == 0) {
+				fprintf(stderr, "sluiced: --dataset %s: want the dataset "
+				    "id, 16 hex digits\n", optarg);
+				return SL_EXIT_USAGE;
+			}
+			break;
+		case 'R': po.root = optarg; break;
+		case 'A': po.ca = optarg; break;
+		case 'C': po.cert = optarg; break;
+		case 'K': po.key = optarg; break;
+		case 'X': po.reduce = optarg; break;
+		case 'O': po.result = optarg; break;
+		case 'T':
+			po.timeout = strtod(optarg, &e);
+			if (*e != '\0' || e == optarg || po.timeout <= 0) {
+				fprintf(stderr, "sluiced: --timeout %s: want seconds\n", optarg);
+				return SL_EXIT_USAGE;
+			}
+			break;
+		case 'd': po.log_level = LOG_DEBUG; break;
 		default: usage();
 		}
+	}
+	if (po.agent != NULL) {
+		if (path != NULL || check || optind != argc || po.dsid == 0 ||
+		    po.root == NULL || po.ca == NULL || po.cert == NULL ||
+		    po.key == NULL || po.reduce == NULL || po.result == NULL) {
+			fprintf(stderr, "sluiced: --pull needs --dataset, --root, --ca, "
+			    "--cert, --key, --reduce and --result (and no -c)\n");
+			return SL_EXIT_USAGE;
+		}
+		return pull_run(&po);
 	}
 	if (path == NULL || optind != argc)
 		usage();

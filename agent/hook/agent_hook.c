@@ -554,7 +554,7 @@ ahook_start(struct ahook **out, struct ev_loop *loop, const struct config *cfg,
 	int		 rc;
 
 	*out = NULL;
-	if (cfg->hook_kind == HOOK_NONE)
+	if (cfg->hook_kind == HOOK_NONE || cfg->hook_command[0] == '\0')
 		return SL_OK;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)

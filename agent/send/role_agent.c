@@ -15,6 +15,7 @@
 #include "agent_hook.h"
 #include "conn.h"
 #include "ingest.h"
+#include "job.h"
 #include "log.h"
 #include "mreg.h"
 #include "roles.h"
@@ -22,6 +23,7 @@
 #include "send_int.h"
 #include "send_link.h"
 #include "send_ops.h"
+#include "send_pull.h"
 #include "send_queue.h"
 #include "send_session.h"
 #include "send_xfer.h"
@@ -91,6 +93,10 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	link_start(a);
 	rc = ahook_start(&a->hook, loop, cfg, j, err, errlen);
 	if (rc == SL_OK)
+		rc = ajob_start(&a->job, loop, cfg, j, err, errlen);
+	if (rc == SL_OK)
+		rc = pull_start(&a->pull, a, err, errlen);
+	if (rc == SL_OK)
 		rc = ingest_start(&a->ingest, loop, cfg, ingest_sealed, a, err, errlen);
 	if (rc != SL_OK) {
 		agent_stop(a);
@@ -118,6 +124,8 @@ agent_stop(struct agent *a)
 	ev_timer_stop(a->loop, &a->tick);
 	ingest_stop(a->ingest);
 	ahook_stop(a->hook);
+	ajob_stop(a->job);
+	pull_stop(a->pull);
 	for (i = 0; i < a->nact; i++)
 		flush_counts(a, a->act[i]);
 	link_stop(a, "shutting down");
@@ -126,6 +134,7 @@ agent_stop(struct agent *a)
 	ev_run(a->loop, EVRUN_NOWAIT);
 	stream_pool_stop(a->pool);	/* lets the last offloaded streams go */
 	ev_run(a->loop, EVRUN_NOWAIT);
+	pull_free(a->pull);
 	for (i = 0; i < SL_MAX_STREAMS; i++)
 		free(a->st[i].buf);
 	queue_free(a);

@@ -17,6 +17,9 @@
  *                   connect, backoff, fail-over, pauses; tells the role
  *                   about the link through struct link_ops
  *   send_source.c   reading chunks from the source, change detection
+ *   send_pull.c     route job: the pull listener, preambles, reports
+ *   send_pull_xfer.c  route job: one dataset sent over a connection the
+ *                   job's receiver dialled
  */
 #ifndef SEND_INT_H
 #define SEND_INT_H
@@ -32,6 +35,8 @@
 
 struct ingest;
 struct ahook;
+struct ajob;
+struct pull;
 struct tls_ctx;
 struct stream;
 struct stream_pool;
@@ -118,6 +123,8 @@ struct agent {
 	struct stream_pool	*pool;		/* DATA encrypted and sent there, or NULL */
 	struct ingest		*ingest;
 	struct ahook		*hook;		/* NULL: no hook configured */
+	struct ajob		*job;		/* route job's submissions (job.h), or NULL */
+	struct pull		*pull;		/* route job's listener (send_pull.c), or NULL */
 	/* send_ops.c: housekeeping and rates */
 	struct spool_use	 spool;		/* last measured; pct -1 = no spool */
 	double			 spool_warned;	/* last loud warning */

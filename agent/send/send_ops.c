@@ -12,6 +12,7 @@
 #include "agent_hook.h"
 #include "digest.h"
 #include "ingest.h"
+#include "job.h"
 #include "log.h"
 #include "mreg.h"
 #include "pathchk.h"
@@ -26,6 +27,38 @@
 #include "send_xfer.h"
 
 /* ---- control ------------------------------------------------------------ */
+
+/* The route a dataset asks for with its metadata key "route" (`sluice
+ * submit --route`, an ingest sidecar): transfer (the default, pushed to
+ * the sink) or job (pulled by a Slurm job, [job]).  SL_EINVAL with msg
+ * for any other value, or job when route job is not configured. */
+static int
+route_of(const struct agent *a, const struct ds_rec *d, int *job, char *msg,
+    size_t msglen)
+{
+	uint32_t i;
+
+	*job = 0;
+	for (i = 0; i < d->nmeta; i++) {
+		if (strcmp(d->meta[i][0], "route") != 0)
+			continue;
+		if (strcmp(d->meta[i][1], "transfer") == 0)
+			*job = 0;
+		else if (strcmp(d->meta[i][1], "job") == 0)
+			*job = 1;
+		else {
+			snprintf(msg, msglen, "route \"%s\": unknown (transfer or job)",
+			    d->meta[i][1]);
+			return SL_EINVAL;
+		}
+	}
+	if (*job && a->pull == NULL) {
+		snprintf(msg, msglen, "route job: this agent has no [job] pull_listen "
+		    "configured");
+		return SL_EINVAL;
+	}
+	return SL_OK;
+}
 
 static int
 name_taken(const struct ds_rec *r, void *arg)
@@ -68,7 +101,7 @@ submit_dataset(struct agent *a, const char *dir, const char *name_in,
 	uint32_t	 nfiles;
 	uint64_t	 total, nchunks;
 	struct timespec	 ts;
-	int		 rc, bad = 0;
+	int		 rc, bad = 0, job = 0;
 
 	if (source_bad == NULL)
 		source_bad = &bad;
@@ -86,6 +119,9 @@ submit_dataset(struct agent *a, const char *dir, const char *name_in,
 		snprintf(msg, msglen, "dataset name \"%s\": %s", name, why);
 		return SL_EINVAL;
 	}
+	rc = route_of(a, d, &job, msg, msglen);
+	if (rc != SL_OK)
+		return rc;
 	np = name;
 	journal_ds_foreach(a->j, name_taken, &np);
 	if (np == NULL) {
@@ -113,11 +149,21 @@ submit_dataset(struct agent *a, const char *dir, const char *name_in,
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	snprintf(d->src, sizeof(d->src), "%s", dir);
 	d->dest[0] = '\0';	/* bound when first opened at a destination */
+	if (job)		/* journaled with it: never pushed (send_pull.c) */
+		snprintf(d->dest, sizeof(d->dest), "%s", DS_ROUTE_JOB);
 	rc = journal_ds_create(a->j, d, files, nfiles);
 	free(files);
 	if (rc != SL_OK) {
 		snprintf(msg, msglen, "journal: %s", sl_strerror(rc));
 		return rc;
+	}
+	if (job) {
+		ajob_queued(a->job, d->id);
+		log_info("dataset", "dataset=%016llx name=%s state=queued route=job src=%s "
+		    "files=%u bytes=%llu chunks=%llu", (unsigned long long)d->id,
+		    log_q(name), log_q(dir), nfiles, (unsigned long long)total,
+		    (unsigned long long)nchunks);
+		goto done;
 	}
 	ad = ads_new(d);
 	if (ad == NULL) {
@@ -129,10 +175,11 @@ submit_dataset(struct agent *a, const char *dir, const char *name_in,
 	log_info("dataset", "dataset=%016llx name=%s state=queued src=%s files=%u "
 	    "bytes=%llu chunks=%llu", (unsigned long long)d->id, log_q(name), log_q(dir),
 	    nfiles, (unsigned long long)total, (unsigned long long)nchunks);
+	xfer_next(a);
+done:
 	snprintf(msg, msglen, "%016llx %s files=%u bytes=%llu chunks=%llu",
 	    (unsigned long long)d->id, name, nfiles, (unsigned long long)total,
 	    (unsigned long long)nchunks);
-	xfer_next(a);
 	return SL_OK;
 }
 
@@ -662,7 +709,9 @@ cmd_retry(struct agent *a, const struct wire_ctl_req *req, struct wbuf *out)
 		return rc;
 	}
 	rc = journal_ds_set_state(a->j, d.id, DS_QUEUED, "retried by operator", NULL);
-	if (rc == SL_OK && (ad = ads_new(&d)) != NULL) {
+	if (rc == SL_OK && strcmp(d.dest, DS_ROUTE_JOB) == 0)
+		ajob_queued(a->job, d.id);	/* a fresh submission */
+	else if (rc == SL_OK && (ad = ads_new(&d)) != NULL) {
 		ad->rec.state = DS_QUEUED;
 		queue_add(a, ad);
 		xfer_next(a);

@@ -237,6 +237,8 @@ queue_from_journal(const struct ds_rec *r, void *arg)
 
 	if (DS_PUBLISHED(r->state) || r->state == DS_FAILED)
 		return 0;
+	if (strcmp(r->dest, DS_ROUTE_JOB) == 0)	/* pulled, never pushed (send_pull.c) */
+		return 0;
 	d = ads_new(r);
 	if (d == NULL)
 		return 1;

@@ -194,7 +194,7 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
     struct journal *j, char *err, size_t errlen)
 {
 	struct sink	*sk;
-	int		 rc;
+	int		 rc = SL_OK;
 
 	sk = calloc(1, sizeof(*sk));
 	if (sk == NULL)
@@ -210,7 +210,12 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 		rc = SL_EIO;
 		goto fail;
 	}
-	rc = net_resolve(cfg->listen, &sk->addr, err, errlen);
+	/* listen "" (never from a file: config.c requires it): no listener,
+	 * the connections come from sess_adopt (the pull receiver) */
+	if (cfg->listen[0] != '\0')
+		rc = net_resolve(cfg->listen, &sk->addr, err, errlen);
+	else
+		snprintf(sk->addr.text, sizeof(sk->addr.text), "none");
 	if (rc != SL_OK)
 		goto fail;
 	if (cfg->tls) {
@@ -223,12 +228,14 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 				goto fail;
 		}
 	}
-	rc = net_listen(&sk->addr, 128, &sk->lfd, err, errlen);
-	if (rc != SL_OK)
-		goto fail;
-	ev_io_init(&sk->accept_io, sess_accept_cb, sk->lfd, EV_READ);
-	sk->accept_io.data = sk;
-	ev_io_start(loop, &sk->accept_io);
+	if (cfg->listen[0] != '\0') {
+		rc = net_listen(&sk->addr, 128, &sk->lfd, err, errlen);
+		if (rc != SL_OK)
+			goto fail;
+		ev_io_init(&sk->accept_io, sess_accept_cb, sk->lfd, EV_READ);
+		sk->accept_io.data = sk;
+		ev_io_start(loop, &sk->accept_io);
+	}
 	ev_init(&sk->accept_pause, sess_resume_cb);
 	sk->accept_pause.data = sk;
 	ev_prepare_init(&sk->commit, sack_prepare_cb);

@@ -270,5 +270,8 @@ void	sack_expire_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 void	sess_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 void	sess_resume_cb(struct ev_loop *loop, ev_timer *w, int revents);
+/* Make the connected socket fd (ownership passes, closed on failure) a
+ * session as if accepted; label names it in logs.  SL_OK, SL_ENOMEM. */
+int	sess_adopt(struct sink *sk, int fd, const char *label);
 
 #endif

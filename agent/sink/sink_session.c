@@ -324,7 +324,6 @@ sess_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct sink	*sk = w->data;
 	struct net_addr	 peer;
-	struct sconn	*c;
 	int		 fd, rc, i;
 
 	(void)revents;
@@ -343,30 +342,43 @@ sess_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			return;
 		}
-		net_tune(fd, 0);
-		c = calloc(1, sizeof(*c));
-		if (c == NULL) {
-			close(fd);
+		if (sess_adopt(sk, fd, peer.text) != SL_OK)
 			return;
-		}
-		c->sk = sk;
-		c->serial = ++sk->serials;
-		snprintf(c->label, sizeof(c->label), "%s", peer.text);
-		c->state = SC_HANDSHAKE;
-		/* Until WELCOME: a HELLO's worth of frame (sink_preauth.c). */
-		c->s = stream_new(loop, fd, 0, sk->tls, 1, NULL, &sc_ops, c,
-		    SINK_PREAUTH_FRAME, sk->cfg->idle_timeout, c->label);
-		if (c->s == NULL) {
-			free(c);
-			return;
-		}
-		c->next = sk->conns;
-		if (c->next)
-			c->next->prevp = &c->next;
-		c->prevp = &sk->conns;
-		sk->conns = c;
-		sk->nconns++;
-		preauth_accept(c);
-		log_debug("sink", "conn=%s accepted", c->label);
 	}
+}
+
+/* A connected socket becomes a session as if it had been accepted: the
+ * listener's, or one the pull receiver dialled out (sink_pull.c).  The
+ * sink stays the TLS server and speaks first (CHALLENGE) either way. */
+int
+sess_adopt(struct sink *sk, int fd, const char *label)
+{
+	struct sconn	*c;
+
+	net_tune(fd, 0);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return SL_ENOMEM;
+	}
+	c->sk = sk;
+	c->serial = ++sk->serials;
+	snprintf(c->label, sizeof(c->label), "%s", label);
+	c->state = SC_HANDSHAKE;
+	/* Until WELCOME: a HELLO's worth of frame (sink_preauth.c). */
+	c->s = stream_new(sk->loop, fd, 0, sk->tls, 1, NULL, &sc_ops, c,
+	    SINK_PREAUTH_FRAME, sk->cfg->idle_timeout, c->label);
+	if (c->s == NULL) {
+		free(c);
+		return SL_ENOMEM;
+	}
+	c->next = sk->conns;
+	if (c->next)
+		c->next->prevp = &c->next;
+	c->prevp = &sk->conns;
+	sk->conns = c;
+	sk->nconns++;
+	preauth_accept(c);
+	log_debug("sink", "conn=%s accepted", c->label);
+	return SL_OK;
 }

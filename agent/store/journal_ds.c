@@ -33,6 +33,11 @@ ds_state_name(int state)
 	case DS_HOOK_RUNNING:	return "hook_running";
 	case DS_DONE:		return "done";
 	case DS_HOOK_FAILED:	return "hook_failed";
+	case DS_JOB_SUBMITTING:	return "job_submitting";
+	case DS_JOB_SUBMITTED:	return "job_submitted";
+	case DS_PULLING:	return "pulling";
+	case DS_PULLED:		return "pulled";
+	case DS_REDUCING:	return "reducing";
 	default:		return "unknown";
 	}
 }

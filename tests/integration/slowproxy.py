@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """slowproxy.py: a TCP proxy that limits the client->server byte rate.
 
-    slowproxy.py LISTEN_PORT TARGET_PORT BYTES_PER_SECOND [BURST_SECONDS]
+    slowproxy.py LISTEN_PORT TARGET_PORT BYTES_PER_SECOND [BURST_SECONDS] [reverse]
 
 Listens on 127.0.0.1:LISTEN_PORT, forwards every connection to
 127.0.0.1:TARGET_PORT, and lets at most BYTES_PER_SECOND through per
 connection towards the server (replies pass untouched), so that a
 transfer stays in flight long enough to be watched.  A connection that
 was idle may send faster until it is back on the average; BURST_SECONDS
-caps that credit (default: no cap).  Prints "ready".
+caps that credit (default: no cap).  With "reverse" the limit is on the
+replies instead (a pull: the client dials, the server sends the data).
+Prints "ready".
 """
 import socket
 import sys
@@ -16,7 +18,9 @@ import threading
 import time
 
 listen_port, target_port, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-burst = float(sys.argv[4]) if len(sys.argv) > 4 else None
+extra = sys.argv[4:]
+reverse = "reverse" in extra
+burst = next((float(x) for x in extra if x != "reverse"), None)
 
 
 def pump(src, dst, limit):
@@ -57,8 +61,8 @@ def serve():
         except OSError:
             c.close()
             continue
-        threading.Thread(target=pump, args=(c, s, rate), daemon=True).start()
-        threading.Thread(target=pump, args=(s, c, 0), daemon=True).start()
+        threading.Thread(target=pump, args=(c, s, 0 if reverse else rate), daemon=True).start()
+        threading.Thread(target=pump, args=(s, c, rate if reverse else 0), daemon=True).start()
 
 
 serve()

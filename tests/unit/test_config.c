@@ -119,6 +119,43 @@ test_agent_defaults(void **state UNUSED)
 	assert_true(cfg.id[0] != '\0');
 }
 
+/* [job]: route job needs a listener, a receiver CN, a template and
+ * [hook]'s connection; its TLS files default to [tls]'s. */
+static void
+test_job(void **state UNUSED)
+{
+	char	 want[256];
+
+	assert_int_equal(load(AGENT "[hook]\nkind = exec\n[job]\npull_listen = "
+	    "127.0.0.1:4500\npeer_cn = sluice-job\nsubmit = sbatch --parsable x.sh {id}\n"), 0);
+	assert_string_equal(errbuf, "");
+	assert_string_equal(cfg.job_listen, "127.0.0.1:4500");
+	snprintf(want, sizeof(want), "%s/ca.pem", dir);
+	assert_string_equal(cfg.job_ca, want);
+	snprintf(want, sizeof(want), "%s/agent.key", dir);
+	assert_string_equal(cfg.job_key, want);
+	assert_true(cfg.job_poll == 30);
+	assert_int_equal(cfg.job_resubmit, 2);
+	assert_true(cfg.job_pull_timeout == 600);
+	/* [hook] without a command is fine for [job] alone */
+	assert_string_equal(cfg.hook_command, "");
+
+	assert_int_not_equal(load(AGENT "[job]\npull_listen = nowhere\n"), 0);
+	assert_err("[job] pull_listen");
+	assert_err("[job] peer_cn: missing");
+	assert_err("[job] submit: missing");
+	assert_err("set [hook] kind = ssh");
+	assert_int_not_equal(load(AGENT "[job]\nsubmit = sbatch x\n"), 0);
+	assert_err("set but pull_listen is not");
+	assert_int_not_equal(load(AGENT "[hook]\nkind = exec\n[job]\npull_listen = "
+	    "127.0.0.1:4500\npeer_cn = x\nsubmit = y\ncert = %s/nope.pem\n"), 0);
+	assert_err("nope.pem");
+	assert_int_not_equal(load("[daemon]\nrole = sink\njournal = %s/journal\n"
+	    "[tls]\nmode = off\nsecret_file = %s/secret\n[sink]\nlisten = "
+	    "127.0.0.1:1\nroot = %s/incoming\n[job]\npull_listen = 127.0.0.1:2\n"), 0);
+	assert_err("section [job] is for role agent");
+}
+
 static void
 test_sink_defaults(void **state UNUSED)
 {
@@ -623,6 +660,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_agent_defaults),
+		cmocka_unit_test(test_job),
 		cmocka_unit_test(test_sink_defaults),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_long_value),
