@@ -267,8 +267,7 @@ cli_health(const struct cli_ping *pg, uint64_t failed, uint64_t hook_failed,
 		return SL_EXIT_OK;
 	}
 	*word = "degraded";
-	snprintf(why, whylen, "link %s%s%s", pg->link[0] ? pg->link : "unknown",
-	    pg->why[0] ? ": " : "", pg->why);
+	snprintf(why, whylen, "link %s", pg->link[0] ? pg->link : "unknown");
 	return SL_EXIT_FAIL;
 }
 

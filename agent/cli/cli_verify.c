@@ -302,7 +302,8 @@ verify_sink(const char *arg)
 	if (v.diffs == 0)
 		printf("OK %s: %zu files, %llu bytes match %s (%s)\n", cli_esc(dir),
 		    v.n, (unsigned long long)v.bytes, MANIFEST_NAME,
-		    v.nosha == 0 ? "sha256, xxh3-128" : v.nosha == v.n ? "xxh3-128" :
+		    v.n == 0 ? "no files, no digest to check" : v.nosha == 0 ?
+		    "sha256, xxh3-128" : v.nosha == v.n ? "xxh3-128" :
 		    "xxh3-128; sha256 where listed");
 	else
 		printf("FAILED %s: %u difference%s in %zu files\n", cli_esc(dir), v.diffs,
