@@ -880,7 +880,7 @@ validate(struct pctx *p)
 			else {
 				/* "<host>-agent", "<host>-sink": an agent and a
 				 * sink on one host must not show the same name */
-				int n = snprintf(c->id, sizeof(c->id), "%s-%s", host,
+				n = snprintf(c->id, sizeof(c->id), "%s-%s", host,
 				    c->role == ROLE_SINK ? "sink" : "agent");
 				if (n < 0 || n > SL_MAX_ID || (size_t)n >= sizeof(c->id))
 					snprintf(c->id, sizeof(c->id), "%s", host);

@@ -109,7 +109,8 @@ const char     *cli_when(double epoch, char *buf, size_t len);
 
 /* ---- cli_util.c ---- */
 
-extern struct config	cli_cfg;	/* loaded before any command but help */
+extern struct config	cli_cfg;	/* loaded before any command but help, init */
+extern const char      *cli_cfg_path;	/* -c, $SLUICE_CONFIG or the default */
 
 /* Load the daemon's config from path into cli_cfg; on any error print
  * every message to stderr and exit SL_EXIT_USAGE.  Called once, by main. */

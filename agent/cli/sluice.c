@@ -105,6 +105,28 @@ static const struct cmd cmds[] = {
 	  "Asks the agent to stop transferring DATASET and mark it failed (cancelled).\n"
 	  "Asks for confirmation on a terminal.\n\n"
 	  "  -y, --yes   do not ask" },
+	{ "init", cmd_init, "agent|sink [OPTIONS]",
+	  "write a first configuration for one side (and test certificates)",
+	  "Writes the config file named by -c (default $SLUICE_CONFIG or\n"
+	  "/etc/sluice/sluice.conf) with what one side needs, checks it with the\n"
+	  "daemon's parser and prints the next step.  Never overwrites without --force.\n\n"
+	  "  sluice init agent --sink HOST:PORT [--id ID] [--spool DIR] CREDENTIALS\n"
+	  "  sluice init sink --root DIR [--listen ADDR] [--name HOST]... CREDENTIALS\n\n"
+	  "CREDENTIALS, one of:\n"
+	  "  --make-ca DIR        a test CA in DIR (made once, reused by the next init\n"
+	  "                       naming DIR) and this side's certificate signed by it\n"
+	  "  --ca F --cert F --key F   the site's CA and this side's certificate\n"
+	  "  --no-tls --secret-file F  plain TCP with a shared secret (F made when\n"
+	  "                       it does not exist)\n\n"
+	  "  --id ID        this daemon's id (default <host>-agent / <host>-sink; an\n"
+	  "                 agent's certificate gets CN=ID)\n"
+	  "  --journal DIR  default /var/lib/sluice/ROLE, or ROLE.journal beside a\n"
+	  "                 config that is not under /etc\n"
+	  "  --listen ADDR  sink: default 0.0.0.0:4433\n"
+	  "  --name HOST    sink: one more name (or IP) for its certificate, besides\n"
+	  "                 localhost, 127.0.0.1, ::1 and the host name (repeatable)\n"
+	  "  --spool DIR    agent: a spool directory to ingest from\n"
+	  "  -f, --force    replace an existing config (and certificates)" },
 	{ "help", cmd_help, "[COMMAND]", "this text, or one command's",
 	  "sluice help COMMAND is the same as sluice COMMAND --help." },
 };
@@ -210,7 +232,8 @@ main(int argc, char **argv)
 		cmd_usage(c);
 		return SL_EXIT_OK;
 	}
-	if (c->fn != cmd_help)
+	cli_cfg_path = cfg_path;
+	if (c->fn != cmd_help && c->fn != cmd_init)
 		cli_load_config(cfg_path);
 	optind = 1;
 	rc = c->fn(argc - a, argv + a);
