@@ -74,6 +74,7 @@ struct cli_ping {
 	long		pid;			/* up or not responding */
 	double		started;		/* epoch, 0 unknown */
 	char		err[512];		/* why not up */
+	char		info[1024];		/* up: the reply's first line, raw */
 	/* agent */
 	char		dest[256], link[32], why[SL_MAX_MSG + 1], current[32];
 	double		since, paused_until;

@@ -186,6 +186,7 @@ cli_ping(struct cli_ping *pg, double timeout)
 	    &pid, pg->err, sizeof(pg->err));
 	if (rc == SL_OK && status == SL_OK) {
 		pg->daemon = CLI_UP;
+		snprintf(pg->info, sizeof(pg->info), "%.*s", (int)strcspn(text, "\n"), text);
 		parse(pg, text);
 		if (pg->pid == 0)
 			pg->pid = pid;

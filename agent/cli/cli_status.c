@@ -299,7 +299,7 @@ status_json(struct status *s)
 	    json_integer(pg->pid) : json_null());
 	json_object_set_new(root, "daemon_started", up && pg->started > 0 ?
 	    json_real(pg->started) : json_null());
-	json_object_set_new(root, "daemon_info", json_string(up ? "up" : pg->err));
+	json_object_set_new(root, "daemon_info", json_string(up ? pg->info : pg->err));
 	json_object_set_new(root, "health", json_string(s->health));
 	json_object_set_new(root, "health_reason", json_string(s->why));
 	if (cli_cfg.role == ROLE_AGENT) {

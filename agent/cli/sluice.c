@@ -34,7 +34,7 @@ static int cmd_help(int, char **);
 
 static const struct cmd cmds[] = {
 	{ "status", cmd_status, "[--json]",
-	  "daemon, link and queue at a glance (exit 0 healthy, 1 degraded, 3 down)",
+	  "daemon, link and queue at a glance (exit 0 healthy or planned, 1 degraded, 3/4 down)",
 	  "Asks the daemon (ping) whether it is alive and, on an agent, whether the link\n"
 	  "to the sink is up and since when; reads the journal read-only for the queue:\n"
 	  "datasets by state, bytes pending, age of the oldest unsent dataset, what was\n"
@@ -42,8 +42,11 @@ static const struct cmd cmds[] = {
 	  "(sink, with the free space of the root) and the last 5 failures with reasons.\n"
 	  "Works when the daemon is stopped: the journal is read directly.\n\n"
 	  "  --json   the same as one JSON object; schema in docs/status-json.md\n\n"
-	  "Exit status: 0 healthy; 1 degraded (link not up, or failed datasets);\n"
-	  "3 daemon down or not answering." },
+	  "Exit status (and the health word in the first line):\n"
+	  "  0  healthy; paused (sluice pause); maintenance (a configured window)\n"
+	  "  1  degraded: a failed dataset or hook, or the link not up unplanned\n"
+	  "  3  down: the daemon is not running\n"
+	  "  4  not responding: its process is alive (pid shown) but did not answer" },
 	{ "watch", cmd_watch, "[--interval S] [--count N]",
 	  "live progress of active datasets (q or Ctrl-C quits)",
 	  "Shows a progress bar per active dataset (queued, transferring, committing on\n"
@@ -176,7 +179,8 @@ cmd_help(int argc, char **argv)
 	for (i = 0; i < NCMDS; i++)
 		printf("  %-10s %-40s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
 	printf("\nExit status: 0 success or healthy, 1 failed or degraded, 2 usage or\n"
-	    "configuration error, 3 daemon not reachable.  See sluice(1).\n");
+	    "configuration error, 3 daemon not running, 4 daemon not responding.\n"
+	    "See sluice(1).\n");
 	return SL_EXIT_OK;
 }
 
