@@ -20,14 +20,15 @@ CC	?= cc
 V	?= 0
 ifeq ($(V),1)
 Q	 =
-say	 = @true
+sayq	 = true
 else
 Q	 = @
-say	 = @printf '  %-5s %s\n'
+sayq	 = printf '  %-5s %s\n'
 endif
 ifeq ($(QUIET),1)
-say	 = @true
+sayq	 = true
 endif
+say	 = @$(sayq)
 PKG_CONFIG ?= pkg-config
 CSTD	 = -std=gnu11
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -82,7 +83,7 @@ libsluicecore.a: $(CORE_OBJS)
 	$(Q)$(AR) rcs $@ $^
 
 # one archive per room, for the unit tests' "// links:" lines
-$(foreach r,$(ROOMS),$(eval agent/lib$(r).a: $$($(r)_OBJS) ; $$(say) AR $$@; $$(Q)rm -f $$@ && $$(AR) rcs $$@ $$^))
+$(foreach r,$(ROOMS),$(eval agent/lib$(r).a: $$($(r)_OBJS) ; $$(Q)$$(sayq) AR $$@; rm -f $$@ && $$(AR) rcs $$@ $$^))
 
 %.o: %.c
 	$(say) CC $@

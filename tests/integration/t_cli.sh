@@ -87,7 +87,7 @@ if command -v tmux >/dev/null; then
 	sleep 2
 	screen=$(tmux -S "$sock" capture-pane -p)
 	if echo "$screen" | grep -q "big .*transferring *\[#*\.*\] *[0-9.]*% .*/s ETA" &&
-	    echo "$screen" | grep -q "link=up"; then
+	    echo "$screen" | grep -q "^link: up to "; then
 		ok "watch on a tty draws a progress bar with rate and ETA"
 	else
 		fail "watch tty screen: $screen"
@@ -109,7 +109,7 @@ if command -v tmux >/dev/null; then
 	# wait for watch to draw, then Ctrl-C; poll for its exit (a loaded CI
 	# machine may be slow to start tmux)
 	for _ in $(seq 100); do
-		tmux -S "$sock" capture-pane -p 2>/dev/null | grep -q "sluice watch\|link=" && break; sleep 0.1
+		tmux -S "$sock" capture-pane -p 2>/dev/null | grep -q "sluice watch\|link: " && break; sleep 0.1
 	done
 	tmux -S "$sock" send-keys C-c
 	for _ in $(seq 50); do
