@@ -28,6 +28,10 @@ endif
 ifeq ($(QUIET),1)
 sayq	 = true
 endif
+# make -s: silent, as make itself is
+ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+sayq	 = true
+endif
 say	 = @$(sayq)
 PKG_CONFIG ?= pkg-config
 CSTD	 = -std=gnu11

@@ -256,15 +256,23 @@ cli_health(const struct cli_ping *pg, uint64_t failed, uint64_t hook_failed,
 		*word = "healthy";
 		return SL_EXIT_OK;
 	}
-	if (strcmp(pg->link, "waiting") == 0 && strcmp(pg->why, "paused") == 0) {
-		*word = "paused";
-		snprintf(why, whylen, "paused by an operator");
-		return SL_EXIT_OK;
-	}
 	if (strcmp(pg->link, "waiting") == 0) {
-		/* every destination paused or in a maintenance window */
-		*word = "maintenance";
-		snprintf(why, whylen, "%s", pg->why[0] ? pg->why : "maintenance window");
+		/* every destination paused (all of them, or each one by one)
+		 * or in a maintenance window: planned either way */
+		int i, paused = 0, maint = 0;
+
+		for (i = 0; i < pg->ndest; i++) {
+			paused += strcmp(pg->dests[i].state, "paused") == 0;
+			maint += strcmp(pg->dests[i].state, "maintenance") == 0;
+		}
+		if (strcmp(pg->why, "paused") == 0 || (maint == 0 && paused > 0)) {
+			*word = "paused";
+			snprintf(why, whylen, "paused by an operator");
+		} else {
+			*word = "maintenance";
+			snprintf(why, whylen, "%s", maint && !paused ? "maintenance window" :
+			    pg->why[0] ? pg->why : "maintenance window");
+		}
 		return SL_EXIT_OK;
 	}
 	*word = "degraded";
