@@ -211,12 +211,12 @@ cmd_ls(int argc, char **argv)
 		json_dumpf(t.arr, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(t.arr);
-	} else if (t.listed == 0)
-		printf(t.filter ? "no datasets in state %s\n" : "no datasets\n",
-		    t.filter);
+	} else if (t.listed == 0 && t.filter)
+		printf("no datasets in state %s\n", t.filter);
+	else if (t.listed == 0)
+		printf("no datasets\n");
 	return SL_EXIT_OK;
 }
-
 
 static json_t *
 json_num_or_null(double v, int present)
