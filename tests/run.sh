@@ -34,7 +34,7 @@ case "$LOG" in /*) ;; *) LOG=$(pwd)/$LOG;; esac
 out=$(mktemp /tmp/sluice-run.XXXXXX)
 trap 'rm -f "$out"' EXIT
 
-pass=0; failn=0; skipn=0; failed=(); skipped=()
+pass=0; failn=0; skipn=0; failed=(); skipped=(); nchecks=0; nscen=0
 
 # run_one KIND NAME CMD...: its output into $out and the log (and the
 # terminal when verbose); sets rc and took.
@@ -103,7 +103,8 @@ for t in tests/integration/t_*.sh tests/chaos/t_*.sh; do
 			grep '^ *SKIP' "$out" | head -3 | sed 's/^/    | /'
 		fi
 	elif [ "$rc" = 0 ]; then
-		pass=$((pass + 1)); line "$name" passed "$took" "$checks checks"
+		pass=$((pass + 1)); nchecks=$((nchecks + checks)); nscen=$((nscen + 1))
+		line "$name" passed "$took" "$checks checks"
 	else
 		failn=$((failn + 1)); failed+=("$t")
 		line "$name" FAILED "$took" "$([ "$rc" = 124 ] && echo "timed out after 600s" || echo "exit $rc")"
@@ -111,7 +112,7 @@ for t in tests/integration/t_*.sh tests/chaos/t_*.sh; do
 	fi
 done
 echo
-echo "full log: $LOG"
+echo "$nscen scenarios passed with $nchecks checks; full log: $LOG"
 [ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
 [ ${#skipped[@]} -gt 0 ] && printf 'skipped: %s\n' "${skipped[@]}"
 echo "$pass passed, $failn failed, $skipn skipped"

@@ -73,6 +73,23 @@ for i in $(seq 100); do
 	b=$(sl_ls_field agent big bytes_done); [ -n "$b" ] && [ "$b" -gt 0 ] && break; sleep 0.1
 done
 
+# updated moves while chunks move: sampled (without python: fast) while
+# big is transferring
+vals=
+for i in $(seq 40); do
+	st=$(sl_ls_field agent big state | tr -d '"')
+	[ "$st" = transferring ] || break
+	u=$(sl_ls_field agent big updated); c=$(sl_ls_field agent big created)
+	vals=$(printf '%s\n%s' "$vals" "$(awk -v u="$u" -v c="$c" 'BEGIN { printf "%.3f", u - c }')" | grep . | uniq)
+	[ "$(echo "$vals" | grep -c .)" -ge 3 ] && break
+	sleep 0.2
+done
+n=$(echo "$vals" | grep -c .)
+if [ "$n" -ge 2 ] && [ "$(echo "$vals" | sort -n)" = "$vals" ]; then
+	ok "big's updated moves with its chunks: $(echo $vals) s after created"
+else
+	fail "updated while transferring: [$(echo $vals)] (state $st)"
+fi
 # ---- flowing: layout ----------------------------------------------------------------
 out=$(S agent status); rc=$?
 first=$(echo "$out" | head -1)
@@ -88,24 +105,6 @@ echo "$out" | grep -Eq '^rate: .* over the last [0-9]+s \(since the daemon start
     ok "rate: the average's window is the uptime, said so" || fail "rate line: $(echo "$out" | grep ^rate)"
 S agent status --json | jget 'd["rate"]["window"] < 300 and d["rate"]["window"] <= d["time"] - d["daemon_started"] + 2' | grep -q True &&
     ok "json rate.window within the daemon's uptime" || fail "rate.window: $(S agent status --json | grep -A4 '"rate"')"
-# updated moves while chunks move: sampled while big is transferring
-vals=
-for i in $(seq 12); do
-	v=$(S agent ls --json | python3 -c '
-import json, sys
-for x in json.load(sys.stdin):
-    if x["name"] == "big" and x["state"] == "transferring":
-        print(round(x["updated"] - x["created"], 3))')
-	[ -n "$v" ] && vals=$(printf '%s\n%s' "$vals" "$v" | grep . | uniq)
-	[ "$(echo "$vals" | grep -c .)" -ge 3 ] && break
-	sleep 0.3
-done
-n=$(echo "$vals" | grep -c .)
-if [ "$n" -ge 2 ] && [ "$(echo "$vals" | sort -n)" = "$vals" ] && [ "$(echo "$vals" | head -1 | cut -d. -f1)" -ge 0 ]; then
-	ok "big's updated moves with its chunks: $(echo $vals) s after created"
-else
-	fail "updated while transferring: [$(echo $vals)]"
-fi
 # watch on a terminal: the daemon for people, no raw reply
 if command -v script >/dev/null; then
 	COLUMNS=100 script -q -c "stty cols 100 rows 30; $SLUICE -c $T/agent.conf watch --interval 0.3 --count 2" /dev/null > "$T/watch.tty" </dev/null 2>&1
@@ -115,6 +114,16 @@ if command -v script >/dev/null; then
 		ok "watch: daemon and link in words, no raw reply or epoch"
 	else
 		fail "watch screen: $scr"
+	fi
+	# a narrow terminal: the link line wraps instead of being cut off
+	script -q -c "stty cols 40 rows 30; $SLUICE -c $T/agent.conf watch --interval 0.3 --count 1" /dev/null > "$T/watch40.tty" </dev/null 2>&1
+	scr=$(sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$T/watch40.tty" | tr -d '\r')
+	long=$(echo "$scr" | sed -n '/^daemon /,/^$/p' | awk 'length > 40' | head -2)
+	joined=$(echo "$scr" | sed -n '/^link: /,/^$/p' | tr -d '\n')
+	if [ -z "$long" ] && echo "$joined" | grep -q "^link: up to 127.0.0.1:$pport since [-0-9]* [0-9:]* ([0-9]*[smh])$"; then
+		ok "watch at 40 columns: the link line wraps, whole"
+	else
+		fail "watch at 40 columns: long lines [$long], link [$joined]"
 	fi
 fi
 sl_wait agent big 120 --hook >/dev/null || fail "big not done"
