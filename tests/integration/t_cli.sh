@@ -34,7 +34,7 @@ sl_start sink && sl_start agent || { fail start; sl_done; }
 mkdir -p "$T/src/small/sub" "$T/src/big"
 for i in 1 2 3; do head -c $((i * 100000)) /dev/urandom > "$T/src/small/f$i.bin"; done
 echo hello > "$T/src/small/sub/note.txt"
-head -c $((60 * 1024 * 1024)) /dev/urandom > "$T/src/big/data.bin"
+head -c $((120 * 1024 * 1024)) /dev/urandom > "$T/src/big/data.bin"	# in flight through every check below
 sl_submit agent "$T/src/small" --name small >/dev/null && sl_wait agent small 60 >/dev/null ||
     fail "small dataset not transferred"
 sl_submit agent "$T/src/big" --name big >/dev/null || fail "submit big"

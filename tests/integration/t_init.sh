@@ -75,6 +75,9 @@ sl_submit tls/agent "$T/src/ds2" >/dev/null && sl_wait tls/agent ds2 60 >/dev/nu
     sl_same "$T/src/ds2" "$T/tls/root/beamline7/ds2" && grep -q "tls=on\|TLS" "$T/tls/sink.log" &&
     ok "tls: ds2 moved end to end with the init configs" ||
     fail "tls transfer: $(ls -R "$T/tls/root" | head) $(tail -3 "$T/tls/agent.log")"
+out=$("$SLUICE" -c "$T/tls/sink.conf" verify ds2); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q "^OK .*/beamline7/ds2: 4 files" && ok "verify at the per-agent sink finds <root>/<agent>/ds2" ||
+    fail "verify per-agent (rc=$rc): $out"
 "$SLUICE" -c "$T/tls/agent.conf" status >/dev/null && ok "status healthy with the init config" ||
     fail "status: $("$SLUICE" -c "$T/tls/agent.conf" status)"
 # --force replaces
