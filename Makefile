@@ -14,6 +14,25 @@ MAN8	 = agent/daemon/sluiced.8
 UNITS	 = etc/sluice-agent.service etc/sluice-sink.service
 
 CC	?= cc
+# Quiet rules: "CC agent/base/log.o" instead of the whole command line;
+# make V=1 shows the commands.  make test builds silent (QUIET=1) and
+# says "build: ok": a compiler error still prints in full.
+V	?= 0
+ifeq ($(V),1)
+Q	 =
+sayq	 = true
+else
+Q	 = @
+sayq	 = printf '  %-5s %s\n'
+endif
+ifeq ($(QUIET),1)
+sayq	 = true
+endif
+# make -s: silent, as make itself is
+ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+sayq	 = true
+endif
+say	 = @$(sayq)
 PKG_CONFIG ?= pkg-config
 CSTD	 = -std=gnu11
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -60,22 +79,27 @@ UNIT_BINS  = $(UNIT_SRCS:.c=)
 all: sluiced sluice layers
 
 libsluiceproto.a: $(PROTO_OBJS)
-	$(AR) rcs $@ $^
+	$(say) AR $@
+	$(Q)$(AR) rcs $@ $^
 
 libsluicecore.a: $(CORE_OBJS)
-	$(AR) rcs $@ $^
+	$(say) AR $@
+	$(Q)$(AR) rcs $@ $^
 
 # one archive per room, for the unit tests' "// links:" lines
-$(foreach r,$(ROOMS),$(eval agent/lib$(r).a: $$($(r)_OBJS) ; rm -f $$@ && $$(AR) rcs $$@ $$^))
+$(foreach r,$(ROOMS),$(eval agent/lib$(r).a: $$($(r)_OBJS) ; $$(Q)$$(sayq) AR $$@; rm -f $$@ && $$(AR) rcs $$@ $$^))
 
 %.o: %.c
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(say) CC $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 sluiced: $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a
-	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(JANSSON_LIBS) -lpthread -lm
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(JANSSON_LIBS) -lpthread -lm
 
 sluice: $(CLI_OBJS) libsluicecore.a libsluiceproto.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) libsluicecore.a libsluiceproto.a $(PKG_LIBS) $(JANSSON_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) libsluicecore.a libsluiceproto.a $(PKG_LIBS) $(JANSSON_LIBS)
 
 # A unit test links libsluiceproto.a plus the objects or room archives it
 # names in a "// links: agent/libstore.a agent/libbase.a" comment on its
@@ -83,13 +107,15 @@ sluice: $(CLI_OBJS) libsluicecore.a libsluiceproto.a
 # tests exist.
 .SECONDEXPANSION:
 tests/unit/%: tests/unit/%.c libsluiceproto.a $$(shell head -1 tests/unit/$$*.c | sed -n 's,^// links. ,,p')
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(shell head -1 $< | sed -n 's,^// links: ,,p') \
 	    libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS) -lpthread
 
 # tests/hookrun: runs one completion hook from an agent config (t_hook_ssh.sh)
 tests/hookrun: tests/hookrun.c agent/libhook.a agent/libstore.a agent/libbase.a libsluiceproto.a
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ tests/hookrun.c agent/libhook.a \
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ tests/hookrun.c agent/libhook.a \
 	    agent/libstore.a agent/libbase.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) -lpthread -lm
 
 # make layers: refuse an include or a call that crosses a room boundary
@@ -103,10 +129,15 @@ unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do ./$$t || fail=1; done; exit $$fail
 
 # make test installs what it needs first (a fresh Debian 12 has none of
-# the -dev packages), then re-enters make so pkg-config sees them.
+# the -dev packages), then re-enters make so pkg-config sees them.  It
+# builds silently (errors still print), then tests/run.sh prints one line
+# per test program and scenario, the full log's path and the summary.
 test:
 	@bash scripts/deps.sh
-	@$(MAKE) --no-print-directory check
+	@echo "build: make all, unit tests, tests/hookrun (make V=1 shows commands)"
+	@$(MAKE) --no-print-directory -s QUIET=1 all $(UNIT_BINS) tests/hookrun
+	@echo "build: ok"
+	@bash tests/run.sh
 
 check: all $(UNIT_BINS) tests/hookrun
 	@bash tests/run.sh

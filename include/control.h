@@ -34,5 +34,11 @@ void	control_close(struct control *c);	/* also unlinks the socket */
  * the daemon cannot be reached. */
 int	ctl_call(const char *path, const char *command, int argc, char **argv,
 	    double timeout, int *status, char **text, char *err, size_t errlen);
+/* The same, and *pid (when not NULL) the pid of the process listening on
+ * the socket (SO_PEERCRED), 0 when not connected.  Connected but no reply
+ * by the deadline: SL_EAGAIN (the daemon is alive and not answering). */
+int	ctl_call_pid(const char *path, const char *command, int argc, char **argv,
+	    double timeout, int *status, char **text, long *pid, char *err,
+	    size_t errlen);
 
 #endif

@@ -69,6 +69,7 @@ int sl_err_retryable(int err);
 #define SL_EXIT_OK		0
 #define SL_EXIT_FAIL		1	/* operation failed */
 #define SL_EXIT_USAGE		2	/* bad command line or config */
-#define SL_EXIT_DOWN		3	/* daemon not reachable */
+#define SL_EXIT_DOWN		3	/* daemon not reachable (not running) */
+#define SL_EXIT_HUNG		4	/* daemon alive but not answering */
 
 #endif

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: install dependencies, build, then run a sink and an agent on
-# 127.0.0.1 with generated certificates and configs in a temp dir, move a
+# 127.0.0.1 with configs and a test CA from `sluice init` in a temp dir, move a
 # sample dataset through them, show status, verify, and stop both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,37 +15,14 @@ cleanup() {
 }
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-bash scripts/mkcerts.sh "$D/tls" >/dev/null
-bash scripts/mkcerts.sh --agent "$D/tls" demo-agent >/dev/null	# CN = the agent's id
-mkdir -p "$D/incoming" "$D/spool"
-cat > "$D/sink.conf" <<CONF
-[daemon]
-role = sink
-id = demo-sink
-journal = $D/sink.journal
-[tls]
-mode = on
-ca = $D/tls/ca.pem
-cert = $D/tls/sink.pem
-key = $D/tls/sink.key
-[sink]
-listen = 127.0.0.1:$port
-root = $D/incoming
-CONF
-cat > "$D/agent.conf" <<CONF
-[daemon]
-role = agent
-id = demo-agent
-journal = $D/agent.journal
-[tls]
-mode = on
-ca = $D/tls/ca.pem
-cert = $D/tls/agent-demo-agent.pem
-key = $D/tls/agent-demo-agent.key
-[agent]
-destination = 127.0.0.1:$port
-streams = 4
-CONF
+mkdir -p "$D/spool"
+# one command per side: a commented config, a test CA and certificates
+echo "== sluice init sink / sluice init agent"
+./sluice -c "$D/sink.conf" init sink --root "$D/incoming" --listen "127.0.0.1:$port" \
+    --id demo-sink --make-ca "$D/tls" | sed -n 1p
+./sluice -c "$D/agent.conf" init agent --sink "127.0.0.1:$port" --id demo-agent \
+    --make-ca "$D/tls" | sed -n 1p
+P="$D/incoming/demo-agent/scan-0001"	# [sink] layout = per-agent
 
 echo "== sample dataset: 4 x 64 MiB frames + 500 small files + metadata"
 S="$D/spool/scan-0001"
@@ -77,9 +54,9 @@ echo; echo "== agent log (transfer line)"
 grep 'published=' "$D/agent.log" || true
 
 echo; echo "== verify: byte-identical tree, and every file's XXH3-128 against .sluice-manifest"
-diff -r "$S" "$D/incoming/scan-0001" --exclude=.sluice-manifest && echo "trees identical"
+diff -r "$S" "$P" --exclude=.sluice-manifest && echo "trees identical"
 # the manifest's XXH3-128 column, as xxh128sum (Debian's xxhash) checks it
 # (a leading backslash, kept: the path is escaped as sha256sum/xxhsum do)
-(cd "$D/incoming/scan-0001" && grep -av '^#' .sluice-manifest | sed -E 's/^(\\?)[^\t]*\t[^\t]*\t([0-9a-f]{32})\t/\1\2  /' | xxh128sum -c --quiet - && echo "manifest verifies with xxh128sum: $(grep -vc '^#' .sluice-manifest) files")
+(cd "$P" && grep -av '^#' .sluice-manifest | sed -E 's/^(\\?)[^\t]*\t[^\t]*\t([0-9a-f]{32})\t/\1\2  /' | xxh128sum -c --quiet - && echo "manifest verifies with xxh128sum: $(grep -vc '^#' .sluice-manifest) files")
 ./sluice -c "$D/sink.conf" verify scan-0001
 echo; echo "demo OK (stopping sink and agent, removing $D)"

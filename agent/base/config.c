@@ -923,8 +923,14 @@ validate(struct pctx *p)
 				errf(p, 0, "daemon", "id", "hostname \"%s\" is "
 				    "not a valid id (1..%d of A-Z a-z 0-9 . _ -); "
 				    "set id", host, SL_MAX_ID);
-			else
-				snprintf(c->id, sizeof(c->id), "%s", host);
+			else {
+				/* "<host>-agent", "<host>-sink": an agent and a
+				 * sink on one host must not show the same name */
+				n = snprintf(c->id, sizeof(c->id), "%s-%s", host,
+				    c->role == ROLE_SINK ? "sink" : "agent");
+				if (n < 0 || n > SL_MAX_ID || (size_t)n >= sizeof(c->id))
+					snprintf(c->id, sizeof(c->id), "%s", host);
+			}
 		}
 	} else if (c->id[0] != '\0' && !valid_id(c->id))
 		errf(p, line, "daemon", "id", "\"%s\" is not 1..%d of "

@@ -10,6 +10,8 @@
  *   cli_watch.c    watch            (live progress)
  *   cli_lanes.c    the agent's lanes in status and watch (from its ping)
  *   cli_verify.c   verify           (re-hash against manifest or journal)
+ *   cli_ping.c     the daemon's ping reply parsed; health words, exit codes
+ *   cli_init.c     init           (a first config for each side)
  *   cli_util.c     config, the journal read-only, how values are printed
  *   ctlclient.c    the control socket's client side (control.h)
  *
@@ -45,6 +47,70 @@ int	cmd_retry(int argc, char **argv);		/* retry DATASET [--name NEW] */
 int	cmd_cancel(int argc, char **argv);
 int	cmd_watch(int argc, char **argv);	/* cli_watch.c */
 int	cmd_verify(int argc, char **argv);	/* cli_verify.c */
+int	cmd_init(int argc, char **argv);	/* cli_init.c */
+
+/* ---- cli_ping.c ---- */
+
+#define CLI_MAX_DEST	16
+#define CLI_MAX_AGENT	64
+
+enum { CLI_NOT_RUNNING, CLI_NOT_RESPONDING, CLI_UP };
+
+struct cli_dest {			/* agent: one destination */
+	char		text[256], state[32];	/* up, down, standby, paused, maintenance */
+	double		down_since, paused_until, maint_start, maint_end;
+	int		current;
+};
+
+struct cli_agent {			/* sink: one agent it knows */
+	char		id[SL_MAX_ID + 1], from[128], tls[8];
+	int		streams;
+	uint64_t	receiving, published, failed, bytes;
+};
+
+/* The daemon's "ping" reply, parsed.  Numbers the reply lacks stay at
+ * their defaults (-1 for rates and spool_pct, 0 otherwise). */
+struct cli_ping {
+	int		daemon;			/* CLI_UP, CLI_NOT_RESPONDING, CLI_NOT_RUNNING */
+	long		pid;			/* up or not responding */
+	double		started;		/* epoch, 0 unknown */
+	char		err[512];		/* why not up */
+	char		info[1024];		/* up: the reply's first line, raw */
+	char	       *raw;			/* up: the whole reply; cli_ping_free */
+	/* agent */
+	char		dest[256], link[32], why[SL_MAX_MSG + 1], current[32];
+	double		since, paused_until;
+	int		streams;
+	double		rate_now, rate_avg, rate_window;
+	int		spool_pct;
+	char		spool_level[16];
+	struct cli_dest	dests[CLI_MAX_DEST];
+	int		ndest;
+	/* sink */
+	char		listen[256];
+	int		connections, receiving;
+	struct cli_agent agents[CLI_MAX_AGENT];
+	int		nagent;
+};
+
+/* Ping the daemon (waiting at most timeout seconds) into *pg.  Never
+ * fails: pg->daemon says whether it answered. */
+void		cli_ping(struct cli_ping *pg, double timeout);
+/* Free what cli_ping kept (the raw reply). */
+void		cli_ping_free(struct cli_ping *pg);
+/* "up", "not_responding", "down" (the JSON word of pg->daemon). */
+const char     *cli_daemon_word(int daemon);
+/* The health word ("healthy", "paused", "maintenance", "degraded",
+ * "not_responding", "down") into *word and its exit status (SL_EXIT_*),
+ * with a short reason in why ("" when healthy). */
+int		cli_health(const struct cli_ping *pg, uint64_t failed,
+		    uint64_t hook_failed, const char **word, char *why, size_t whylen);
+/* One line each, for people: the daemon, the link, a destination. */
+const char     *cli_daemon_line(const struct cli_ping *pg, char *buf, size_t len);
+const char     *cli_link_line(const struct cli_ping *pg, char *buf, size_t len);
+const char     *cli_dest_line(const struct cli_dest *d, char *buf, size_t len);
+/* Local "YYYY-MM-DD HH:MM:SS", "-" for 0. */
+const char     *cli_when(double epoch, char *buf, size_t len);
 
 /* ---- cli_lanes.c: the lanes from an agent's ping reply (send_ops.c) ---- */
 
@@ -63,7 +129,8 @@ struct json_t  *cli_lanes_json(const char *ping);
 
 /* ---- cli_util.c ---- */
 
-extern struct config	cli_cfg;	/* loaded before any command but help */
+extern struct config	cli_cfg;	/* loaded before any command but help, init */
+extern const char      *cli_cfg_path;	/* -c, $SLUICE_CONFIG or the default */
 
 /* Load the daemon's config from path into cli_cfg; on any error print
  * every message to stderr and exit SL_EXIT_USAGE.  Called once, by main. */

@@ -125,9 +125,22 @@ cmd_show(int argc, char **argv)
 			time_t t = (time_t)(since / 1000000000u);
 			char ts[32];
 
+			struct cli_ping *pg = calloc(1, sizeof(*pg));
+
 			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-			printf("  hook:    running since %s (attempt %u)\n", ts,
-			    d.hook_attempts);
+			/* journaled as running, but is anyone running it? */
+			if (pg != NULL)
+				cli_ping(pg, 1);
+			if (pg != NULL && pg->daemon == CLI_NOT_RUNNING)
+				printf("  hook:    interrupted: started %s (attempt %u), the "
+				    "agent stopped before it finished; settled when the "
+				    "agent starts again\n", ts, d.hook_attempts);
+			else
+				printf("  hook:    running since %s (attempt %u)\n", ts,
+				    d.hook_attempts);
+			if (pg != NULL)
+				cli_ping_free(pg);
+			free(pg);
 		} else if (d.hook_status >= 0)
 			printf("  hook:    %u attempt%s, last exit status %d\n",
 			    d.hook_attempts, d.hook_attempts == 1 ? "" : "s", d.hook_status);

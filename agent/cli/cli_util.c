@@ -27,6 +27,7 @@
 #define ESC_SIZE	(4 * SL_MAX_PATH + 64)
 
 struct config		cli_cfg;
+const char	       *cli_cfg_path;
 
 double
 cli_now(void)

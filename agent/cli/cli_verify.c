@@ -255,8 +255,9 @@ verify_sink(const char *arg)
 {
 	struct ds_rec	 d;
 	struct vctx	 v;
-	char		 dir[SL_MAX_PATH * 2];
-	const char	*name = arg;
+	char		 dir[SL_MAX_PATH * 2], flat[SL_MAX_PATH * 2], alt[SL_MAX_PATH * 2];
+	const char	*name = arg, *first, *second;
+	int		 per;
 	uint8_t		*buf;
 	size_t		 i;
 	int		 dfd, rc;
@@ -274,8 +275,26 @@ verify_sink(const char *arg)
 		ds_rec_free(&d);
 		return SL_EXIT_USAGE;
 	}
-	snprintf(dir, sizeof(dir), "%s/%s", cli_cfg.root, name);
+	/* [sink] layout = per-agent publishes <root>/<agent>/<name>; the
+	 * layout applies to new datasets, so a journaled one may be in either
+	 * place: the configured layout's first, then the other */
+	per = rc == SL_OK && d.src[0] && strchr(d.src, '/') == NULL && d.src[0] != '.';
+	snprintf(flat, sizeof(flat), "%s/%s", cli_cfg.root, name);
+	if (per)
+		snprintf(alt, sizeof(alt), "%s/%s/%s", cli_cfg.root, d.src, name);
+	first = per && cli_cfg.layout == LAYOUT_PER_AGENT ? alt : flat;
+	second = !per ? NULL : first == alt ? flat : alt;
+	snprintf(dir, sizeof(dir), "%s", first);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd == -1 && second != NULL) {
+		int e = errno;
+
+		dfd = open(second, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (dfd != -1)
+			snprintf(dir, sizeof(dir), "%s", second);
+		else
+			errno = e;
+	}
 	if (dfd == -1) {
 		fprintf(stderr, "sluice: verify: %s: %s\n", cli_esc(dir), strerror(errno));
 		ds_rec_free(&d);
@@ -302,7 +321,8 @@ verify_sink(const char *arg)
 	if (v.diffs == 0)
 		printf("OK %s: %zu files, %llu bytes match %s (%s)\n", cli_esc(dir),
 		    v.n, (unsigned long long)v.bytes, MANIFEST_NAME,
-		    v.nosha == 0 ? "sha256, xxh3-128" : v.nosha == v.n ? "xxh3-128" :
+		    v.n == 0 ? "no files, no digest to check" : v.nosha == 0 ?
+		    "sha256, xxh3-128" : v.nosha == v.n ? "xxh3-128" :
 		    "xxh3-128; sha256 where listed");
 	else
 		printf("FAILED %s: %u difference%s in %zu files\n", cli_esc(dir), v.diffs,

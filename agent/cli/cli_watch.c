@@ -5,7 +5,7 @@
  * active dataset (agent: queued, transferring, committing; sink:
  * receiving), close it again (a read txn held open would pin LMDB pages
  * and grow the map while the daemon writes), and ask the daemon for its
- * link state with a short ping.  The rate of a dataset is the change of
+ * link state with a short ping (cli_ping.c, printed for people).  The rate of a dataset is the change of
  * its bytes_acked between two polls, smoothed (EWMA) so one slow group
  * commit does not make the ETA jump; ETA = bytes left / rate.
  *
@@ -51,7 +51,6 @@ struct wstate {
 	double		tprev;
 };
 
-static char			lanes_line[512];	/* the agent's lanes, tty header */
 static volatile sig_atomic_t	stop_sig;
 static struct termios		saved_tio;
 static int			tio_saved;
@@ -141,23 +140,35 @@ poll_journal(struct wstate *w, double now)
 	w->tprev = now;
 }
 
-/* The daemon's one-line state, for the header. */
+/* The daemon's state in one line for people, for the header: never the
+ * raw ping reply (cli_ping.c parses it). */
 static void
 poll_daemon(char *line, size_t len)
 {
-	char	err[512], *text = NULL;
-	int	status, rc;
+	struct cli_ping	*pg;
+	char		 a[1024], b[1024];
 
-	rc = ctl_call(cli_cfg.control, "ping", 0, NULL, 1, &status, &text, err,
-	    sizeof(err));
-	if (rc != SL_OK)
-		snprintf(line, len, "daemon DOWN (%s)", err);
-	else {
-		snprintf(line, len, "%s", text ? text : "");
-		line[strcspn(line, "\n")] = '\0';
+	pg = calloc(1, sizeof(*pg));
+	if (pg == NULL) {
+		snprintf(line, len, "daemon: (out of memory)");
+		return;
 	}
-	cli_lanes_summary(rc == SL_OK ? text : NULL, lanes_line, sizeof(lanes_line));
-	free(text);
+	cli_ping(pg, 1);
+	cli_daemon_line(pg, a, sizeof(a));
+	if (pg->daemon != CLI_UP)
+		snprintf(line, len, "daemon %s", a);
+	else if (cli_cfg.role == ROLE_AGENT) {
+		char lanes[512];
+
+		cli_lanes_summary(pg->raw, lanes, sizeof(lanes));
+		snprintf(line, len, "daemon up, pid %ld\nlink: %s%s%s", pg->pid,
+		    cli_link_line(pg, b, sizeof(b)), lanes[0] ? "\n" : "", lanes);
+	}
+	else
+		snprintf(line, len, "daemon up, pid %ld; listening on %s, %d connections",
+		    pg->pid, pg->listen, pg->connections);
+	cli_ping_free(pg);
+	free(pg);
 }
 
 static const char *
@@ -197,6 +208,8 @@ term_cols(void)
 static void
 draw_tty(const struct wstate *w, const char *daemon_line)
 {
+	const char *p;
+	size_t	n;
 	char	b1[32], b2[32], r[32], e[32], ts[32], bar[128];
 	time_t	now = time(NULL);
 	int	i, k, cols = term_cols(), bw, fill;
@@ -207,9 +220,18 @@ draw_tty(const struct wstate *w, const char *daemon_line)
 	printf("\033[H\033[2J");
 	printf("sluice watch  %s %s  %s   (q to quit)\r\n", cli_cfg.role == ROLE_AGENT ?
 	    "agent" : "sink", cli_cfg.id, ts);
-	printf("%.*s\r\n", cols - 1, daemon_line);
-	if (lanes_line[0])
-		printf("%.*s\r\n", cols - 1, lanes_line);
+	/* the daemon's lines, wrapped rather than cut at the screen's edge */
+	for (p = daemon_line; *p; ) {
+		n = strcspn(p, "\n");
+		do {
+			k = n < (size_t)cols - 1 ? (int)n : cols - 1;
+			printf("%.*s\033[K\r\n", k, p);
+			p += k;
+			n -= (size_t)k;
+		} while (n > 0);
+		if (*p == '\n')
+			p++;
+	}
 	printf("\r\n");
 	if (w->ncur == 0)
 		printf("no active datasets\r\n");

@@ -27,7 +27,7 @@ read_full(int fd, uint8_t *p, size_t n, double deadline, char *err, size_t errle
 		ms = (int)((deadline - sl_time_mono()) * 1000);
 		if (ms <= 0 || poll(&pfd, 1, ms) == 0) {
 			snprintf(err, errlen, "no reply from the daemon (timed out)");
-			return SL_EIO;
+			return SL_EAGAIN;
 		}
 		r = read(fd, p, n);
 		if (r == 0) {
@@ -50,6 +50,19 @@ int
 ctl_call(const char *path, const char *command, int argc, char **argv,
     double timeout, int *status, char **text, char *err, size_t errlen)
 {
+	int rc;
+
+	rc = ctl_call_pid(path, command, argc, argv, timeout, status, text, NULL,
+	    err, errlen);
+	return rc == SL_EAGAIN ? SL_EIO : rc;
+}
+
+int
+ctl_call_pid(const char *path, const char *command, int argc, char **argv,
+    double timeout, int *status, char **text, long *pid, char *err, size_t errlen)
+{
+	struct ucred		 cred;
+	socklen_t		 clen = sizeof(cred);
 	struct sockaddr_un	 sun;
 	struct wire_ctl_req	 req;
 	struct wire_ctl_reply	 rep;
@@ -62,6 +75,8 @@ ctl_call(const char *path, const char *command, int argc, char **argv,
 	int			 fd = -1, rc, i;
 
 	*text = NULL;
+	if (pid != NULL)
+		*pid = 0;
 	wbuf_init(&b, 0);
 	memset(&req, 0, sizeof(req));
 	req.command = wire_str_c(command);
@@ -94,6 +109,8 @@ ctl_call(const char *path, const char *command, int argc, char **argv,
 		rc = SL_EIO;
 		goto out;
 	}
+	if (pid != NULL && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+		*pid = (long)cred.pid;
 	for (off = 0; off < b.len; off += (size_t)w) {
 		w = send(fd, b.p + off, b.len - off, MSG_NOSIGNAL);
 		if (w < 0) {

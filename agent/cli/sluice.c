@@ -34,7 +34,7 @@ static int cmd_help(int, char **);
 
 static const struct cmd cmds[] = {
 	{ "status", cmd_status, "[--json]",
-	  "daemon, link and queue at a glance (exit 0 healthy, 1 degraded, 3 down)",
+	  "daemon, link and queue at a glance (exit 0 healthy or planned, 1 degraded, 3/4 down)",
 	  "Asks the daemon (ping) whether it is alive and, on an agent, whether the link\n"
 	  "to the sink is up and since when; reads the journal read-only for the queue:\n"
 	  "datasets by state, bytes pending, age of the oldest unsent dataset, what was\n"
@@ -42,8 +42,11 @@ static const struct cmd cmds[] = {
 	  "(sink, with the free space of the root) and the last 5 failures with reasons.\n"
 	  "Works when the daemon is stopped: the journal is read directly.\n\n"
 	  "  --json   the same as one JSON object; schema in docs/status-json.md\n\n"
-	  "Exit status: 0 healthy; 1 degraded (link not up, or failed datasets);\n"
-	  "3 daemon down or not answering." },
+	  "Exit status (and the health word in the first line):\n"
+	  "  0  healthy; paused (sluice pause); maintenance (a configured window)\n"
+	  "  1  degraded: a failed dataset or hook, or the link not up unplanned\n"
+	  "  3  down: the daemon is not running\n"
+	  "  4  not responding: its process is alive (pid shown) but did not answer" },
 	{ "watch", cmd_watch, "[--interval S] [--count N]",
 	  "live progress of active datasets (q or Ctrl-C quits)",
 	  "Shows a progress bar per active dataset (queued, transferring, committing on\n"
@@ -108,6 +111,28 @@ static const struct cmd cmds[] = {
 	  "Asks the agent to stop transferring DATASET and mark it failed (cancelled).\n"
 	  "Asks for confirmation on a terminal.\n\n"
 	  "  -y, --yes   do not ask" },
+	{ "init", cmd_init, "agent|sink [OPTIONS]",
+	  "write a first configuration for one side (and test certificates)",
+	  "Writes the config file named by -c (default $SLUICE_CONFIG or\n"
+	  "/etc/sluice/sluice.conf) with what one side needs, checks it with the\n"
+	  "daemon's parser and prints the next step.  Never overwrites without --force.\n\n"
+	  "  sluice init agent --sink HOST:PORT [--id ID] [--spool DIR] CREDENTIALS\n"
+	  "  sluice init sink --root DIR [--listen ADDR] [--name HOST]... CREDENTIALS\n\n"
+	  "CREDENTIALS, one of:\n"
+	  "  --make-ca DIR        a test CA in DIR (made once, reused by the next init\n"
+	  "                       naming DIR) and this side's certificate signed by it\n"
+	  "  --ca F --cert F --key F   the site's CA and this side's certificate\n"
+	  "  --no-tls --secret-file F  plain TCP with a shared secret (F made when\n"
+	  "                       it does not exist)\n\n"
+	  "  --id ID        this daemon's id (default <host>-agent / <host>-sink; an\n"
+	  "                 agent's certificate gets CN=ID)\n"
+	  "  --journal DIR  default /var/lib/sluice/ROLE, or ROLE.journal beside a\n"
+	  "                 config that is not under /etc\n"
+	  "  --listen ADDR  sink: default 0.0.0.0:4433\n"
+	  "  --name HOST    sink: one more name (or IP) for its certificate, besides\n"
+	  "                 localhost, 127.0.0.1, ::1 and the host name (repeatable)\n"
+	  "  --spool DIR    agent: a spool directory to ingest from\n"
+	  "  -f, --force    replace an existing config (and certificates)" },
 	{ "help", cmd_help, "[COMMAND]", "this text, or one command's",
 	  "sluice help COMMAND is the same as sluice COMMAND --help." },
 };
@@ -157,7 +182,8 @@ cmd_help(int argc, char **argv)
 	for (i = 0; i < NCMDS; i++)
 		printf("  %-10s %-40s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
 	printf("\nExit status: 0 success or healthy, 1 failed or degraded, 2 usage or\n"
-	    "configuration error, 3 daemon not reachable.  See sluice(1).\n");
+	    "configuration error, 3 daemon not running, 4 daemon not responding.\n"
+	    "See sluice(1).\n");
 	return SL_EXIT_OK;
 }
 
@@ -213,7 +239,8 @@ main(int argc, char **argv)
 		cmd_usage(c);
 		return SL_EXIT_OK;
 	}
-	if (c->fn != cmd_help)
+	cli_cfg_path = cfg_path;
+	if (c->fn != cmd_help && c->fn != cmd_init)
 		cli_load_config(cfg_path);
 	optind = 1;
 	rc = c->fn(argc - a, argv + a);

@@ -316,6 +316,10 @@ do_handshake(struct stream *s)
 		return rc;
 	}
 	if (rc != SL_OK) {
+		/* a refused certificate is an attempt to get in, or a setup
+		 * mistake: warn, like a wrong secret at HELLO */
+		if (rc == SL_EAUTH)
+			log_warnx("tls", "refused: %s", conn_error(s->conn));
 		stream_close(s, conn_error(s->conn));
 		return rc;
 	}

@@ -457,20 +457,21 @@ rate(const struct agent *a, unsigned n)
 static int
 cmd_ping(struct agent *a, struct wbuf *out)
 {
-	char	line[512];
-
+	char	line[640];
 	double	now = sl_time_wall();
 	int	i;
 
+	/* rate_5m is over rate_window seconds: fewer than 300 after start */
 	snprintf(line, sizeof(line), "role=agent dest=%s link=%s since=%.0f why=%s "
 	    "current=%016llx streams=%d spool_pct=%d spool_level=%s "
-	    "rate_5s=%.0f rate_5m=%.0f\n",
+	    "rate_5s=%.0f rate_5m=%.0f rate_window=%u paused_until=%.0f\n",
 	    a->dests[a->cur_dest].text, link_name(a->link),
 	    a->link_since, a->link_why[0] ? log_q(a->link_why) : "-",
 	    a->nact ? (unsigned long long)a->act[0]->rec.id : 0ULL, a->cfg->streams,
 	    a->spool.pct, a->spool.pct < 0 ? "none" : a->spool.level == SPOOL_HIGH ?
 	    "high" : a->spool.level == SPOOL_WARN ? "warn" : "ok", rate(a, 5),
-	    rate(a, 300));
+	    rate(a, 300), a->ticks < 300 ? a->ticks : 300,
+	    a->paused_until > now ? a->paused_until : 0);
 	wbuf_puts(out, line);
 	/* One line per destination: state as this agent sees it. */
 	for (i = 0; i < a->ndest; i++) {

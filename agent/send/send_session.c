@@ -129,10 +129,30 @@ as_close(struct stream *s, const char *why, void *arg)
 	struct astream	*as = arg;
 	struct agent	*a = as->a;
 
-	if (as->s == s) {
-		as->s = NULL;
-		link_down(a, why);
+	char		 msg[SL_MAX_MSG + 1];
+
+	if (as->s != s)
+		return;
+	as->s = NULL;
+	/* With TLS 1.3 the sink checks our certificate after our side of
+	 * the handshake is done: a refusal reaches us as an alert or just a
+	 * close before the CHALLENGE.  Say what it most likely was. */
+	if (a->cfg->tls && as->state == AS_CONNECTING && strstr(why, "refused our "
+	    "certificate")) {
+		snprintf(msg, sizeof(msg), "the sink refused this agent's TLS certificate "
+		    "(is [tls] cert signed by a CA the sink trusts? see the sink's log): %s",
+		    why);
+		link_down(a, msg);
+		return;
 	}
+	if (a->cfg->tls && as->state == AS_CONNECTING && (strstr(why, "close_notify") ||
+	    strstr(why, "reset by peer") || strstr(why, "peer closed"))) {
+		snprintf(msg, sizeof(msg), "the sink hung up before its CHALLENGE: it may "
+		    "have refused this agent's TLS certificate (see the sink's log): %s", why);
+		link_down(a, msg);
+		return;
+	}
+	link_down(a, why);
 }
 
 const struct stream_ops session_stream_ops = {

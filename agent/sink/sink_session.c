@@ -164,8 +164,9 @@ check_identity(struct sconn *c, const struct wire_hello *h)
 		    "does not match %s", c->label, log_q(c->agent),
 		    secret == own ? "the agent's secret (agent_secrets)" :
 		    "the shared secret");
-		sconn_error(c, 0, SL_EAUTH, "authentication failed%s",
-		    secret == own ? ": wrong secret for this agent id" : "");
+		sconn_error(c, 0, SL_EAUTH, "authentication failed: wrong secret (%s)",
+		    secret == own ? "not the sink's secret for this agent id" :
+		    "not the sink's shared secret_file");
 		return SL_EAUTH;
 	}
 	return SL_OK;

@@ -420,6 +420,7 @@ journal_chunks_ack(struct journal *j, uint64_t id,
 			d.chunks_acked++;
 			d.bytes_acked += wire_chunk_len(f.size, d.chunk_size,
 			    refs[i].chunk);
+			d.updated_ns = now_ns();	/* status: progress is news */
 		}
 		if (refs[i].has_hash) {
 			has_hash = 1;

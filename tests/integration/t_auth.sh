@@ -37,6 +37,15 @@ if grep -qiE "certificate verify failed|unknown ca|certificate" "$T/sinka.log"; 
 else
 	fail "(a) sink log does not name the certificate failure"
 fi
+# an attempt to get in (or a setup mistake) is a warning, as a wrong secret is
+grep -q '^warn tls refused: TLS handshake with .*certificate verify failed' "$T/sinka.log" &&
+    ok "(a) sink warns: $(grep -m1 '^warn tls refused' "$T/sinka.log")" ||
+    fail "(a) sink does not warn about the refused certificate: $(grep -i certificate "$T/sinka.log" | head -2)"
+# and the agent's status says what happened, not just how the connection closed
+st=$("$SLUICE" -c "$T/agenta.conf" status 2>&1)
+echo "$st" | grep -q "^link: .*\(the sink refused this agent's TLS certificate\|may have refused this agent's TLS certificate\)" &&
+    ok "(a) agent status: $(echo "$st" | grep -o 'the sink [a-z ]*refused this agent.s TLS certificate' | head -1)" ||
+    fail "(a) agent status does not say the certificate was refused: $st"
 if grep -q "state=connecting->backoff" "$T/agenta.log" && grep -q "retry_in=" "$T/agenta.log"; then
 	ok "(a) agent log: link backoff ($(grep -c retry_in= "$T/agenta.log") retries)"
 else
@@ -56,6 +65,12 @@ refused sinkb agentb
 grep -q "authentication failed" "$T/sinkb.log" &&
     ok "(b) sink log: $(grep -m1 'authentication failed' "$T/sinkb.log")" ||
     fail "(b) sink log does not say authentication failed"
+grep -q '^warn sink .*authentication failed: HELLO MAC does not match' "$T/sinkb.log" &&
+    ok "(b) sink warns about the wrong secret" || fail "(b) wrong secret not at warn: $(grep -m1 'HELLO MAC' "$T/sinkb.log")"
+st=$("$SLUICE" -c "$T/agentb.conf" status 2>&1)
+echo "$st" | grep -q "^link: .*authentication failed: wrong secret" &&
+    ok "(b) agent status: $(echo "$st" | grep -o 'authentication failed: wrong secret.*' | head -1)" ||
+    fail "(b) agent status does not say wrong secret: $st"
 grep -q "state=connecting->backoff\|->backoff" "$T/agentb.log" &&
     ok "(b) agent backs off: $(grep -m1 -- '->backoff' "$T/agentb.log")" ||
     fail "(b) agent log shows no backoff"

@@ -34,7 +34,7 @@ sl_start sink && sl_start agent || { fail start; sl_done; }
 mkdir -p "$T/src/small/sub" "$T/src/big"
 for i in 1 2 3; do head -c $((i * 100000)) /dev/urandom > "$T/src/small/f$i.bin"; done
 echo hello > "$T/src/small/sub/note.txt"
-head -c $((60 * 1024 * 1024)) /dev/urandom > "$T/src/big/data.bin"
+head -c $((120 * 1024 * 1024)) /dev/urandom > "$T/src/big/data.bin"	# in flight through every check below
 sl_submit agent "$T/src/small" --name small >/dev/null && sl_wait agent small 60 >/dev/null ||
     fail "small dataset not transferred"
 sl_submit agent "$T/src/big" --name big >/dev/null || fail "submit big"
@@ -87,7 +87,7 @@ if command -v tmux >/dev/null; then
 	sleep 2
 	screen=$(tmux -S "$sock" capture-pane -p)
 	if echo "$screen" | grep -q "big .*transferring *\[#*\.*\] *[0-9.]*% .*/s ETA" &&
-	    echo "$screen" | grep -q "link=up"; then
+	    echo "$screen" | grep -q "^link: up to "; then
 		ok "watch on a tty draws a progress bar with rate and ETA"
 	else
 		fail "watch tty screen: $screen"
@@ -109,7 +109,7 @@ if command -v tmux >/dev/null; then
 	# wait for watch to draw, then Ctrl-C; poll for its exit (a loaded CI
 	# machine may be slow to start tmux)
 	for _ in $(seq 100); do
-		tmux -S "$sock" capture-pane -p 2>/dev/null | grep -q "sluice watch\|link=" && break; sleep 0.1
+		tmux -S "$sock" capture-pane -p 2>/dev/null | grep -q "sluice watch\|link: " && break; sleep 0.1
 	done
 	tmux -S "$sock" send-keys C-c
 	for _ in $(seq 50); do

@@ -40,9 +40,9 @@ except urllib.error.HTTPError as e: print(e.code)")
 [ "$code" = 404 ] && ok "other paths: 404" || fail "404: $code"
 
 st=$("$SLUICE" -c "$T/agent.conf" status); rc=$?
-[ $rc = 0 ] && grep -q "dest=127.0.0.1:$port state=up" <<<"$st" && grep -q "dest=127.0.0.1:$spare state=standby" <<<"$st" &&
+[ $rc = 0 ] && grep -q "^ *127.0.0.1:$port (current): up$" <<<"$st" && grep -q "^ *127.0.0.1:$spare: standby$" <<<"$st" &&
     ok "agent status lists both destinations" || fail "agent status (rc=$rc): $st"
 st=$("$SLUICE" -c "$T/sink.conf" status); rc=$?
-[ $rc = 0 ] && grep -q "agent=agent streams=4" <<<"$st" && ok "sink status names the connected agent: $(grep -o 'agent=agent[^ ]* streams=[0-9]*' <<<"$st")" ||
+[ $rc = 0 ] && grep -q "^agent: *agent: 4 streams from " <<<"$st" && ok "sink status names the connected agent: $(grep '^agent:' <<<"$st")" ||
     fail "sink status (rc=$rc): $st"
 sl_done

@@ -58,7 +58,7 @@ cmp -s "$T/src-bl1/run-001/data.bin" "$T/sink.root/bl2/run-001/data.bin" &&
     fail "bl1's bytes in bl2's dataset"
 st=$(S sink status)
 for a in bl1 bl2; do
-	echo "$st" | grep -q "agent=$a .*published=1 " &&
+	echo "$st" | grep -q "^agent: *$a: .* 1 published, " &&
 	    ok "sink status lists agent $a with its published dataset" ||
 	    fail "sink status: no line for $a: $st"
 done
