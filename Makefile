@@ -34,6 +34,8 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+# libmicrohttpd: the daemon's HTTP listener (/metrics, the live page)
+MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 # proto/: the pure codec, a static library with no I/O dependencies.
 PROTO_SRCS = $(sort $(wildcard proto/*.c))
@@ -72,7 +74,10 @@ $(foreach r,$(ROOMS),$(eval agent/lib$(r).a: $$($(r)_OBJS) ; rm -f $$@ && $$(AR)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 sluiced: $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a
-	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(JANSSON_LIBS) -lpthread -lm
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) -lpthread -lm
+
+# the live page is embedded with .incbin (livepage.c): rebuild when it changes
+agent/daemon/livepage.o: agent/daemon/livepage.html
 
 sluice: $(CLI_OBJS) libsluicecore.a libsluiceproto.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) libsluicecore.a libsluiceproto.a $(PKG_LIBS) $(JANSSON_LIBS)
@@ -85,7 +90,7 @@ sluice: $(CLI_OBJS) libsluicecore.a libsluiceproto.a
 tests/unit/%: tests/unit/%.c libsluiceproto.a $$(shell head -1 tests/unit/$$*.c | sed -n 's,^// links. ,,p')
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(shell head -1 $< | sed -n 's,^// links: ,,p') \
-	    libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS) -lpthread
+	    libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) -lpthread
 
 # tests/hookrun: runs one completion hook from an agent config (t_hook_ssh.sh)
 tests/hookrun: tests/hookrun.c agent/libhook.a agent/libstore.a agent/libbase.a libsluiceproto.a
