@@ -20,7 +20,7 @@ sl_start sink && sl_start agent || { fail start; sl_done; }
 
 evil='<img src=x onerror=alert(1)>&amp;'
 mkdir -p "$T/src/beamtime-042" "$T/src/$evil"
-head -c $((64 * 1024 * 1024)) /dev/urandom > "$T/src/beamtime-042/frames.h5"
+head -c $((128 * 1024 * 1024)) /dev/urandom > "$T/src/beamtime-042/frames.h5"
 echo hi > "$T/src/$evil/f"
 sl_submit agent "$T/src/beamtime-042" >/dev/null || fail "submit"
 sl_submit agent "$T/src/$evil" >/dev/null || fail "submit hostile name"
@@ -99,8 +99,15 @@ read -r l1 _ lp1 _ _ < <(row "$T/live1.html")
 read -r l2 ls2 lp2 _ _ < <(row "$T/live2.html")
 [ "$l1" != - ] && [ "$l2" != - ] && [ "$l2" -gt "$l1" ] && [ "${lp2:-0}" -gt "${lp1:-0}" ] &&
     ok "one open page: $lp1 -> $lp2 polls, $l1 -> $l2 bytes ($ls2)" || fail "open page: polls $lp1 -> $lp2, bytes $l1 -> $l2"
-rate=$(grep -o '<td class="num rate">[^<]*' "$T/live2.html" | head -1 | sed 's/.*>//')
-eta=$(grep -o '<td class="num eta">[^<]*' "$T/live2.html" | head -1 | sed 's/.*>//')
+cell() {	# cell FILE CLASS: that cell of beamtime-042's row
+	python3 -c 'import re,sys
+h = open(sys.argv[1]).read()
+r = re.search(r"<tr data-id=\"[0-9a-f]*\" data-name=\"beamtime-042\".*?</tr>", h)
+c = re.search(r"<td class=\"num %s\">([^<]*)<" % sys.argv[2], r.group(0)) if r else None
+print(c.group(1) if c else "")' "$1" "$2"
+}
+rate=$(cell "$T/live2.html" rate)
+eta=$(cell "$T/live2.html" eta)
 case "$rate/$eta" in [0-9]*" "*"iB/s/"[0-9]*) ok "rate and ETA measured by the page: $rate, ETA $eta";;
 	*) fail "rate/ETA: [$rate] [$eta]";; esac
 grep -q 'id="link"><div><span>state</span><b class="st-up">up</b>' "$T/live2.html" && ok "link state shown: up" ||
