@@ -1,6 +1,6 @@
 /*
  * statusjson.h: `sluice status --json` for the HTTP listener
- * (agent/daemon/statusjson.c).  Private to agent/daemon.
+ * (agent/daemon/statusjson.c).
  *
  * The status document is built by one piece of code, the CLI's
  * (agent/cli/cli_status.c, schema in docs/status-json.md); the daemon runs
