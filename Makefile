@@ -133,6 +133,9 @@ install: all
 	sed 's,/usr/sbin/sluiced,$(SBINDIR)/sluiced,; s,/etc/sluice/,$(SYSCONFDIR)/sluice/,g' \
 	    etc/sluice-sink.service > $(DESTDIR)$(UNITDIR)/sluice-sink.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/sluice-agent.service $(DESTDIR)$(UNITDIR)/sluice-sink.service
+	@# Prometheus alert rules and the Grafana dashboard, for the site to load
+	install -d $(DESTDIR)$(PREFIX)/share/sluice
+	install -m 0644 etc/sluice-alerts.yml etc/sluice-dashboard.json $(DESTDIR)$(PREFIX)/share/sluice/
 	@# never overwrite an operator's edited config
 	for f in etc/sluice-agent.conf etc/sluice-sink.conf; do \
 	    t=$(DESTDIR)$(SYSCONFDIR)/sluice/$$(basename $$f); \

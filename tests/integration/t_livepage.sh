@@ -9,8 +9,9 @@
 . "$(dirname "$0")/lib.sh"
 command -v chromium >/dev/null || { echo "SKIP chromium not installed (bash scripts/deps.sh installs it)"; exit 77; }
 sl_setup
-sport=$(sl_port); pport=$(sl_port); mport=$(sl_port)
+sport=$(sl_port); pport=$(sl_port); mport=$(sl_port); msport=$(sl_port)
 sl_sink_conf sink "$sport"
+sed -i "s|^\[daemon\]|[daemon]\nmetrics = 127.0.0.1:$msport|" "$T/sink.conf"
 sl_agent_conf agent "$pport" chunk_size=256K streams=1
 sed -i "s|^\[daemon\]|[daemon]\nmetrics = 127.0.0.1:$mport|" "$T/agent.conf"
 python3 "$ROOT/tests/integration/slowproxy.py" "$pport" "$sport" $((1024 * 1024)) > "$T/proxy.log" 2>&1 &
@@ -121,6 +122,13 @@ if [ -s "$T/live.png" ] && [ "$(head -c 8 "$T/live.png" | od -An -tx1 | tr -d ' 
 else
 	fail "no screenshot"
 fi
+
+# The sink's page: its listener, connections and root.
+URL="http://127.0.0.1:$msport/" browse "$T/sinkdom.html" --dump-dom || fail "chromium (sink page)"
+grep -q '<title>sluice sink sink: ' "$T/sinkdom.html" && grep -q '<span>listen</span><b>127.0.0.1:'"$sport"'</b>' "$T/sinkdom.html" &&
+    grep -q '<span>root free</span><b>[0-9.]* [KMGT]*i*B of ' "$T/sinkdom.html" &&
+    ok "the sink's page: $(sed -n 's,.*<title>\([^<]*\)</title>.*,\1,p' "$T/sinkdom.html"), listen and root shown" ||
+    fail "sink page (DOM in $T/sinkdom.html)"
 
 # Read-only: methods, paths, HEAD, and the JSON is the CLI's.
 python3 - "$mport" > "$T/http.out" <<'PY'
