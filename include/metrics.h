@@ -14,8 +14,9 @@
  * anything: the listener has no control actions.  A request head past
  * METRICS_MAX_REQUEST bytes is refused by the library (431), a client
  * silent for METRICS_IDLE_TIMEOUT seconds is dropped, and at most
- * METRICS_MAX_CLIENTS connections are served at once (each on its own
- * thread; more wait in the kernel's backlog).
+ * METRICS_MAX_CLIENTS connections are open at once, each on its own thread
+ * (a browser keeps one or two open between polls; past the limit a new
+ * connection is closed at once, and the library logs it).
  *
  * The daemon passes mreg_render (mreg.h) as the render callback: the roles
  * register their numbers there and never call this module.
@@ -31,7 +32,8 @@
 #include "wire.h"
 
 #define METRICS_MAX_REQUEST	8192		/* bytes of request head */
-#define METRICS_MAX_CLIENTS	8
+#define METRICS_MAX_CLIENTS	32
+#define METRICS_THREAD_STACK	(512u * 1024)	/* bytes per HTTP thread */
 #define METRICS_IDLE_TIMEOUT	10		/* seconds */
 #define METRICS_RENDER_WAIT	5.0		/* seconds a scrape waits for the loop */
 #define METRICS_MAX_REPLY	(16u * 1024 * 1024)

@@ -3,7 +3,7 @@
  * the live page and its /status.json, on libmicrohttpd.
  *
  * The library runs its own threads (one that accepts, one per connection,
- * at most METRICS_MAX_CLIENTS), so an HTTP client never costs the loop a
+ * at most METRICS_MAX_CLIENTS, small stacks), so an HTTP client never costs the loop a
  * syscall.  Those threads must not touch loop data, and they never do:
  *
  *  - /metrics: the numbers live on the loop (the roles' collectors walk the
@@ -290,6 +290,7 @@ metrics_start(struct metrics **out, struct ev_loop *loop, const char *addr,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CLIENTS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_IDLE_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_MAX_REQUEST * 2,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)METRICS_THREAD_STACK,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
