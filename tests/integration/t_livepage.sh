@@ -2,7 +2,8 @@
 # The live page in a real headless browser (Debian's chromium), during a
 # real transfer slowed by slowproxy: the DOM the page's script built shows
 # the dataset, its progress moves between two loads, the page refreshes
-# itself, a hostile dataset name stays text; a screenshot is kept in
+# itself, a hostile dataset name stays text, hook states (running,
+# failed) show; the sink has its page too; a screenshot is kept in
 # tests/artifacts/.  And the listener is read-only: other methods 405,
 # unknown paths 404, HEAD has no body, /status.json is what
 # `sluice status --json` prints.
@@ -167,4 +168,42 @@ http_keys=$(sed -n 's/^keys //p' "$T/http.out")
 [ -n "$cli_keys" ] && [ "$cli_keys" = "$http_keys" ] && grep -q '^status 200 application/json' "$T/http.out" &&
     ok "/status.json has the fields of sluice status --json" || fail "status.json keys: [$http_keys] vs [$cli_keys]"
 grep -q '^ds .*beamtime-042' "$T/http.out" && ok "/status.json lists the dataset" || fail "status.json datasets: $(grep ^ds "$T/http.out")"
+# Hook state: a second agent straight to the sink, whose exec hook runs
+# until told to stop (a file), and fails for a dataset named bad.
+hport=$(sl_port)
+sl_agent_conf hooker "$sport"
+sed -i "s|^\[daemon\]|[daemon]\nmetrics = 127.0.0.1:$hport|" "$T/hooker.conf"
+cat >> "$T/hooker.conf" <<CONF
+[hook]
+kind = exec
+command = test {dataset} != bad || exit 3; while [ ! -e $T/hook-go ]; do sleep 0.1; done
+retry_min = 0.1s
+retry_max = 0.2s
+attempts = 1
+state_dir = $T/hook-state
+CONF
+sl_start hooker || fail "start hooker"
+mkdir -p "$T/src/reduce-me" "$T/src/bad"; echo a > "$T/src/reduce-me/a"; echo b > "$T/src/bad/b"
+sl_submit hooker "$T/src/reduce-me" >/dev/null && sl_submit hooker "$T/src/bad" >/dev/null || fail "submit to hooker"
+for i in $(seq 100); do
+	st=$("$SLUICE" -c "$T/hooker.conf" ls --json | python3 -c 'import json,sys; print(" ".join(sorted(d["name"]+"="+d["state"] for d in json.load(sys.stdin))))')
+	[ "$st" = "bad=hook_failed reduce-me=hook_running" ] && break
+	sleep 0.2
+done
+URL="http://127.0.0.1:$hport/" browse "$T/hookdom.html" --dump-dom || fail "chromium (hook page)"
+python3 - "$T/hookdom.html" > "$T/hook.out" <<'PY'
+import re, sys
+h = open(sys.argv[1]).read()
+for name in ("reduce-me", "bad"):
+    r = re.search(r'<tr data-id="[0-9a-f]*" data-name="%s".*?</tr>' % name, h)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", r.group(0)) if r else []
+    print(name, "|".join(cells))
+f = re.search(r'<table id="failures">.*?</table>', h, re.S)
+print("failures", "bad" in f.group(0) if f else False)
+PY
+grep -q '^reduce-me .*|hook_running|.*|hook running$' "$T/hook.out" && grep -q '^bad .*|hook_failed|.*|hook failed$' "$T/hook.out" &&
+    grep -qx 'failures True' "$T/hook.out" && ok "hook state on the page: running, failed (and in the last failures)" ||
+    fail "hook states ($st): $(cat "$T/hook.out")"
+touch "$T/hook-go"
+
 sl_done
