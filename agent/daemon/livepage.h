@@ -19,4 +19,12 @@ extern const char	livepage_html[];	/* not NUL-terminated: use livepage_len */
 /* Bytes of livepage_html. */
 size_t	livepage_len(void);
 
+/* The Content-Security-Policy for the page: nothing from elsewhere, only
+ * status.json to fetch, and of inline code only the page's own <script>
+ * and <style>, named by their SHA-256 (so even markup that slipped into
+ * the DOM could run nothing).  Writes it into out; SL_EINVAL if the page
+ * has no <script> or <style> element, SL_ETOOBIG if out is short,
+ * SL_ENOMEM. */
+int	livepage_csp(char *out, size_t outlen);
+
 #endif

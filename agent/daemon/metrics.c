@@ -19,7 +19,8 @@
  *    as a child (statusjson.c says why).  One child at a time (st_mu), and
  *    its answer is kept for STATUS_TTL seconds, so N browsers cost one
  *    process a second.
- *  - /: bytes in the binary (livepage.c).
+ *  - /: bytes in the binary (livepage.c), with a Content-Security-Policy
+ *    that allows only the page's own inline script and style, by hash.
  *
  * Stopping: metrics_stop (loop thread) sets `stopping` and broadcasts, so a
  * scrape waiting for the loop gives up, then MHD_stop_daemon joins the
@@ -57,6 +58,7 @@ struct metrics {
 	metrics_render_fn	 render;
 	void			*arg;
 	struct net_addr		 addr;
+	char			 csp[512];	/* the page's; set before the threads */
 
 	/* /metrics snapshots: everything below under mu */
 	pthread_mutex_t		 mu;
@@ -91,9 +93,10 @@ wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	pthread_mutex_unlock(&m->mu);
 }
 
+/* csp: the page's Content-Security-Policy, or NULL (not the page). */
 static enum MHD_Result
 reply(struct MHD_Connection *c, unsigned code, const char *ctype, const void *body,
-    size_t len, enum MHD_ResponseMemoryMode mode)
+    size_t len, enum MHD_ResponseMemoryMode mode, const char *csp)
 {
 	struct MHD_Response	*r;
 	enum MHD_Result		 ret;
@@ -106,12 +109,8 @@ reply(struct MHD_Connection *c, unsigned code, const char *ctype, const void *bo
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	if (strncmp(ctype, "text/html", 9) == 0) {
-		/* the page needs nothing but itself and status.json */
-		MHD_add_response_header(r, "Content-Security-Policy",
-		    "default-src 'none'; script-src 'unsafe-inline'; "
-		    "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
-		    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+	if (csp != NULL) {
+		MHD_add_response_header(r, "Content-Security-Policy", csp);
 		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	}
 	ret = MHD_queue_response(c, code, r);
@@ -123,7 +122,7 @@ static enum MHD_Result
 reply_text(struct MHD_Connection *c, unsigned code, const char *text)
 {
 	return reply(c, code, "text/plain; charset=utf-8", text, strlen(text),
-	    MHD_RESPMEM_PERSISTENT);
+	    MHD_RESPMEM_PERSISTENT, NULL);
 }
 
 static enum MHD_Result
@@ -151,7 +150,7 @@ serve_metrics(struct metrics *m, struct MHD_Connection *c)
 	}
 	/* copied while we hold the lock: the next render reuses snap */
 	ret = reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-	    m->snap.p, m->snap.len, MHD_RESPMEM_MUST_COPY);
+	    m->snap.p, m->snap.len, MHD_RESPMEM_MUST_COPY, NULL);
 	pthread_mutex_unlock(&m->mu);
 	return ret;
 }
@@ -193,7 +192,7 @@ serve_status(struct metrics *m, struct MHD_Connection *c)
 	if (m->st_when == 0 || sl_time_mono() - m->st_when >= STATUS_TTL)
 		status_refresh(m);
 	ret = reply(c, (unsigned)m->st_code, "application/json", m->st.p, m->st.len,
-	    MHD_RESPMEM_MUST_COPY);
+	    MHD_RESPMEM_MUST_COPY, NULL);
 	pthread_mutex_unlock(&m->st_mu);
 	return ret;
 }
@@ -229,7 +228,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		return serve_status(m, c);
 	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
 		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", livepage_html,
-		    livepage_len(), MHD_RESPMEM_PERSISTENT);
+		    livepage_len(), MHD_RESPMEM_PERSISTENT, m->csp);
 	return reply_text(c, MHD_HTTP_NOT_FOUND,
 	    "Not Found (this listener serves /, /status.json and /metrics)\n");
 }
@@ -275,6 +274,12 @@ metrics_start(struct metrics **out, struct ev_loop *loop, const char *addr,
 	pthread_mutex_init(&m->st_mu, NULL);
 	ev_async_init(&m->wake, wake_cb);
 	m->wake.data = m;
+	rc = livepage_csp(m->csp, sizeof(m->csp));
+	if (rc != SL_OK) {
+		snprintf(err, errlen, "metrics: the built-in page has no <script> or <style>: %s",
+		    sl_strerror(rc));
+		goto fail;
+	}
 	rc = net_resolve(addr, &m->addr, err, errlen);
 	if (rc == SL_OK)
 		rc = net_listen(&m->addr, 16, &lfd, err, errlen);

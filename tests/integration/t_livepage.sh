@@ -150,6 +150,14 @@ for p in ("/nope", "/status.json/..", "/metrics/x", "/index.htm", "/%2e%2e/etc/p
     print("path", p, req("GET", p)[0])
 st, h, data = req("HEAD", "/")
 print("head", st, len(data), h.get("Content-Type", "-").replace(" ", ""))
+import base64, hashlib, re
+st, h, data = req("GET", "/")
+page = data.decode()
+want = ["'sha256-%s'" % base64.b64encode(hashlib.sha256(re.search(r"<%s>(.*?)</%s>" % (t, t), page, re.S)
+        .group(1).encode()).digest()).decode() for t in ("script", "style")]
+csp = h.get("Content-Security-Policy", "")
+print("csp", "ok" if "script-src %s;" % want[0] in csp and "style-src %s;" % want[1] in csp
+      and "unsafe" not in csp and csp.startswith("default-src 'none';") else "bad:" + csp.replace(" ", "_"))
 st, h, data = req("GET", "/status.json")
 print("status", st, h.get("Content-Type", "-"))
 j = json.loads(data)
@@ -163,6 +171,8 @@ bad=$(awk '$1 == "method" && !($4 == 405 && $5 == "GET,HEAD")' "$T/http.out")
 bad=$(awk '$1 == "path" && $3 != 404' "$T/http.out")
 [ -z "$bad" ] && ok "unknown paths: 404" || fail "paths: $bad"
 grep -qx 'head 200 0 text/html;charset=utf-8' "$T/http.out" && ok "HEAD /: 200, no body" || fail "HEAD: $(grep ^head "$T/http.out")"
+grep -qx 'csp ok' "$T/http.out" && ok "CSP allows only the page's own script and style, by SHA-256 (and the browser ran it)" ||
+    fail "CSP: $(grep ^csp "$T/http.out")"
 cli_keys=$("$SLUICE" -c "$T/agent.conf" status --json | python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin))))')
 http_keys=$(sed -n 's/^keys //p' "$T/http.out")
 [ -n "$cli_keys" ] && [ "$cli_keys" = "$http_keys" ] && grep -q '^status 200 application/json' "$T/http.out" &&

@@ -1,4 +1,4 @@
-// links: agent/libdaemon.a agent/libnet.a agent/libbase.a
+// links: agent/libdaemon.a agent/libnet.a agent/libstore.a agent/libbase.a
 /*
  * test_metrics.c: the HTTP listener (/metrics, the page, status.json) on a
  * real loop.  The loop runs in a thread, the listener in libmicrohttpd's;
@@ -292,7 +292,9 @@ test_head_page(void **state)
 	rep = http(f->port, req, strlen(req));
 	assert_int_equal(status_of(rep), 200);
 	assert_non_null(strstr(rep, "Content-Type: text/html"));
-	assert_non_null(strstr(rep, "Content-Security-Policy: default-src 'none'"));
+	assert_non_null(strstr(rep, "Content-Security-Policy: default-src 'none'; "
+	    "script-src 'sha256-"));
+	assert_null(strstr(rep, "unsafe-inline"));
 	assert_non_null(strstr(rep, "<!DOCTYPE html>"));
 	assert_non_null(strstr(rep, "status.json"));
 	assert_non_null(strstr(rep, "</html>"));
