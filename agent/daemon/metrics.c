@@ -176,8 +176,8 @@ status_refresh(struct metrics *m)
 	m->st_code = MHD_HTTP_SERVICE_UNAVAILABLE;
 	o = json_pack("{s:s}", "error", err);
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (s)
-		(void)wbuf_puts(&m->st, s);
+	/* an error that is not UTF-8 (a CLI's stderr) cannot be a JSON string */
+	(void)wbuf_puts(&m->st, s ? s : "{\"error\":\"status unavailable: see the daemon's log\"}");
 	free(s);
 	json_decref(o);
 	m->st_when = sl_time_mono();
