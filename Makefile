@@ -53,6 +53,8 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+# libmicrohttpd: the daemon's HTTP listener (/metrics, the live page)
+MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 # proto/: the pure codec, a static library with no I/O dependencies.
 PROTO_SRCS = $(sort $(wildcard proto/*.c))
@@ -95,7 +97,10 @@ $(foreach r,$(ROOMS),$(eval agent/lib$(r).a: $$($(r)_OBJS) ; $$(Q)$$(sayq) AR $$
 
 sluiced: $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a
 	$(say) LD $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(JANSSON_LIBS) -lpthread -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) libsluicecore.a libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) -lpthread -lm
+
+# the live page is embedded with .incbin (livepage.c): rebuild when it changes
+agent/daemon/livepage.o: agent/daemon/livepage.html
 
 sluice: $(CLI_OBJS) libsluicecore.a libsluiceproto.a
 	$(say) LD $@
@@ -110,7 +115,7 @@ tests/unit/%: tests/unit/%.c libsluiceproto.a $$(shell head -1 tests/unit/$$*.c 
 	$(say) CCLD $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(shell head -1 $< | sed -n 's,^// links: ,,p') \
-	    libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS) -lpthread
+	    libsluiceproto.a $(EV_LIBS) $(PKG_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) -lpthread
 
 # tests/hookrun: runs one completion hook from an agent config (t_hook_ssh.sh)
 tests/hookrun: tests/hookrun.c agent/libhook.a agent/libstore.a agent/libbase.a libsluiceproto.a
@@ -159,6 +164,9 @@ install: all
 	sed 's,/usr/sbin/sluiced,$(SBINDIR)/sluiced,; s,/etc/sluice/,$(SYSCONFDIR)/sluice/,g' \
 	    etc/sluice-sink.service > $(DESTDIR)$(UNITDIR)/sluice-sink.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/sluice-agent.service $(DESTDIR)$(UNITDIR)/sluice-sink.service
+	@# Prometheus alert rules and the Grafana dashboard, for the site to load
+	install -d $(DESTDIR)$(PREFIX)/share/sluice
+	install -m 0644 etc/sluice-alerts.yml etc/sluice-dashboard.json $(DESTDIR)$(PREFIX)/share/sluice/
 	@# never overwrite an operator's edited config
 	for f in etc/sluice-agent.conf etc/sluice-sink.conf; do \
 	    t=$(DESTDIR)$(SYSCONFDIR)/sluice/$$(basename $$f); \

@@ -4,10 +4,14 @@
 set -euo pipefail
 PKGS=(build-essential pkg-config clang
       liblmdb-dev lmdb-utils libev-dev libxxhash-dev libssl-dev openssl
-      libssh2-1-dev libinih-dev libcmocka-dev libjansson-dev
+      libssh2-1-dev libinih-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
       python3 iproute2 rsync iperf3 xxhash bc
       tmux man-db groff-base
-      cppcheck clang-tidy libclang-rt-14-dev valgrind)
+      cppcheck clang-tidy libclang-rt-14-dev valgrind
+      chromium prometheus)
+# chromium: t_livepage loads the live page in a real headless browser;
+# prometheus (with promtool): t_alerts checks and unit-tests etc/'s alert
+# rules and runs a real Prometheus against a real agent.
 # The hook tests' private sshd and single-node Slurm (openssh-server,
 # slurm-wlm, munge) are installed by scripts/testbed-up.sh when it runs.
 missing=()

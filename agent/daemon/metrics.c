@@ -1,317 +1,251 @@
 /*
- * metrics.c: Prometheus scrapes over a minimal HTTP/1.0 server (metrics.h).
+ * metrics.c: the daemon's read-only HTTP listener (metrics.h): /metrics,
+ * the live page and its /status.json, on libmicrohttpd.
  *
- * A listening socket and a fixed array of METRICS_MAX_CLIENTS client
- * slots, all watchers embedded (STYLE 11).  A client goes through three
- * phases: READ (collect the request head, at most METRICS_MAX_REQUEST
- * bytes), WRITE (the whole reply, prepared at once: status line, headers,
- * the render callback's text) and DRAIN (our side shut down for writing;
- * read and discard until the peer closes, so that a client that is still
- * sending does not get a RST that destroys the reply before it reads it).
- * One ev_timer per client, restarted with ev_timer_again on progress,
- * drops clients that stall.  Closing a client only stops its watchers,
- * closes its fd and marks the slot free: nothing is freed inside a
- * callback (STYLE 12).  When every slot is busy, or accept fails with
- * EMFILE/ENFILE, the listener is stopped (a second later it retries for
- * EMFILE) rather than spinning on a readable socket.
+ * The library runs its own threads (one that accepts, one per connection,
+ * at most METRICS_MAX_CLIENTS, small stacks), so an HTTP client never costs the loop a
+ * syscall.  Those threads must not touch loop data, and they never do:
+ *
+ *  - /metrics: the numbers live on the loop (the roles' collectors walk the
+ *    journal and their own structs).  A scrape asks for a snapshot: under
+ *    the mutex it bumps `asked` and wakes the loop with ev_async_send; the
+ *    loop's async callback renders into `snap` under the same mutex, sets
+ *    `served = asked` and broadcasts; the scrape copies the text out.  So
+ *    the loop renders on request, never on a timer while nobody looks, and
+ *    scrapes that arrive together share one render.  A loop that does not
+ *    answer in METRICS_RENDER_WAIT seconds gets the scrape a 503 (a scrape
+ *    of a wedged daemon should fail, not hang).
+ *  - /status.json: not from the loop at all: the CLI's own builder, run
+ *    as a child (statusjson.c says why).  One child at a time (st_mu), and
+ *    its answer is kept for STATUS_TTL seconds, so N browsers cost one
+ *    process a second.
+ *  - /: bytes in the binary (livepage.c), with a Content-Security-Policy
+ *    that allows only the page's own inline script and style, by hash.
+ *
+ * Stopping: metrics_stop (loop thread) sets `stopping` and broadcasts, so a
+ * scrape waiting for the loop gives up, then MHD_stop_daemon joins the
+ * threads; only then are the async watcher and the buffers released.
+ * The HTTP threads are created with every signal blocked: signals belong
+ * to the loop thread (libev's ev_signal), as in workq.c.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <ev.h>
+#include <jansson.h>
+#include <microhttpd.h>
 
+#include "livepage.h"
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
+#include "sltime.h"
 #include "sluice.h"
+#include "statusjson.h"
 
-enum mc_phase { MC_FREE = 0, MC_READ, MC_WRITE, MC_DRAIN };
-
-struct mclient {
-	struct metrics	*m;
-	int		 fd;
-	enum mc_phase	 phase;
-	ev_io		 io;
-	ev_timer	 idle;
-	char		 req[METRICS_MAX_REQUEST + 1];
-	size_t		 reqlen;
-	struct wbuf	 out;
-	size_t		 off;		/* bytes of out already written */
-	size_t		 drained;
-	char		 peer[80];
-};
+#define STATUS_TTL	1.0		/* seconds a /status.json answer is reused */
 
 struct metrics {
-	struct ev_loop	*loop;
-	int		 lfd;
-	ev_io		 lio;
-	ev_timer	 pause;		/* EMFILE back-off */
-	int		 nclients;
-	metrics_render_fn render;
-	void		*arg;
-	struct net_addr	 addr;
-	struct mclient	 c[METRICS_MAX_CLIENTS];
+	struct ev_loop		*loop;
+	struct MHD_Daemon	*d;
+	metrics_render_fn	 render;
+	void			*arg;
+	struct net_addr		 addr;
+	char			 csp[512];	/* the page's; set before the threads */
+
+	/* /metrics snapshots: everything below under mu */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	ev_async		 wake;
+	unsigned long long	 asked, served;
+	struct wbuf		 snap;
+	int			 stopping;
+
+	/* /status.json: under st_mu */
+	pthread_mutex_t		 st_mu;
+	char			*cli, *config;
+	struct wbuf		 st;
+	double			 st_when;	/* monotonic; 0 = none kept */
+	int			 st_code;	/* 200, or 503 with st an error object */
 };
 
-#define DRAIN_MAX	(64u * 1024)	/* bytes we discard before giving up */
-
-static void client_io_cb(struct ev_loop *, ev_io *, int);
-
+/* Loop thread: render what the scrapes asked for. */
 static void
-listener_update(struct metrics *m)
-{
-	if (m->nclients < METRICS_MAX_CLIENTS && !ev_is_active(&m->pause))
-		ev_io_start(m->loop, &m->lio);
-	else
-		ev_io_stop(m->loop, &m->lio);
-}
-
-static void
-client_close(struct mclient *c)
-{
-	struct metrics *m = c->m;
-
-	if (c->phase == MC_FREE)
-		return;
-	ev_io_stop(m->loop, &c->io);
-	ev_timer_stop(m->loop, &c->idle);
-	close(c->fd);
-	c->fd = -1;
-	wbuf_free(&c->out);
-	c->phase = MC_FREE;
-	m->nclients--;
-	listener_update(m);
-}
-
-static void
-append(struct wbuf *b, const char *s, size_t n)
-{
-	(void)wbuf_append(b, s, n);	/* past the cap: dropped, as documented */
-}
-
-/* Queue a complete reply and switch the client to WRITE. */
-static void
-client_reply(struct mclient *c, int code, const char *reason,
-    const struct wbuf *body)
-{
-	struct metrics	*m = c->m;
-	size_t		 blen = body ? body->len : 0;
-	char		 head[256];	/* the longest reason is a short phrase */
-	int		 n;
-
-	wbuf_reset(&c->out);
-	n = snprintf(head, sizeof(head), "HTTP/1.0 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", code, reason,
-	    code == 200 ? "text/plain; version=0.0.4; charset=utf-8" :
-	    "text/plain; charset=utf-8", body ? blen : strlen(reason) + 1);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		n = 0;		/* cannot happen with our reasons */
-	append(&c->out, head, (size_t)n);
-	if (body)
-		append(&c->out, (const char *)body->p, blen);
-	else {
-		append(&c->out, reason, strlen(reason));
-		append(&c->out, "\n", 1);
-	}
-	c->off = 0;
-	c->phase = MC_WRITE;
-	ev_io_stop(m->loop, &c->io);
-	ev_io_set(&c->io, c->fd, EV_WRITE);
-	ev_io_start(m->loop, &c->io);
-	log_debug("metrics", "peer=%s status=%d bytes=%zu", c->peer, code, blen);
-}
-
-/* The head is complete (or too long): answer it. */
-static void
-client_request(struct mclient *c)
-{
-	struct metrics	*m = c->m;
-	struct wbuf	 body;
-	char		*sp1, *sp2, *eol;
-	size_t		 plen;
-
-	c->req[c->reqlen] = '\0';
-	eol = strpbrk(c->req, "\r\n");
-	if (eol)
-		*eol = '\0';
-	sp1 = strchr(c->req, ' ');
-	sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	if (sp1 == NULL || sp2 == NULL || strncmp(sp2 + 1, "HTTP/", 5) != 0) {
-		client_reply(c, 400, "Bad Request", NULL);
-		return;
-	}
-	*sp1 = '\0';
-	*sp2 = '\0';
-	if (strcmp(c->req, "GET") != 0) {
-		client_reply(c, 405, "Method Not Allowed", NULL);
-		return;
-	}
-	plen = strcspn(sp1 + 1, "?");
-	if (plen != strlen("/metrics") || strncmp(sp1 + 1, "/metrics", plen) != 0) {
-		client_reply(c, 404, "Not Found", NULL);
-		return;
-	}
-	wbuf_init(&body, METRICS_MAX_REPLY);
-	m->render(m->arg, &body);
-	client_reply(c, 200, "OK", &body);
-	wbuf_free(&body);
-}
-
-static int
-head_complete(const struct mclient *c)
-{
-	size_t	i;
-
-	/* the blank line that ends the head: CRLFCRLF or LFLF */
-	for (i = 0; i + 1 < c->reqlen; i++) {
-		if (c->req[i] != '\n')
-			continue;
-		if (c->req[i + 1] == '\n')
-			return 1;
-		if (c->req[i + 1] == '\r' && i + 2 < c->reqlen && c->req[i + 2] == '\n')
-			return 1;
-	}
-	return 0;
-}
-
-static void
-client_read(struct mclient *c)
-{
-	ssize_t	n;
-	char	junk[4096];
-
-	if (c->phase == MC_DRAIN) {
-		n = read(c->fd, junk, sizeof(junk));
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
-		    (c->drained += n > 0 ? (size_t)n : 0) > DRAIN_MAX)
-			client_close(c);
-		return;
-	}
-	n = read(c->fd, c->req + c->reqlen, METRICS_MAX_REQUEST - c->reqlen);
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			client_close(c);
-		return;
-	}
-	if (n == 0) {		/* closed before a whole head */
-		client_close(c);
-		return;
-	}
-	c->reqlen += (size_t)n;
-	ev_timer_again(c->m->loop, &c->idle);
-	if (head_complete(c))
-		client_request(c);
-	else if (c->reqlen == METRICS_MAX_REQUEST) {
-		log_warnx("metrics", "peer=%s request head over %d bytes", c->peer,
-		    METRICS_MAX_REQUEST);
-		client_reply(c, 431, "Request Header Fields Too Large", NULL);
-	}
-}
-
-static void
-client_write(struct mclient *c)
-{
-	struct metrics	*m = c->m;
-	ssize_t		 n;
-
-	n = send(c->fd, c->out.p + c->off, c->out.len - c->off, MSG_NOSIGNAL);
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			client_close(c);
-		return;
-	}
-	c->off += (size_t)n;
-	ev_timer_again(m->loop, &c->idle);
-	if (c->off < c->out.len)
-		return;
-	/* all written: half-close and wait for the peer's EOF */
-	shutdown(c->fd, SHUT_WR);
-	wbuf_free(&c->out);
-	c->phase = MC_DRAIN;
-	ev_io_stop(m->loop, &c->io);
-	ev_io_set(&c->io, c->fd, EV_READ);
-	ev_io_start(m->loop, &c->io);
-}
-
-static void
-client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct mclient *c = w->data;
-
-	(void)loop;
-	if (c->phase == MC_WRITE)
-		client_write(c);
-	else
-		client_read(c);
-}
-
-static void
-client_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct mclient *c = w->data;
-
-	(void)loop;
-	if (c->phase == MC_READ)
-		log_debug("metrics", "peer=%s idle, closed", c->peer);
-	client_close(c);
-}
-
-static void
-pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct metrics *m = w->data;
 
-	ev_timer_stop(loop, w);
-	listener_update(m);
+	(void)loop;
+	pthread_mutex_lock(&m->mu);
+	if (m->served < m->asked) {
+		wbuf_reset(&m->snap);
+		m->render(m->arg, &m->snap);
+		m->served = m->asked;
+		pthread_cond_broadcast(&m->cv);
+	}
+	pthread_mutex_unlock(&m->mu);
 }
 
-static void
-accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* csp: the page's Content-Security-Policy, or NULL (not the page). */
+static enum MHD_Result
+reply(struct MHD_Connection *c, unsigned code, const char *ctype, const void *body,
+    size_t len, enum MHD_ResponseMemoryMode mode, const char *csp)
 {
-	struct metrics	*m = w->data;
-	struct net_addr	 peer;
-	struct mclient	*c;
-	int		 fd, i, rc;
+	struct MHD_Response	*r;
+	enum MHD_Result		 ret;
 
-	while (m->nclients < METRICS_MAX_CLIENTS) {
-		rc = net_accept(m->lfd, &fd, &peer);
-		if (rc == SL_EAGAIN)
-			return;
-		if (rc != SL_OK) {
-			log_warn("metrics", "accept on %s", m->addr.text);
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				ev_io_stop(loop, &m->lio);
-				ev_timer_set(&m->pause, 1.0, 0.);
-				ev_timer_start(loop, &m->pause);
-			}
-			return;
-		}
-		for (i = 0; i < METRICS_MAX_CLIENTS && m->c[i].phase != MC_FREE; i++)
-			;
-		c = &m->c[i];
-		c->fd = fd;
-		c->phase = MC_READ;
-		c->reqlen = 0;
-		c->off = 0;
-		c->drained = 0;
-		snprintf(c->peer, sizeof(c->peer), "%s", peer.text);
-		wbuf_init(&c->out, 0);
-		ev_io_init(&c->io, client_io_cb, fd, EV_READ);
-		c->io.data = c;
-		ev_io_start(loop, &c->io);
-		ev_init(&c->idle, client_idle_cb);
-		c->idle.repeat = METRICS_IDLE_TIMEOUT;
-		c->idle.data = c;
-		ev_timer_again(loop, &c->idle);
-		m->nclients++;
+	r = MHD_create_response_from_buffer(len, (void *)body, mode);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if (csp != NULL) {
+		MHD_add_response_header(r, "Content-Security-Policy", csp);
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	}
-	listener_update(m);
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+reply_text(struct MHD_Connection *c, unsigned code, const char *text)
+{
+	return reply(c, code, "text/plain; charset=utf-8", text, strlen(text),
+	    MHD_RESPMEM_PERSISTENT, NULL);
+}
+
+static enum MHD_Result
+serve_metrics(struct metrics *m, struct MHD_Connection *c)
+{
+	struct timespec		 until;
+	double			 at = sl_time_wall() + METRICS_RENDER_WAIT;
+	unsigned long long	 mine;
+	enum MHD_Result		 ret;
+
+	until.tv_sec = (time_t)at;
+	until.tv_nsec = (long)((at - (double)until.tv_sec) * 1e9);
+	pthread_mutex_lock(&m->mu);
+	mine = ++m->asked;
+	ev_async_send(m->loop, &m->wake);
+	while (m->served < mine && !m->stopping)
+		if (pthread_cond_timedwait(&m->cv, &m->mu, &until) == ETIMEDOUT)
+			break;
+	if (m->served < mine) {
+		pthread_mutex_unlock(&m->mu);
+		log_warnx("metrics", "scrape: the loop did not render in %.0f s",
+		    METRICS_RENDER_WAIT);
+		return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "Service Unavailable: the daemon's loop did not answer\n");
+	}
+	/* copied while we hold the lock: the next render reuses snap */
+	ret = reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+	    m->snap.p, m->snap.len, MHD_RESPMEM_MUST_COPY, NULL);
+	pthread_mutex_unlock(&m->mu);
+	return ret;
+}
+
+/* st_mu held: run the CLI into m->st, or an error object with 503. */
+static void
+status_refresh(struct metrics *m)
+{
+	char	 err[1400];
+	json_t	*o;
+	char	*s;
+
+	wbuf_reset(&m->st);
+	m->st_code = MHD_HTTP_OK;
+	if (m->cli == NULL)
+		snprintf(err, sizeof(err), "status is not set up in this daemon");
+	else if (sj_run(m->cli, m->config, SJ_TIMEOUT, &m->st, err, sizeof(err)) == SL_OK) {
+		m->st_when = sl_time_mono();
+		return;
+	}
+	log_warnx("metrics", "status.json: %s", err);
+	wbuf_reset(&m->st);
+	m->st_code = MHD_HTTP_SERVICE_UNAVAILABLE;
+	o = json_pack("{s:s}", "error", err);
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	/* an error that is not UTF-8 (a CLI's stderr) cannot be a JSON string */
+	(void)wbuf_puts(&m->st, s ? s : "{\"error\":\"status unavailable: see the daemon's log\"}");
+	free(s);
+	json_decref(o);
+	m->st_when = sl_time_mono();
+}
+
+static enum MHD_Result
+serve_status(struct metrics *m, struct MHD_Connection *c)
+{
+	enum MHD_Result	ret;
+
+	pthread_mutex_lock(&m->st_mu);
+	if (m->st_when == 0 || sl_time_mono() - m->st_when >= STATUS_TTL)
+		status_refresh(m);
+	ret = reply(c, (unsigned)m->st_code, "application/json", m->st.p, m->st.len,
+	    MHD_RESPMEM_MUST_COPY, NULL);
+	pthread_mutex_unlock(&m->st_mu);
+	return ret;
+}
+
+/* An HTTP thread: one request, answered at once (no request bodies). */
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *upload, size_t *upload_len, void **ctx)
+{
+	struct metrics	*m = cls;
+	const char	*peer = "?";
+	char		 pbuf[NI_MAXHOST];
+	const union MHD_ConnectionInfo *ci;
+
+	(void)version;
+	(void)upload;
+	(void)upload_len;
+	(void)ctx;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr && getnameinfo(ci->client_addr,
+	    ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in), pbuf, sizeof(pbuf), NULL, 0,
+	    NI_NUMERICHOST) == 0)
+		peer = pbuf;
+	log_debug("metrics", "peer=%s method=%s path=%s", peer, log_q(method), log_q(url));
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "Method Not Allowed: this listener is read-only (GET, HEAD)\n");
+	if (strcmp(url, "/metrics") == 0)
+		return serve_metrics(m, c);
+	if (strcmp(url, "/status.json") == 0)
+		return serve_status(m, c);
+	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
+		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", livepage_html,
+		    livepage_len(), MHD_RESPMEM_PERSISTENT, m->csp);
+	return reply_text(c, MHD_HTTP_NOT_FOUND,
+	    "Not Found (this listener serves /, /status.json and /metrics)\n");
+}
+
+/* The library's own complaints (a bad request head, out of threads). */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	line[512];
+	size_t	n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_warnx("metrics", "http: %s", log_q(line));
 }
 
 int
@@ -319,7 +253,8 @@ metrics_start(struct metrics **out, struct ev_loop *loop, const char *addr,
     metrics_render_fn render, void *arg, char *err, size_t errlen)
 {
 	struct metrics	*m;
-	int		 rc, i;
+	sigset_t	 all, old;
+	int		 rc, lfd = -1;
 
 	*out = NULL;
 	if (addr == NULL || addr[0] == '\0')
@@ -332,42 +267,95 @@ metrics_start(struct metrics **out, struct ev_loop *loop, const char *addr,
 	m->loop = loop;
 	m->render = render;
 	m->arg = arg;
-	m->lfd = -1;
-	for (i = 0; i < METRICS_MAX_CLIENTS; i++) {
-		m->c[i].m = m;
-		m->c[i].fd = -1;
+	wbuf_init(&m->snap, METRICS_MAX_REPLY);
+	wbuf_init(&m->st, METRICS_MAX_REPLY);
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cv, NULL);
+	pthread_mutex_init(&m->st_mu, NULL);
+	ev_async_init(&m->wake, wake_cb);
+	m->wake.data = m;
+	rc = livepage_csp(m->csp, sizeof(m->csp));
+	if (rc != SL_OK) {
+		snprintf(err, errlen, "metrics: the built-in page has no <script> or <style>: %s",
+		    sl_strerror(rc));
+		goto fail;
 	}
 	rc = net_resolve(addr, &m->addr, err, errlen);
+	if (rc == SL_OK)
+		rc = net_listen(&m->addr, 16, &lfd, err, errlen);
 	if (rc != SL_OK)
 		goto fail;
-	rc = net_listen(&m->addr, 16, &m->lfd, err, errlen);
-	if (rc != SL_OK)
+	ev_async_start(loop, &m->wake);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);	/* inherited by MHD's threads */
+	m->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    handler, m,
+	    MHD_OPTION_LISTEN_SOCKET, lfd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CLIENTS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_IDLE_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_MAX_REQUEST * 2,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)METRICS_THREAD_STACK,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (m->d == NULL) {
+		snprintf(err, errlen, "metrics: listen %s: libmicrohttpd would not start",
+		    m->addr.text);
+		ev_async_stop(loop, &m->wake);
+		close(lfd);
+		rc = SL_EIO;
 		goto fail;
-	ev_io_init(&m->lio, accept_cb, m->lfd, EV_READ);
-	m->lio.data = m;
-	ev_init(&m->pause, pause_cb);
-	m->pause.data = m;
-	ev_io_start(loop, &m->lio);
-	log_info("metrics", "listen=%s path=/metrics", m->addr.text);
+	}
+	log_info("metrics", "listen=%s paths=/metrics,/,/status.json", m->addr.text);
 	*out = m;
 	return SL_OK;
 fail:
+	wbuf_free(&m->snap);
+	wbuf_free(&m->st);
+	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->cv);
+	pthread_mutex_destroy(&m->st_mu);
 	free(m);
 	return rc;
 }
 
 void
-metrics_stop(struct metrics *m)
+metrics_set_status(struct metrics *m, const char *cli, const char *config)
 {
-	int	i;
-
 	if (m == NULL)
 		return;
-	for (i = 0; i < METRICS_MAX_CLIENTS; i++)
-		client_close(&m->c[i]);
-	ev_io_stop(m->loop, &m->lio);
-	ev_timer_stop(m->loop, &m->pause);
-	if (m->lfd != -1)
-		close(m->lfd);
+	pthread_mutex_lock(&m->st_mu);
+	free(m->cli);
+	free(m->config);
+	m->cli = strdup(cli);
+	m->config = strdup(config);
+	if (m->cli == NULL || m->config == NULL) {
+		free(m->cli);
+		free(m->config);
+		m->cli = m->config = NULL;	/* status.json says it is not set up */
+	}
+	m->st_when = 0;
+	pthread_mutex_unlock(&m->st_mu);
+}
+
+void
+metrics_stop(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->stopping = 1;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	MHD_stop_daemon(m->d);		/* joins every HTTP thread; closes the listener */
+	ev_async_stop(m->loop, &m->wake);
+	wbuf_free(&m->snap);
+	wbuf_free(&m->st);
+	free(m->cli);
+	free(m->config);
+	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->cv);
+	pthread_mutex_destroy(&m->st_mu);
 	free(m);
 }

@@ -8,6 +8,7 @@
  *	                       the job's receiver of route job (pull.h)
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "mreg.h"
 #include "pull.h"
 #include "roles.h"
+#include "statusjson.h"
 
 static struct config	cfg;
 
@@ -47,6 +49,25 @@ stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	log_info("sluiced", "signal=%d stopping", w->signum);
 	ev_break(loop, EVBREAK_ALL);
+}
+
+/* The live page's /status.json is `sluice -c CONFIG status --json`
+ * (statusjson.h): the CLI beside this binary, the config by its absolute
+ * path (the daemon may be started from anywhere). */
+static void
+status_for_page(struct metrics *met, const char *path)
+{
+	char	cli[PATH_MAX], conf[PATH_MAX], err[PATH_MAX * 3];
+
+	if (sj_find_cli(cli, sizeof(cli), err, sizeof(err)) != SL_OK) {
+		log_warnx("sluiced", "live page without status: %s", err);
+		return;
+	}
+	if (realpath(path, conf) == NULL) {
+		log_warn("sluiced", "live page without status: realpath %s", log_q(path));
+		return;
+	}
+	metrics_set_status(met, cli, conf);
 }
 
 int
@@ -172,6 +193,8 @@ main(int argc, char **argv)
 		journal_close(j);
 		return SL_EXIT_FAIL;
 	}
+	if (met != NULL)
+		status_for_page(met, path);
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_init(&sigint, stop_cb, SIGINT);

@@ -862,6 +862,7 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 struct msum {
 	uint64_t	by_state[DS_STATE_MAX + 1];
 	uint64_t	sent, resent, nacked, bytes_acked, queue_bytes;
+	uint64_t	oldest_ns;	/* created_ns of the oldest unconfirmed; 0 = none */
 };
 
 static int
@@ -875,8 +876,11 @@ msum_fn(const struct ds_rec *d, void *arg)
 	m->resent += d->chunks_resent;
 	m->nacked += d->chunks_nacked;
 	m->bytes_acked += d->bytes_acked;
-	if (!DS_PUBLISHED(d->state) && d->state != DS_FAILED)
+	if (!DS_PUBLISHED(d->state) && d->state != DS_FAILED) {
 		m->queue_bytes += d->bytes - d->bytes_acked;
+		if (m->oldest_ns == 0 || d->created_ns < m->oldest_ns)
+			m->oldest_ns = d->created_ns;
+	}
 	return 0;
 }
 
@@ -911,6 +915,11 @@ agent_metrics(void *arg, struct wbuf *out)
 	mreg_family(out, "sluice_queue_bytes", "gauge",
 	    "Bytes journaled and not yet confirmed by a sink.");
 	mreg_sample(out, "sluice_queue_bytes", NULL, (double)m.queue_bytes);
+	/* the same datasets as sluice_queue_bytes, and `status`'s "oldest unsent" */
+	mreg_family(out, "sluice_queue_oldest_age_seconds", "gauge",
+	    "Age of the oldest dataset not yet confirmed by a sink (0: none).");
+	mreg_sample(out, "sluice_queue_oldest_age_seconds", NULL, m.oldest_ns == 0 ? 0 :
+	    now - (double)m.oldest_ns / 1e9 > 0 ? now - (double)m.oldest_ns / 1e9 : 0);
 	mreg_family(out, "sluice_throughput_bytes_per_second", "gauge",
 	    "Bytes confirmed per second, over the last 5 s.");
 	mreg_sample(out, "sluice_throughput_bytes_per_second", NULL, rate(a, 5));
@@ -930,5 +939,9 @@ agent_metrics(void *arg, struct wbuf *out)
 		mreg_family(out, "sluice_spool_used_ratio", "gauge",
 		    "Fullest spool file system, fraction used.");
 		mreg_sample(out, "sluice_spool_used_ratio", NULL, a->spool.pct / 100.0);
+		mreg_family(out, "sluice_spool_level", "gauge",
+		    "0 ok, 1 above spool_warn, 2 above spool_high (the loud warning).");
+		mreg_sample(out, "sluice_spool_level", NULL, a->spool.level == SPOOL_HIGH ? 2 :
+		    a->spool.level == SPOOL_WARN ? 1 : 0);
 	}
 }

@@ -11,6 +11,7 @@
  * the callback of the layer it serves, and stopped in the order that
  * lets what was written be committed first.
  */
+#include <sys/statvfs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -161,6 +162,7 @@ sink_metrics(void *arg, struct wbuf *out)
 {
 	struct sink	*sk = arg;
 	struct ssum	 m;
+	struct statvfs	 sv;
 	char		 lab[64];
 	int		 i;
 
@@ -185,6 +187,10 @@ sink_metrics(void *arg, struct wbuf *out)
 	metric(out, "sluice_sink_root_free_bytes", "gauge",
 	    "Free bytes on the file system of the root.",
 	    (double)fsx_free_bytes(sk->rootfd));
+	if (fstatvfs(sk->rootfd, &sv) == 0)
+		metric(out, "sluice_sink_root_size_bytes", "gauge",
+		    "Size of the file system of the root.",
+		    (double)sv.f_blocks * (double)sv.f_frsize);
 }
 
 /* ---- start / stop ----------------------------------------------------------------- */

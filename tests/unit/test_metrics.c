@@ -1,7 +1,8 @@
-// links: agent/libdaemon.a agent/libnet.a agent/libbase.a
+// links: agent/libdaemon.a agent/libnet.a agent/libstore.a agent/libbase.a
 /*
- * test_metrics.c: the /metrics HTTP server on a real loop.  The loop runs
- * in a thread; the test is a plain blocking client on 127.0.0.1.
+ * test_metrics.c: the HTTP listener (/metrics, the page, status.json) on a
+ * real loop.  The loop runs in a thread, the listener in libmicrohttpd's;
+ * the test is a plain blocking client on 127.0.0.1.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -137,14 +138,25 @@ connect_to(int port)
 	return fd;
 }
 
-/* Send req (len bytes), read the whole reply into a malloc'd string. */
-static char *
-http(int port, const char *req, size_t len)
+static void
+count_render(void *arg, struct wbuf *b)
 {
-	char	*buf = malloc(1 << 20);
-	size_t	 n = 0;
-	ssize_t	 r;
-	int	 fd = connect_to(port);
+	(*(int *)arg)++;
+	mreg_sample(b, "x", NULL, 1);
+}
+
+/* Send req (len bytes), read the whole reply into a malloc'd string;
+ * wait at most secs for each read. */
+static char *
+http_wait(int port, const char *req, size_t len, int secs)
+{
+	char		*buf = malloc(1 << 20);
+	size_t		 n = 0;
+	ssize_t		 r;
+	int		 fd = connect_to(port);
+	struct timeval	 tv = { secs, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
 	while (len > 0) {
 		r = send(fd, req, len, MSG_NOSIGNAL);
@@ -158,6 +170,12 @@ http(int port, const char *req, size_t len)
 	buf[n] = '\0';
 	close(fd);
 	return buf;
+}
+
+static char *
+http(int port, const char *req, size_t len)
+{
+	return http_wait(port, req, len, 5);
 }
 
 static int
@@ -234,12 +252,116 @@ test_not_found(void **state)
 	req = "POST /metrics HTTP/1.0\r\n\r\n";
 	rep = http(f->port, req, strlen(req));
 	assert_int_equal(status_of(rep), 405);
+	assert_non_null(strstr(rep, "Allow: GET, HEAD"));
 	free(rep);
+	req = "DELETE /status.json HTTP/1.1\r\nHost: x\r\n\r\n";
+	rep = http(f->port, req, strlen(req));
+	assert_int_equal(status_of(rep), 405);
+	free(rep);
+	req = "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+	rep = http(f->port, req, strlen(req));
+	assert_int_equal(status_of(rep), 405);
+	free(rep);
+	/* a head that is not HTTP: 400, or closed without a reply */
 	req = "garbage\r\n\r\n";
 	rep = http(f->port, req, strlen(req));
-	assert_int_equal(status_of(rep), 400);
+	assert_true(status_of(rep) == 400 || rep[0] == '\0');
 	free(rep);
 	assert_int_equal(f->renders, 0);
+	/* and the listener still serves */
+	rep = http(f->port, "GET /metrics HTTP/1.0\r\n\r\n", 25);
+	assert_int_equal(status_of(rep), 200);
+	free(rep);
+}
+
+/* HEAD: the headers of GET, no body.  The page is served from the binary;
+ * status.json without metrics_set_status is a 503 with a JSON reason. */
+static void
+test_head_page(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*req = "HEAD /metrics HTTP/1.0\r\n\r\n";
+	char		*rep = http(f->port, req, strlen(req)), *body;
+
+	assert_int_equal(status_of(rep), 200);
+	body = strstr(rep, "\r\n\r\n");
+	assert_non_null(body);
+	assert_string_equal(body + 4, "");
+	free(rep);
+	req = "GET / HTTP/1.0\r\n\r\n";
+	rep = http(f->port, req, strlen(req));
+	assert_int_equal(status_of(rep), 200);
+	assert_non_null(strstr(rep, "Content-Type: text/html"));
+	assert_non_null(strstr(rep, "Content-Security-Policy: default-src 'none'; "
+	    "script-src 'sha256-"));
+	assert_null(strstr(rep, "unsafe-inline"));
+	assert_non_null(strstr(rep, "<!DOCTYPE html>"));
+	assert_non_null(strstr(rep, "status.json"));
+	assert_non_null(strstr(rep, "</html>"));
+	free(rep);
+	req = "GET /status.json HTTP/1.0\r\n\r\n";
+	rep = http(f->port, req, strlen(req));
+	assert_int_equal(status_of(rep), 503);
+	assert_non_null(strstr(rep, "{\"error\":"));
+	free(rep);
+}
+
+/* Scrapes from several threads at once: each gets a whole reply, and
+ * they never cause more renders than scrapes. */
+static void *
+scraper(void *arg)
+{
+	struct fixture	*f = arg;
+	char		*rep = http(f->port, "GET /metrics HTTP/1.0\r\n\r\n", 25);
+	intptr_t	 ok = status_of(rep) == 200 && strstr(rep, "sluice_ratio 0.25\n");
+
+	free(rep);
+	return (void *)ok;
+}
+
+static void
+test_concurrent(void **state)
+{
+	struct fixture	*f = *state;
+	pthread_t	 th[6];
+	void		*ok;
+	int		 i;
+
+	for (i = 0; i < 6; i++)
+		pthread_create(&th[i], NULL, scraper, f);
+	for (i = 0; i < 6; i++) {
+		pthread_join(th[i], &ok);
+		assert_true(ok != NULL);
+	}
+	assert_true(f->renders >= 1 && f->renders <= 6);
+}
+
+/* A loop that never runs (a wedged daemon): the scrape gets 503 after
+ * METRICS_RENDER_WAIT, never hangs, and stopping is clean. */
+static void
+test_loop_stuck(void **state)
+{
+	struct metrics	*m = NULL;
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	char		 addr[64], err[256], *rep;
+	int		 port = free_port(), renders = 0;
+	double		 t0;
+	struct timeval	 tv;
+
+	(void)state;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	assert_int_equal(metrics_start(&m, loop, addr, count_render, &renders, err,
+	    sizeof(err)), SL_OK);
+	gettimeofday(&tv, NULL);
+	t0 = (double)tv.tv_sec + tv.tv_usec / 1e6;
+	rep = http_wait(port, "GET /metrics HTTP/1.0\r\n\r\n", 25, 20);
+	gettimeofday(&tv, NULL);
+	assert_int_equal(status_of(rep), 503);
+	assert_true((double)tv.tv_sec + tv.tv_usec / 1e6 - t0 >= METRICS_RENDER_WAIT - 0.5);
+	free(rep);
+	assert_int_equal(renders, 0);
+	metrics_stop(m);
+	ev_loop_destroy(loop);
 }
 
 static void
@@ -369,6 +491,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+		cmocka_unit_test(test_loop_stuck),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_off),
