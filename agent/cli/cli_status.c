@@ -424,6 +424,14 @@ status_text_agent(const struct status *s)
 		    (unsigned long long)t->n[DS_HOOK_RUNNING],
 		    (unsigned long long)t->n[DS_DONE],
 		    (unsigned long long)t->n[DS_HOOK_FAILED]);
+	if (t->n[DS_JOB_SUBMITTING] + t->n[DS_JOB_SUBMITTED] + t->n[DS_PULLING] +
+	    t->n[DS_PULLED] + t->n[DS_REDUCING])	/* route job, only when used */
+		printf("jobs:     %llu job_submitting, %llu job_submitted, %llu pulling, "
+		    "%llu pulled, %llu reducing\n",
+		    (unsigned long long)t->n[DS_JOB_SUBMITTING],
+		    (unsigned long long)t->n[DS_JOB_SUBMITTED],
+		    (unsigned long long)t->n[DS_PULLING], (unsigned long long)t->n[DS_PULLED],
+		    (unsigned long long)t->n[DS_REDUCING]);
 	printf("recent:   %llu datasets (%s) completed in the last %s\n",
 	    (unsigned long long)t->recent_ds, cli_bytes(t->recent_bytes, b, sizeof(b)),
 	    cli_duration(RATE_WINDOW, b2, sizeof(b2)));

@@ -13,7 +13,8 @@ sl_setup
 sport=$(sl_port); pport=$(sl_port); mport=$(sl_port); msport=$(sl_port)
 sl_sink_conf sink "$sport"
 sed -i "s|^\[daemon\]|[daemon]\nmetrics = 127.0.0.1:$msport|" "$T/sink.conf"
-sl_agent_conf agent "$pport" chunk_size=256K streams=1
+# one dataset at a time: the markup-named dataset waits in the queue, on the page, behind the slow one
+sl_agent_conf agent "$pport" chunk_size=256K streams=1 max_in_flight=1
 sed -i "s|^\[daemon\]|[daemon]\nmetrics = 127.0.0.1:$mport|" "$T/agent.conf"
 python3 "$ROOT/tests/integration/slowproxy.py" "$pport" "$sport" $((1024 * 1024)) > "$T/proxy.log" 2>&1 &
 SL_PID[proxy]=$!
