@@ -109,17 +109,32 @@ publish_prepare(int rootfd, const struct ds_rec *d, char *err, size_t errlen)
 	return pfd;
 }
 
+/* fsx_open_dio with a mode for O_CREAT: 0600, the sink's own until
+ * publication sets file_mode. */
+static int
+open_dio_mode(int pfd, const char *path, int flags, int dio)
+{
+	int fd;
+
+	if (dio) {
+		fd = fsx_open_beneath(pfd, path, flags | O_DIRECT, 0600);
+		if (fd >= 0 || errno != EINVAL)
+			return fd;
+	}
+	return fsx_open_beneath(pfd, path, flags, 0600);
+}
+
 /* Open (create: O_CREAT) file f of the partial tree, making its parent
  * directories when they are missing.  fd or -1 with errno. */
 static int
 open_making_parents(int pfd, const struct file_rec *f, int flags, int dio)
 {
-	int fd = fsx_open_dio(pfd, f->path, flags, dio);
+	int fd = open_dio_mode(pfd, f->path, flags, dio);
 
 	if (fd == -1 && errno == ENOENT && (flags & O_CREAT) && strchr(f->path, '/')) {
 		if (fsx_mkparents_beneath(pfd, f->path) == -1)
 			return -1;
-		fd = fsx_open_dio(pfd, f->path, flags, dio);
+		fd = open_dio_mode(pfd, f->path, flags, dio);
 	}
 	return fd;
 }

@@ -40,6 +40,9 @@ if grep -q "^held COMMIT dsid=$id" "$T/proxy.log" && [ -n "$part" ] && [ -f "$pa
 	out=$(S sink release bad --yes 2>&1); rc=$?
 	[ $rc = 1 ] && grep -q "agent agent is connected" <<<"$out" && [ -f "$part/a.bin" ] &&
 	    ok "receiving from a connected agent: refused: $out" || fail "release while receiving (rc=$rc): $out"
+	# made by their first chunk: the sink's own mode until published
+	m=$(stat -c %a "$part/a.bin" "$part/sub/b.txt" | xargs)
+	[ "$m" = "600 600" ] && ok "partial files made by their chunks, mode 600" || fail "partial file modes: $m"
 	truncate -s 1000 "$part/a.bin"
 	ok "COMMIT of $id held; $part/a.bin truncated at the sink"
 else
