@@ -4,7 +4,8 @@
  * Every chunk the sink writes joins the open batch (gcommit_push).  Once
  * per loop pass the caller hands the batch over (gcommit_flush): if the
  * committer thread is idle it takes the batch, fdatasyncs its files (one
- * syncfs when there are many: fsx_sync_fds), records its chunks in one
+ * syncfs when there are many: fsx_sync_fds; or when one is new, newent,
+ * since fdatasync does not make a new directory entry durable), records its chunks in one
  * LMDB txn, closes the fds the batch owns and wakes the loop, where
  * done() runs with the batch and its result.  Whatever was written
  * meanwhile forms the next batch: the busier the sink, the larger the
@@ -35,6 +36,10 @@ struct gc_ent {
 	int		 owns_fd;	/* closed after the sync; 0: an earlier
 					 * entry of the same file owns fd */
 	uint64_t	 conn;		/* the caller's: whom to acknowledge */
+	int		 newent;	/* the file may have been created since
+					 * the last sync: its directory entry
+					 * (and its parents') is made durable
+					 * too, by one syncfs for the batch */
 };
 
 /* A batch is durable (rc SL_OK) or failed (rc says why).  ents are valid

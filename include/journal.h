@@ -288,7 +288,11 @@ const char *sds_state_name(int state);	/* journal_ds.c */
  * the caller has checked journal_sink_name_holder.  If the id exists with
  * the same name, chunk size, file count, sizes and paths: SL_EEXIST and
  * *existing filled (the OPEN is a replay).  If it exists with a different
- * manifest: SL_EINVAL. */
+ * manifest: SL_EINVAL.  A new dataset of more than 8192 files has its
+ * file records written ahead in txns of 8192 (other writers wait for one
+ * at most), then the record, the rest and the name in the last one; a
+ * crash in between leaves file records nothing reads.  For one thread at
+ * a time (the sink's opener). */
 int	journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
 	    const struct file_rec *files, uint32_t nfiles, struct ds_rec *existing);
 /* The id holding the name dest/name ("" dest: flat): SL_OK and *id, or

@@ -22,22 +22,33 @@
 /* ".<name>.partial" into out. */
 void	publish_partial_name(char *out, size_t len, const char *name);
 
-/* Create (idempotently) the partial directory, every parent directory and
- * every file at its final size, all beneath rootfd without following a
- * symlink; fsync what was created.  Returns an fd on the partial
- * directory (>= 0) or an sl_err with err naming what failed (SL_ENOSPC
- * for ENOSPC/EDQUOT; SL_EPATH, fatal for the dataset, for a name the
- * file system cannot hold: ENAMETOOLONG, EILSEQ or EINVAL when creating
- * the partial directory, a file or its parents, and for a symlink or a
- * file where a directory should be). */
-int	publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files,
-	    uint32_t nfiles, char *err, size_t errlen);
+/* Create (idempotently) the partial directory beneath rootfd without
+ * following a symlink, and fsync it and its entry when it is new.  Its
+ * files are made later (publish_open_file, publish_commit).  Returns an
+ * fd on the partial directory (>= 0) or an sl_err with err naming what
+ * failed (SL_ENOSPC for ENOSPC/EDQUOT; SL_EPATH, fatal for the dataset,
+ * for a name the file system cannot hold: ENAMETOOLONG, EILSEQ or
+ * EINVAL, and for a symlink or a file where the directory should be). */
+int	publish_prepare(int rootfd, const struct ds_rec *d, char *err, size_t errlen);
+
+/* Open file f of the partial tree (partialfd) to write a chunk: O_WRONLY,
+ * O_DIRECT when dio and the file system takes it.  create: the file may
+ * not exist yet, so O_CREAT, its missing parent directories made, and a
+ * file of more than one chunk set to its final size.  Never follows a
+ * symlink.  Nothing is synced: a created entry is durable only once the
+ * caller has synced the file system (gcommit.h newent).  Returns the fd,
+ * or -1 with errno, *rc and err: SL_EPATH (fatal for the dataset: a symlink or
+ * a non-directory on the path, a name the file system cannot hold),
+ * SL_ENOSPC, SL_EIO. */
+int	publish_open_file(int partialfd, const struct file_rec *f, int dio,
+	    int create, int *rc, char *err, size_t errlen);
 
 /* 1 if <root>/<name> exists and its manifest names dataset id d->id, 0 if
  * it does not exist, SL_EEXIST if it exists and belongs to another one. */
 int	publish_is_published(int rootfd, const struct ds_rec *d);
 
-/* Verify and publish: for every file check size, re-read it and compare
+/* Verify and publish: create the empty files (no chunk made them; one
+ * syncfs then covers their entries), for every file check size, re-read it and compare
  * each chunk's XXH3-64 with the journal's, compare the chunk-list digest
  * with the agent's (digests: nfiles x 16 bytes), compute XXH3-128 (and
  * SHA-256 with VH_SHA256), write the manifest, set modes, fsync, rename into place

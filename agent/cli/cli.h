@@ -45,6 +45,7 @@ int	cmd_resume(int argc, char **argv);
 int	cmd_one_dataset(int argc, char **argv);	/* retry-hook DATASET */
 int	cmd_retry(int argc, char **argv);		/* retry DATASET [--name NEW] */
 int	cmd_cancel(int argc, char **argv);
+int	cmd_release(int argc, char **argv);	/* sink: release DATASET [--agent ID] */
 int	cmd_watch(int argc, char **argv);	/* cli_watch.c */
 int	cmd_verify(int argc, char **argv);	/* cli_verify.c */
 int	cmd_init(int argc, char **argv);	/* cli_init.c */

@@ -1,7 +1,7 @@
 /*
  * cli_ctl.c: the commands that change something, each one request over
  * the control socket (ctlclient.c) that the daemon acts on: submit,
- * pause, resume, retry, retry-hook, cancel.  They read no journal: the
+ * pause, resume, retry, retry-hook, cancel; at a sink, release.  They read no journal: the
  * daemon alone writes it.  Exit 0 when the daemon did it, 1 when it
  * refused, 3 when it cannot be reached.
  */
@@ -298,4 +298,53 @@ cmd_cancel(int argc, char **argv)
 		}
 	}
 	return ctl_simple("cancel", 1, argv + optind);
+}
+
+/* release DATASET [--agent ID] [--yes], at a sink: the control request
+ * "release" DATASET [ID]. */
+int
+cmd_release(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "agent", required_argument, NULL, 'a' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char	 line[64], *args[2], *agent = NULL;
+	int	 ch, yes = 0;
+
+	while ((ch = getopt_long(argc, argv, "a:y", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'a': agent = optarg; break;
+		case 'y': yes = 1; break;
+		default: return SL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || argv[optind][0] == '\0' ||
+	    (agent != NULL && agent[0] == '\0'))
+		return CLI_USAGE;
+	if (cli_cfg.role != ROLE_SINK) {
+		fprintf(stderr, "sluice: release: a sink's command, and this config is an "
+		    "agent's; at an agent, sluice cancel stops a dataset and releases "
+		    "its copy at the sink\n");
+		return SL_EXIT_USAGE;
+	}
+	if (!yes) {
+		if (!isatty(STDIN_FILENO)) {
+			fprintf(stderr, "sluice: release %s: not a terminal to confirm "
+			    "on; add --yes\n", cli_esc(argv[optind]));
+			return SL_EXIT_USAGE;
+		}
+		printf("Release dataset %s? Its partial copy is removed and the sink "
+		    "forgets it. [y/N] ", cli_esc(argv[optind]));
+		fflush(stdout);
+		if (fgets(line, sizeof(line), stdin) == NULL ||
+		    (line[0] != 'y' && line[0] != 'Y')) {
+			printf("not released\n");
+			return SL_EXIT_FAIL;
+		}
+	}
+	args[0] = argv[optind];
+	args[1] = agent;
+	return ctl_simple("release", agent ? 2 : 1, args);
 }

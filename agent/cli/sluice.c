@@ -133,6 +133,17 @@ static const struct cmd cmds[] = {
 	  "                 localhost, 127.0.0.1, ::1 and the host name (repeatable)\n"
 	  "  --spool DIR    agent: a spool directory to ingest from\n"
 	  "  -f, --force    replace an existing config (and certificates)" },
+	{ "release", cmd_release, "DATASET [--agent ID] [--yes]",
+	  "sink: remove a failed dataset's partial copy and free its name",
+	  "At a sink: a dataset that failed there (its partial copy and its name kept\n"
+	  "for a look), or one being received from an agent that is not connected, is\n"
+	  "released: its partial copy is removed, its name is free and the sink forgets\n"
+	  "it (journaled in its history and logged), so that the agent's sluice retry\n"
+	  "sends it afresh.  What [sink] partial_ttl does by itself after a while.\n"
+	  "DATASET is a name or a 16-hex-digit id.  Asks for confirmation on a terminal.\n\n"
+	  "  --agent ID  the dataset of that agent (names live in one namespace per\n"
+	  "              agent)\n"
+	  "  -y, --yes   do not ask" },
 	{ "help", cmd_help, "[COMMAND]", "this text, or one command's",
 	  "sluice help COMMAND is the same as sluice COMMAND --help." },
 };

@@ -1,6 +1,6 @@
 /*
  * role_sink.c: the receiving side (roles.h): start and stop, the control
- * command and the metrics collector.
+ * commands (ping, release) and the metrics collector.
  *
  * The role is layered (sink_int.h): sessions (sink_session.c) hand the
  * agent's frames to the dataset state machine (sink_dataset.c), which
@@ -78,6 +78,25 @@ agent_sum_fn(const struct ds_rec *d, void *arg)
 	return 0;
 }
 
+/* "release" DATASET [AGENT] (sink_release.c srel_release). */
+static int
+release_cmd(struct sink *sk, const struct wire_ctl_req *req, struct wbuf *out)
+{
+	char	key[SL_MAX_NAME + 1], agent[SL_MAX_ID + 1] = "", msg[2048];
+	int	rc;
+
+	if (req->argc < 1 || req->argc > 2 ||
+	    wire_str_copy(key, sizeof(key), req->argv[0]) != SL_OK || key[0] == '\0' ||
+	    (req->argc == 2 && wire_str_copy(agent, sizeof(agent), req->argv[1]) !=
+	    SL_OK)) {
+		wbuf_puts(out, "usage: release DATASET [AGENT]");
+		return SL_EINVAL;
+	}
+	rc = srel_release(sk, key, agent, msg, sizeof(msg));
+	wbuf_puts(out, msg);
+	return rc;
+}
+
 int
 sink_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 {
@@ -89,6 +108,8 @@ sink_control(void *arg, const struct wire_ctl_req *req, struct wbuf *out)
 	size_t		 i;
 	int		 receiving = 0, n;
 
+	if (req->command.len == 7 && memcmp(req->command.p, "release", 7) == 0)
+		return release_cmd(sk, req, out);
 	if (req->command.len != 4 || memcmp(req->command.p, "ping", 4) != 0) {
 		wbuf_puts(out, "unknown command");
 		return SL_EINVAL;

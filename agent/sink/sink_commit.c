@@ -39,6 +39,7 @@ commit_one(struct gcommit *g, struct batch *b)
 	struct sink_chunk	*sc;
 	int			*fds;
 	uint32_t		 i, nfd = 0;
+	int			 newent = 0;
 
 	fds = malloc((b->n ? b->n : 1) * sizeof(*fds));
 	sc = malloc((b->n ? b->n : 1) * sizeof(*sc));
@@ -47,10 +48,14 @@ commit_one(struct gcommit *g, struct batch *b)
 		struct gc_ent *e = &b->ents[i];
 		if (e->owns_fd)
 			fds[nfd++] = e->fd;
+		newent |= e->newent;
 		sc[i] = (struct sink_chunk){ e->dsid, e->file, e->chunk, e->hash,
 		    e->len };
 	}
-	if (b->rc == SL_OK && fsx_sync_fds(fds, nfd) == -1) {
+	/* A file created since the last sync: its entry must be durable
+	 * before its chunk is acknowledged, which fdatasync does not do. */
+	if (b->rc == SL_OK && (newent && b->n > 0 ? syncfs(b->ents[0].fd) :
+	    fsx_sync_fds(fds, nfd)) == -1) {
 		log_warn("sink", "group commit: sync of %u files failed", nfd);
 		b->rc = SL_EIO;
 	}

@@ -68,7 +68,37 @@ sds_free(struct sds *d)
 	ds_rec_free(&d->rec);
 	free(d->files);
 	free(d->held);
+	free(d->made);
 	free(d);
+}
+
+/* Is the directory entry of file i of d durable (sink_int.h made)? */
+static int
+sds_made(const struct sds *d, uint32_t i)
+{
+	return (d->made[i / 8] >> (i % 8)) & 1;
+}
+
+/* The files of d that hold a durable chunk exist durably: d->made. */
+static int
+sds_made_init(struct sds *d)
+{
+	uint32_t	i;
+	uint64_t	g;
+
+	d->made = calloc(d->nfiles / 8 + 1, 1);
+	if (d->made == NULL)
+		return SL_ENOMEM;
+	if (d->rec.chunks_acked == 0)
+		return SL_OK;
+	for (i = 0; i < d->nfiles; i++)
+		for (g = d->files[i].first_chunk; g < d->files[i].first_chunk +
+		    d->files[i].nchunks; g++)
+			if (d->held[g / 8] & (1u << (g % 8))) {
+				d->made[i / 8] |= (uint8_t)(1u << (i % 8));
+				break;
+			}
+	return SL_OK;
 }
 
 void
@@ -336,6 +366,36 @@ sds_io_error(struct sconn *c, struct sds *d, const char *op, const char *path, i
 	sconn_io_error(c, d->rec.id, op, path, e);
 }
 
+/* publish_open_file failed for a chunk of d (rc, err, errno e): a
+ * symlink or a name the file system cannot hold fails the dataset. */
+static void
+sds_open_error(struct sconn *c, struct sds *d, const char *path, int rc,
+    const char *err, int e)
+{
+	if (e == ELOOP || e == EXDEV || e == ENOTDIR || e == EISDIR)
+		sds_io_error(c, d, "open", path, e);
+	else {
+		if (!sl_err_retryable(rc))
+			sds_fail(c->sk, d, err);
+		sconn_error(c, d->rec.id, rc, "%s", err);
+	}
+}
+
+/* Open file i of d for a chunk, creating it if no chunk of it is durable
+ * yet.  fd, or -1 with the ERROR sent. */
+static int
+sds_open_file(struct sconn *c, struct sds *d, uint32_t i, int dio)
+{
+	char	err[SL_MAX_MSG];
+	int	fd, rc = SL_OK;
+
+	fd = publish_open_file(d->pfd, &d->files[i], dio, !sds_made(d, i), &rc, err,
+	    sizeof(err));
+	if (fd == -1)
+		sds_open_error(c, d, d->files[i].path, rc, err, errno);
+	return fd;
+}
+
 /* OPEN of a dataset this process holds already: the agent's new session
  * (or a duplicate).  The same manifest gets HAVE, its partial directory
  * reopened if its agent had gone (sink_limits.c). */
@@ -554,6 +614,13 @@ sds_opened(struct wq_job *j, void *arg)
 	d->held = op->held;
 	op->held = NULL;
 	d->pfd = op->pfd;
+	if (sds_made_init(d) != SL_OK) {
+		if (c != NULL)
+			sconn_error(c, 0, SL_ENOMEM, "out of memory");
+		sds_free(d);	/* and what it took from op, pfd too */
+		sopen_free(op);
+		return;
+	}
 	d->cost = op->cost;
 	d->touched = sl_time_wall();	/* partial_ttl */
 	if (op->published_now) {
@@ -587,7 +654,8 @@ int
 sds_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
     uint32_t len, uint64_t hash, int fd, int owns_fd, uint64_t conn)
 {
-	struct gc_ent e = { d, d->rec.id, file, chunk, len, hash, fd, owns_fd, conn };
+	struct gc_ent e = { d, d->rec.id, file, chunk, len, hash, fd, owns_fd, conn,
+	    !sds_made(d, file) };
 
 	return gcommit_push(sk->gc, &e);
 }
@@ -602,6 +670,7 @@ sds_durable(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
 		d->held[g / 8] |= (uint8_t)(1u << (g % 8));
 		d->rec.chunks_acked++;
 		d->rec.bytes_acked += len;
+		d->made[file / 8] |= (uint8_t)(1u << (file % 8));
 		if (d->vd)
 			verifier_durable(sk->ver, d->vd, file, chunk, hash);
 	}
@@ -613,7 +682,6 @@ static void
 write_async(struct sconn *c, struct sds *d, const struct wire_data *wd)
 {
 	struct sink		*sk = c->sk;
-	const struct file_rec	*f = &d->files[wd->file];
 	struct sjob		*j;
 	int			 fd;
 
@@ -621,9 +689,8 @@ write_async(struct sconn *c, struct sds *d, const struct wire_data *wd)
 		stream_close(c->s, "out of memory");
 		return;
 	}
-	fd = fsx_open_dio(d->pfd, f->path, O_WRONLY, 1);
+	fd = sds_open_file(c, d, wd->file, 1);
 	if (fd == -1) {
-		sds_io_error(c, d, "open", f->path, errno);
 		free(j);
 		return;
 	}
@@ -719,12 +786,9 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	}
 	fd = gcommit_fd(sk->gc, d, wd->file);
 	if (fd == -1) {
-		fd = fsx_open_dio(d->pfd, f->path, O_WRONLY,
-		    FSX_DIO_FILE(sk->dio, f->size));
-		if (fd == -1) {
-			sds_io_error(c, d, "open", f->path, errno);
+		fd = sds_open_file(c, d, wd->file, FSX_DIO_FILE(sk->dio, f->size));
+		if (fd == -1)
 			return;
-		}
 		newfd = 1;
 	}
 	if (fsx_pwrite_all(fd, wd->bytes, wd->len, (off_t)wd->chunk * d->rec.chunk_size,

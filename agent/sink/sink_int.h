@@ -50,6 +50,9 @@ struct sds {
 	struct file_rec	*files;
 	uint32_t	 nfiles;
 	uint8_t		*held;		/* bitmap, global chunk order */
+	uint8_t		*made;		/* bitmap by file: its entry is durable
+					 * (a chunk of it is); else a chunk
+					 * creates it (publish_open_file) */
 	int		 pfd;		/* partial directory, -1 when published */
 	struct vds	*vd;		/* digests following the transfer, or NULL */
 	uint32_t	 nwriting;	/* chunks at the writers (swrite.h) */
@@ -256,8 +259,20 @@ wq_done_fn sds_opened;
 /* The agent of c releases (abandons) dataset dsid for reason msg, open in
  * this session or known only from the journal; another agent's dataset
  * is refused with a log line. */
-/* The partial_ttl timer: removes partial copies untouched that long. */
+/* The partial_ttl timer: removes partial copies untouched that long, and
+ * those of datasets failed that long ago. */
 void	srel_expire_cb(struct ev_loop *loop, ev_timer *t, int revents);
+/* `sluice release KEY [--agent AGENT]` (control "release" KEY [AGENT]):
+ * dataset KEY (a name, or 16 hex digits of an id; AGENT: only that
+ * agent's), failed or received from an agent not connected now, is
+ * forgotten: its partial tree removed, its name free, a later OPEN of it
+ * starts afresh.  SL_OK with msg saying what was done, else msg says why
+ * not: SL_ENOTFOUND, SL_ESTATE (published; receiving from a connected
+ * agent), SL_EEXIST (the name is ambiguous: msg lists the ids), SL_EAGAIN
+ * (chunks of it on their way to the disk), SL_EIO (the journal),
+ * SL_ENOMEM. */
+int	srel_release(struct sink *sk, const char *key, const char *agent, char *msg,
+	    size_t msglen);
 
 /* ---- sink_ack.c: from written to durable to acknowledged ---- */
 

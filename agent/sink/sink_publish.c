@@ -1,9 +1,16 @@
 /*
  * sink_publish.c: partial tree and atomic publication at the sink.
  *
- * Files are created at their final size when a dataset is opened, so a
- * chunk is one pwrite at its offset and an empty file needs no chunk at
- * all.  Publication re-reads every byte rather than trusting the journal
+ * OPEN makes only the partial directory.  A file is created when its
+ * first chunk arrives (publish_open_file: its parents, and the file at
+ * its final size when it has more than one chunk, so a chunk is one
+ * pwrite at its offset), an empty file at COMMIT.  So a 100,000-file
+ * OPEN costs one mkdir, not 100,000 creates and a syncfs that every other
+ * dataset's group commit would wait behind (the file system's journal);
+ * the creates happen as that dataset's own bytes arrive.  A created
+ * entry is durable before its chunk is acknowledged: the group commit
+ * syncs the whole file system for a batch holding a file's first chunk
+ * (gcommit.h, newent).  Publication re-reads every byte rather than trusting the journal
  * alone: the journal says what we verified on arrival, the re-read says
  * the disk still holds it.  Only then is the manifest written and the
  * directory renamed into place (rename is the atomic step; a reader sees
@@ -65,7 +72,7 @@ static void
 name_err(char *err, size_t errlen, const char *what, const char *pname,
     const char *path, int e)
 {
-	snprintf(err, errlen, "%s%s%s%s: %s%s", what, pname, path ? "/" : "",
+	snprintf(err, errlen, "%s%s%s%s: %s%s", what, pname, path && *pname ? "/" : "",
 	    path ? path : "", strerror(e),
 	    e == ENAMETOOLONG || e == EILSEQ || e == EINVAL ?
 	    " (the sink's file system cannot hold this name; rename it at the "
@@ -73,13 +80,10 @@ name_err(char *err, size_t errlen, const char *what, const char *pname,
 }
 
 int
-publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files,
-    uint32_t nfiles, char *err, size_t errlen)
+publish_prepare(int rootfd, const struct ds_rec *d, char *err, size_t errlen)
 {
-	char		pname[SL_MAX_NAME + 16];
-	struct stat	st;
-	uint32_t	i;
-	int		pfd, fd, created = 0, e;
+	char	pname[SL_MAX_NAME + 16];
+	int	pfd, created = 0, e;
 
 	publish_partial_name(pname, sizeof(pname), d->name);
 	if (mkdirat(rootfd, pname, 0755) == 0)
@@ -94,41 +98,104 @@ publish_prepare(int rootfd, const struct ds_rec *d, const struct file_rec *files
 		snprintf(err, errlen, "open %s: %s", pname, strerror(errno));
 		return errno_code(errno);
 	}
-	for (i = 0; i < nfiles; i++) {
-		if (strchr(files[i].path, '/') &&
-		    fsx_mkparents_beneath(pfd, files[i].path) == -1) {
-			e = errno;
-			name_err(err, errlen, "cannot create the directory of ", pname,
-			    files[i].path, e);
-			close(pfd);
-			return name_code(e);
-		}
-		fd = fsx_open_beneath(pfd, files[i].path, O_WRONLY | O_CREAT, 0600);
-		if (fd == -1) {
-			e = errno;
-			name_err(err, errlen, "", pname, files[i].path, e);
-			close(pfd);
-			return name_code(e);
-		}
-		if (fstat(fd, &st) == -1 || ((uint64_t)st.st_size != files[i].size &&
-		    ftruncate(fd, (off_t)files[i].size) == -1)) {
-			snprintf(err, errlen, "%s/%s: size %llu: %s", pname, files[i].path,
-			    (unsigned long long)files[i].size, strerror(errno));
-			close(fd);
-			goto fail;
-		}
-		close(fd);
-	}
-	/* One syncfs makes the new entries and sizes durable. */
-	if (syncfs(pfd) == -1 || (created && fsx_fsync_dir(rootfd) == -1)) {
-		snprintf(err, errlen, "sync %s: %s", pname, strerror(errno));
-		goto fail;
+	/* The new directory and its entry: the name is reserved on disk as
+	 * in the journal before HAVE goes out. */
+	if (created && (fsx_fsync_dir(pfd) == -1 || fsx_fsync_dir(rootfd) == -1)) {
+		e = errno;
+		snprintf(err, errlen, "sync %s: %s", pname, strerror(e));
+		close(pfd);
+		return errno_code(e);
 	}
 	return pfd;
-fail:
-	e = errno;
-	close(pfd);
-	return errno_code(e);
+}
+
+/* fsx_open_dio with a mode for O_CREAT: 0600, the sink's own until
+ * publication sets file_mode. */
+static int
+open_dio_mode(int pfd, const char *path, int flags, int dio)
+{
+	int fd;
+
+	if (dio) {
+		fd = fsx_open_beneath(pfd, path, flags | O_DIRECT, 0600);
+		if (fd >= 0 || errno != EINVAL)
+			return fd;
+	}
+	return fsx_open_beneath(pfd, path, flags, 0600);
+}
+
+/* Open (create: O_CREAT) file f of the partial tree, making its parent
+ * directories when they are missing.  fd or -1 with errno. */
+static int
+open_making_parents(int pfd, const struct file_rec *f, int flags, int dio)
+{
+	int fd = open_dio_mode(pfd, f->path, flags, dio);
+
+	if (fd == -1 && errno == ENOENT && (flags & O_CREAT) && strchr(f->path, '/')) {
+		if (fsx_mkparents_beneath(pfd, f->path) == -1)
+			return -1;
+		fd = open_dio_mode(pfd, f->path, flags, dio);
+	}
+	return fd;
+}
+
+int
+publish_open_file(int pfd, const struct file_rec *f, int dio, int create,
+    int *rc, char *err, size_t errlen)
+{
+	struct stat	st;
+	int		fd, e;
+
+	fd = open_making_parents(pfd, f, O_WRONLY | (create ? O_CREAT : 0), dio);
+	if (fd == -1) {
+		e = errno;
+		name_err(err, errlen, "open ", "", f->path, e);
+		*rc = name_code(e);
+		errno = e;
+		return -1;
+	}
+	/* At its final size, so that the chunks land inside it in any order
+	 * (a one-chunk file gets its size from that chunk).  Never loses a
+	 * byte: no chunk lies beyond the size.  Only when the size is not
+	 * right yet: truncate waits for the O_DIRECT writes in flight to the
+	 * file, which a later chunk's open would then wait for on the loop. */
+	if (create && f->nchunks > 1 && (fstat(fd, &st) == -1 ||
+	    (uint64_t)st.st_size != f->size) && ftruncate(fd, (off_t)f->size) == -1) {
+		e = errno;
+		snprintf(err, errlen, "%s: size %llu: %s", f->path,
+		    (unsigned long long)f->size, strerror(e));
+		close(fd);
+		*rc = errno_code(e);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* The files no chunk creates (empty ones) are made here, at COMMIT.
+ * *made: set when one was.  SL_OK or an sl_err with err. */
+static int
+make_empty_files(int pfd, const struct file_rec *files, uint32_t nfiles, int *made,
+    char *err, size_t errlen)
+{
+	uint32_t	i;
+	int		fd, e;
+
+	for (i = 0; i < nfiles; i++) {
+		if (files[i].size != 0)
+			continue;
+		fd = open_making_parents(pfd, &files[i], O_WRONLY | O_CREAT | O_EXCL, 0);
+		if (fd == -1 && errno == EEXIST)
+			continue;
+		if (fd == -1) {
+			e = errno;
+			name_err(err, errlen, "create ", "", files[i].path, e);
+			return name_code(e);
+		}
+		close(fd);
+		*made = 1;
+	}
+	return SL_OK;
 }
 
 int
@@ -420,7 +487,7 @@ publish_commit(struct journal *j, int rootfd, int pfd, unsigned how, const struc
 	uint8_t		*buf;
 	uint32_t	 i, maxc = 0;
 	char		 pname[SL_MAX_NAME + 16];
-	int		 rc = SL_OK;
+	int		 rc = SL_OK, made = 0;
 
 	for (i = 0; i < nfiles; i++)
 		if (files[i].nchunks > maxc)
@@ -433,6 +500,9 @@ publish_commit(struct journal *j, int rootfd, int pfd, unsigned how, const struc
 		rc = SL_ENOMEM;
 		goto out;
 	}
+	rc = make_empty_files(pfd, files, nfiles, &made, err, errlen);
+	if (rc != SL_OK)
+		goto out;
 	for (i = 0; i < nfiles && rc == SL_OK; i++) {
 		const uint8_t *dg = digests + (size_t)i * WIRE_DIGEST_LEN;
 		if (pre != NULL && pre[i].state == VS_DONE)
@@ -450,8 +520,10 @@ publish_commit(struct journal *j, int rootfd, int pfd, unsigned how, const struc
 	rc = set_dir_modes(pfd, files, nfiles, dir_mode, err, errlen);
 	if (rc != SL_OK)
 		goto out;
-	if (fsx_fsync_dir(pfd) == -1) {
-		snprintf(err, errlen, "fsync: %s", strerror(errno));
+	/* Files made just now may sit in subdirectories: then one syncfs
+	 * makes every new entry durable before the rename publishes them. */
+	if ((made ? syncfs(pfd) : fsx_fsync_dir(pfd)) == -1) {
+		snprintf(err, errlen, "%s: %s", made ? "syncfs" : "fsync", strerror(errno));
 		rc = SL_EIO;
 		goto out;
 	}

@@ -297,6 +297,14 @@ jr_ds_insert(struct journal *j, MDB_txn *t, const struct ds_rec *d,
     const struct file_rec *fr, uint32_t nfiles, uint64_t nchunks,
     uint64_t bytes)
 {
+	return jr_ds_insert_from(j, t, d, fr, nfiles, 0, nchunks, bytes);
+}
+
+int
+jr_ds_insert_from(struct journal *j, MDB_txn *t, const struct ds_rec *d,
+    const struct file_rec *fr, uint32_t nfiles, uint32_t from, uint64_t nchunks,
+    uint64_t bytes)
+{
 	struct ds_rec rec = *d;
 	int rc;
 
@@ -314,7 +322,9 @@ jr_ds_insert(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	rc = jr_ds_store(j, t, &rec, MDB_NOOVERWRITE);
 	if (rc)
 		return rc;
-	return jr_files_insert(j, t, d->id, fr, nfiles);
+	if (from > nfiles)
+		return SL_EINVAL;
+	return jr_files_insert(j, t, d->id, fr + from, nfiles - from);
 }
 
 int

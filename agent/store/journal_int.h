@@ -313,6 +313,11 @@ int	jr_ds_files(const struct ds_rec *d, const struct file_rec *files,
 int	jr_ds_insert(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	    const struct file_rec *fr, uint32_t nfiles, uint64_t nchunks,
 	    uint64_t bytes);
+/* jr_ds_insert whose files fr[0..from) are stored already (by earlier
+ * txns, jr_files_insert): the record counts all nfiles, t stores the rest. */
+int	jr_ds_insert_from(struct journal *j, MDB_txn *t, const struct ds_rec *d,
+	    const struct file_rec *fr, uint32_t nfiles, uint32_t from,
+	    uint64_t nchunks, uint64_t bytes);
 /* Store files fr (from jr_ds_files) of dataset id in t and, on the agent,
  * one pending chunk record per chunk (jr_ds_insert's second half). */
 int	jr_files_insert(struct journal *j, MDB_txn *t, uint64_t id,

@@ -22,8 +22,8 @@ scripts/bench --open-storm), in plaintext mode (HMAC HELLO, rawpeer.py).
                      the same, N datasets PREFIX-0..N-1 in turn on one
                      connection; one line each
   symlink AGENT NAME PARTIAL OUTSIDE
-                     OPEN NAME (files f, g of 10 bytes), then replace
-                     PARTIAL/f by a symlink to OUTSIDE and send f's DATA;
+                     OPEN NAME (files f, g of 10 bytes), then plant
+                     PARTIAL/f as a symlink to OUTSIDE and send f's DATA;
                      print the answer, then OPEN it again: "again ANSWER"
   storm AGENT NAME NFILES COUNT
                      COUNT OPENs of NFILES files in turn (names NAME-i),
@@ -244,7 +244,12 @@ def do_symlink(addr, secret, agent, name, partial, outside):
     if a != "have":
         print("open: " + a)
         return 1
-    os.unlink(os.path.join(partial, "f"))
+    # the sink makes f at its first chunk: plant the symlink where it
+    # would be (or replace it, were it there already)
+    try:
+        os.unlink(os.path.join(partial, "f"))
+    except FileNotFoundError:
+        pass
     os.symlink(outside, os.path.join(partial, "f"))
     p.send(frame(DATA, struct.pack("<QIIQI", dsid, 0, 0, xxh3_64(body), len(body)) + body))
     print(answer(p, 10))

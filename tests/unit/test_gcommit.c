@@ -117,7 +117,7 @@ static struct gc_ent
 ent(struct fx *f, uint32_t chunk, int fd, int owns)
 {
 	return (struct gc_ent){ &f->dsmark, DSID, 0, chunk, CS, 0x1000u + chunk, fd,
-	    owns, 7 };
+	    owns, 7, 0 };
 }
 
 /* Run the loop until done() has run n times (or 5 s). */
@@ -233,11 +233,42 @@ test_refused(void **state)
 	gcommit_stop(f->g);
 }
 
+/* A batch holding a new file's first chunk (newent) is made durable by a
+ * syncfs of its file system instead of fdatasyncs: the same outcome for
+ * done() and the journal, the owned fds closed. */
+static void
+test_newent(void **state)
+{
+	struct fx	*f = *state;
+	struct gc_ent	 e;
+	uint64_t	 h[2];
+	int		 fd = open_file(f);
+
+	assert_int_equal(gcommit_start(&f->g, f->loop, f->j, on_done, f), SL_OK);
+	e = ent(f, 0, fd, 1);
+	e.newent = 1;
+	assert_int_equal(gcommit_push(f->g, &e), SL_OK);
+	e = ent(f, 1, fd, 0);		/* same file, its fd shared */
+	e.newent = 1;
+	assert_int_equal(gcommit_push(f->g, &e), SL_OK);
+	gcommit_flush(f->g);
+	wait_done(f, 1);
+	assert_int_equal(f->rcs[0], SL_OK);
+	assert_int_equal(f->sizes[0], 2);
+	assert_int_equal(journal_sink_hashes(f->j, DSID, 0, h, 2), SL_OK);
+	assert_int_equal(h[1], 0x1001);
+	errno = 0;
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	gcommit_stop(f->g);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_batch_and_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	};

@@ -1128,6 +1128,71 @@ test_lane(void **state)
 	journal_close(j);
 }
 
+/* A new dataset of 20,001 files is journaled in slices (files ahead of
+ * the record): all of it reads back, the name is reserved, a replay is
+ * EEXIST, another manifest under its id EINVAL and changes nothing, and
+ * forgetting it drops every file record. */
+static void
+test_sink_large(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_SINK, 0);
+	struct ds_rec d, ex;
+	struct file_rec *files, *fl = NULL;
+	char *paths;
+	uint32_t i, n = 20001, nf = 0;
+	uint64_t fc = 0, holder = 0;
+
+	files = calloc(n, sizeof(*files));
+	paths = calloc(n, 16);
+	assert_non_null(files);
+	assert_non_null(paths);
+	memset(&d, 0, sizeof(d));
+	d.id = 0x77;
+	d.state = SDS_RECEIVING;
+	d.chunk_size = CS;
+	d.nfiles = n;
+	snprintf(d.name, sizeof(d.name), "many");
+	snprintf(d.src, sizeof(d.src), "agent-1");
+	for (i = 0; i < n; i++) {
+		snprintf(paths + (size_t)i * 16, 16, "d/f%06u", i);
+		files[i].path = paths + (size_t)i * 16;
+		files[i].size = i % 3;
+		files[i].nchunks = wire_nchunks(files[i].size, CS);
+		files[i].first_chunk = fc;
+		fc += files[i].nchunks;
+		d.bytes += files[i].size;
+	}
+	d.nchunks = fc;
+	assert_int_equal(journal_sink_ds_create(j, &d, files, n, NULL), SL_OK);
+	assert_int_equal(journal_files_load(j, 0x77, &fl, &nf), SL_OK);
+	assert_int_equal(nf, n);
+	for (i = 0; i < n; i++) {
+		assert_string_equal(fl[i].path, files[i].path);
+		assert_int_equal(fl[i].size, files[i].size);
+	}
+	free(fl);
+	assert_int_equal(journal_sink_name_holder(j, "", "many", &holder), SL_OK);
+	assert_int_equal(holder, 0x77);
+	memset(&ex, 0, sizeof(ex));
+	assert_int_equal(journal_sink_ds_create(j, &d, files, n, &ex), SL_EEXIST);
+	assert_int_equal(ex.nfiles, n);
+	ds_rec_free(&ex);
+	files[15000].path = (char *)"other";
+	assert_int_equal(journal_sink_ds_create(j, &d, files, n, &ex), SL_EINVAL);
+	files[15000].path = paths + (size_t)15000 * 16;
+	assert_int_equal(journal_files_load(j, 0x77, &fl, &nf), SL_OK);
+	assert_string_equal(fl[15000].path, "d/f015000");
+	free(fl);
+	assert_int_equal(journal_sink_ds_forget(j, 0x77, "gone"), SL_OK);
+	assert_int_equal(journal_files_load(j, 0x77, &fl, &nf), SL_ENOTFOUND);
+	/* and it can be created again */
+	assert_int_equal(journal_sink_ds_create(j, &d, files, n, NULL), SL_OK);
+	free(files);
+	free(paths);
+	journal_close(j);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1152,6 +1217,7 @@ main(int argc, char **argv)
 		T(test_rebind),
 		T(test_sink_forget),
 		T(test_lane),
+		T(test_sink_large),
 	};
 
 	self_path = argv[0];
