@@ -4,8 +4,20 @@
  * Two batches at most: the open one the loop appends to, and the one the
  * committer thread is making durable (busy).  The committer is a workq
  * (workq.h) of one thread, so a batch is its job.
+ *
+ * Each chunk written with O_DIRECT comes with its own fd, so a batch of
+ * several chunks of one file held as many fds of one inode, and synced
+ * each: every fdatasync after the first found nothing to write but still
+ * cost a flush of the disk's cache.  fdatasync is per inode, and an
+ * O_DIRECT write's errors come back from the write itself, so one fd per
+ * inode among those still O_DIRECT is enough.  An fd that went through
+ * the page cache (a tail, a file system without O_DIRECT) is always
+ * synced itself: a write-back error is reported to the fds that were
+ * open when it happened, so which fd asks matters there.
  */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsx.h"
@@ -32,21 +44,52 @@ struct gcommit {
 	struct workq	*q;		/* the committer thread */
 };
 
+/* Is fd written only with O_DIRECT and of an inode one of fds[0..n)
+ * (also O_DIRECT, see dio_key) already is?  keys[i] describes fds[i]. */
+struct dio_key {
+	dev_t	dev;
+	ino_t	ino;
+	int	dio;
+};
+
+static int
+dio_dup(struct dio_key *keys, uint32_t n, int fd)
+{
+	struct stat	st;
+	uint32_t	i;
+	int		fl = fcntl(fd, F_GETFL);
+
+	keys[n].dio = 0;
+	if (fl == -1 || !(fl & O_DIRECT) || fstat(fd, &st) == -1)
+		return 0;	/* synced on its own */
+	keys[n].dev = st.st_dev;
+	keys[n].ino = st.st_ino;
+	keys[n].dio = 1;
+	for (i = 0; i < n; i++)
+		if (keys[i].dio && keys[i].ino == st.st_ino && keys[i].dev == st.st_dev)
+			return 1;
+	return 0;
+}
+
 /* Sync the files of b, journal its chunks, close its fds. */
 static void
 commit_one(struct gcommit *g, struct batch *b)
 {
 	struct sink_chunk	*sc;
+	struct dio_key		*keys;
 	int			*fds;
-	uint32_t		 i, nfd = 0;
+	uint32_t		 i, nfd = 0, nsame = 0;
 	int			 newent = 0;
 
 	fds = malloc((b->n ? b->n : 1) * sizeof(*fds));
 	sc = malloc((b->n ? b->n : 1) * sizeof(*sc));
-	b->rc = (fds && sc) ? SL_OK : SL_ENOMEM;
+	keys = malloc((b->n ? b->n : 1) * sizeof(*keys));
+	b->rc = (fds && sc && keys) ? SL_OK : SL_ENOMEM;
 	for (i = 0; b->rc == SL_OK && i < b->n; i++) {
 		struct gc_ent *e = &b->ents[i];
-		if (e->owns_fd)
+		if (e->owns_fd && dio_dup(keys, nfd, e->fd))
+			nsame++;
+		else if (e->owns_fd)
 			fds[nfd++] = e->fd;
 		newent |= e->newent;
 		sc[i] = (struct sink_chunk){ e->dsid, e->file, e->chunk, e->hash,
@@ -68,8 +111,9 @@ commit_one(struct gcommit *g, struct batch *b)
 	for (i = 0; i < b->n; i++)
 		if (b->ents[i].owns_fd)
 			close(b->ents[i].fd);
-	log_debug("sink", "group commit chunks=%u files=%u rc=%s", b->n, nfd,
-	    sl_strerror(b->rc));
+	log_debug("sink", "group commit chunks=%u files=%u same-inode=%u rc=%s",
+	    b->n, nfd, nsame, sl_strerror(b->rc));
+	free(keys);
 	free(fds);
 	free(sc);
 }

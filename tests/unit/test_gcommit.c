@@ -4,7 +4,9 @@
  * journal, real files and a real libev loop: a batch is journaled before
  * done() runs and its owned fds are closed; chunks pushed while a batch is
  * at the committer form the next one; stop commits what is pending; a
- * batch the journal refuses reaches done() with that error.
+ * batch the journal refuses reaches done() with that error; several
+ * O_DIRECT fds of one inode make one batch (one of them is synced), but
+ * an fd that is not O_DIRECT is always synced itself.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -263,6 +265,75 @@ test_newent(void **state)
 	gcommit_stop(f->g);
 }
 
+/* fds of one inode: three O_DIRECT (where the file system has it) and
+ * one through the page cache; all owned, all closed, all journaled. */
+static void
+test_same_inode(void **state)
+{
+	struct fx	*f = *state;
+	struct gc_ent	 e;
+	uint64_t	 h[3];
+	char		 path[128];
+	int		 fds[3], i;
+
+	snprintf(path, sizeof(path), "%s/f", f->dir);
+	close(open_file(f));
+	for (i = 0; i < 2; i++) {
+		fds[i] = open(path, O_WRONLY | O_DIRECT);
+		if (fds[i] == -1 && errno == EINVAL)
+			fds[i] = open(path, O_WRONLY);
+		assert_true(fds[i] >= 0);
+	}
+	fds[2] = open(path, O_WRONLY);
+	assert_true(fds[2] >= 0);
+	assert_int_equal(gcommit_start(&f->g, f->loop, f->j, on_done, f), SL_OK);
+	for (i = 0; i < 3; i++) {
+		e = ent(f, (uint32_t)i, fds[i], 1);
+		assert_int_equal(gcommit_push(f->g, &e), SL_OK);
+	}
+	gcommit_flush(f->g);
+	wait_done(f, 1);
+	assert_int_equal(f->sizes[0], 3);
+	assert_int_equal(f->rcs[0], SL_OK);
+	assert_int_equal(journal_sink_hashes(f->j, DSID, 0, h, 3), SL_OK);
+	assert_int_equal(h[2], 0x1002);
+	for (i = 0; i < 3; i++) {
+		errno = 0;
+		assert_int_equal(fcntl(fds[i], F_GETFD), -1);
+		assert_int_equal(errno, EBADF);
+	}
+	gcommit_stop(f->g);
+}
+
+/* A non-O_DIRECT fd is synced even beside O_DIRECT fds: here it is a
+ * pipe, whose fdatasync fails, so the batch must fail. */
+static void
+test_buffered_synced(void **state)
+{
+	struct fx	*f = *state;
+	struct gc_ent	 e;
+	char		 path[128];
+	int		 fd, p[2];
+
+	snprintf(path, sizeof(path), "%s/f", f->dir);
+	close(open_file(f));
+	fd = open(path, O_WRONLY | O_DIRECT);
+	if (fd == -1 && errno == EINVAL)
+		fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(gcommit_start(&f->g, f->loop, f->j, on_done, f), SL_OK);
+	e = ent(f, 0, fd, 1);
+	assert_int_equal(gcommit_push(f->g, &e), SL_OK);
+	e = ent(f, 1, p[1], 1);
+	assert_int_equal(gcommit_push(f->g, &e), SL_OK);
+	gcommit_flush(f->g);
+	wait_done(f, 1);
+	assert_int_equal(f->rcs[0], SL_EIO);
+	close(p[0]);
+	gcommit_stop(f->g);
+}
+
 int
 main(void)
 {
@@ -271,6 +342,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_newent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_batch_and_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_inode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buffered_synced, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
