@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "log.h"
 #include "sltime.h"
@@ -194,27 +193,6 @@ data_done(void *arg, int sent)
 		pump(b->ps);
 }
 
-/* Per-file digest: XXH3-128 over the chunk hashes as u64 LE (the same
- * definition as send_xfer.c's, PROTOCOL.md COMMIT). */
-static void
-file_digest(const struct ads *d, uint32_t f, uint8_t out[WIRE_DIGEST_LEN])
-{
-	XXH3_state_t		*st = XXH3_createState();
-	XXH128_canonical_t	 canon;
-	uint8_t			 le[8];
-	uint64_t		 g;
-
-	XXH3_128bits_reset(st);
-	for (g = d->files[f].first_chunk;
-	    g < d->files[f].first_chunk + d->files[f].nchunks; g++) {
-		wire_put_u64(le, d->hash[g]);
-		XXH3_128bits_update(st, le, sizeof(le));
-	}
-	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(st));
-	memcpy(out, canon.digest, WIRE_DIGEST_LEN);
-	XXH3_freeState(st);
-}
-
 /* The dataset cannot be pulled as journaled (source changed): failed. */
 static void
 fail_ds(struct psess *ps, const char *why)
@@ -285,7 +263,7 @@ commit(struct psess *ps, int digests)
 		return;
 	}
 	for (f = 0; digests && f < d->nfiles; f++)
-		file_digest(d, f, dig + (size_t)f * WIRE_DIGEST_LEN);
+		ads_file_digest(d, f, dig + (size_t)f * WIRE_DIGEST_LEN);
 	wc.dsid = d->rec.id;
 	wc.nfiles = d->nfiles;
 	wc.digests = dig;

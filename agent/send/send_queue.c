@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -157,6 +158,27 @@ ads_load(struct agent *a, struct ads *d)
 	}
 	d->loaded = 1;
 	return SL_OK;
+}
+
+/* Per-file digest: XXH3-128 over the chunk hashes as u64 LE (PROTOCOL.md
+ * COMMIT); the push (send_xfer.c) and the pull (send_pull_xfer.c) send it. */
+void
+ads_file_digest(const struct ads *d, uint32_t f, uint8_t out[WIRE_DIGEST_LEN])
+{
+	XXH3_state_t	*st = XXH3_createState();
+	XXH128_canonical_t canon;
+	uint8_t		 le[8];
+	uint64_t	 g;
+
+	XXH3_128bits_reset(st);
+	for (g = d->files[f].first_chunk;
+	    g < d->files[f].first_chunk + d->files[f].nchunks; g++) {
+		wire_put_u64(le, d->hash[g]);
+		XXH3_128bits_update(st, le, sizeof(le));
+	}
+	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(st));
+	memcpy(out, canon.digest, WIRE_DIGEST_LEN);
+	XXH3_freeState(st);
 }
 
 struct ads *

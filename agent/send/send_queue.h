@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include "journal.h"
+#include "wire.h"
 
 struct agent;
 struct ads;
@@ -17,6 +18,9 @@ struct astream;
 /* A dataset record in memory for r (meta not copied), chunks not loaded.
  * Caller queues it (queue_add) or frees it; NULL when out of memory. */
 struct ads *	ads_new(const struct ds_rec *r);
+/* File f's digest for COMMIT: XXH3-128 over its chunk hashes (u64 LE). */
+void		ads_file_digest(const struct ads *d, uint32_t f,
+		    uint8_t out[WIRE_DIGEST_LEN]);
 /* Log d's phase change (enum phase) and set it. */
 void	phase_enter(struct ads *d, int phase);
 /* Journal d's state change (DS_*, with reason and published path, either

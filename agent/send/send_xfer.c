@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "agent_hook.h"
 #include "log.h"
@@ -278,7 +277,6 @@ out:
 	}
 }
 
-
 /* A stream with no OPEN waiting for its HAVE, or -1. */
 static int
 open_stream(const struct agent *a)
@@ -428,26 +426,6 @@ xfer_up(struct agent *a)
 	xfer_next(a);
 }
 
-/* Per-file digest: XXH3-128 over the chunk hashes as u64 LE. */
-static void
-file_digest(const struct ads *d, uint32_t f, uint8_t out[WIRE_DIGEST_LEN])
-{
-	XXH3_state_t	*st = XXH3_createState();
-	XXH128_canonical_t canon;
-	uint8_t		 le[8];
-	uint64_t	 g;
-
-	XXH3_128bits_reset(st);
-	for (g = d->files[f].first_chunk;
-	    g < d->files[f].first_chunk + d->files[f].nchunks; g++) {
-		wire_put_u64(le, d->hash[g]);
-		XXH3_128bits_update(st, le, sizeof(le));
-	}
-	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(st));
-	memcpy(out, canon.digest, WIRE_DIGEST_LEN);
-	XXH3_freeState(st);
-}
-
 /* Send d's COMMIT on stream 0: each file's digest, or zeros (digests
  * 0: a COMMIT that only asks where a published dataset went). */
 static void
@@ -465,7 +443,7 @@ commit_out(struct agent *a, struct ads *d, int digests)
 		return;
 	}
 	for (f = 0; digests && f < d->nfiles; f++)
-		file_digest(d, f, dig + (size_t)f * WIRE_DIGEST_LEN);
+		ads_file_digest(d, f, dig + (size_t)f * WIRE_DIGEST_LEN);
 	wc.dsid = d->rec.id;
 	wc.nfiles = d->nfiles;
 	wc.digests = dig;
