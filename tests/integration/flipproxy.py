@@ -12,16 +12,11 @@ printed once it listens.
 """
 import socket
 import sys
-import threading
+
+from proxylib import both_ways, say, serve
 
 listen_port, target_port, nconn = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 offsets = sorted(int(x) for x in sys.argv[4].split(",")) if len(sys.argv) > 4 else []
-lock = threading.Lock()
-
-
-def say(msg):
-    with lock:
-        print(msg, flush=True)
 
 
 def pump(src, dst, idx, flips):
@@ -49,33 +44,11 @@ def pump(src, dst, idx, flips):
             pass
 
 
-def serve(client, idx):
-    try:
-        upstream = socket.create_connection(("127.0.0.1", target_port))
-    except OSError:
-        client.close()
-        return
+def relay(client, upstream, idx):
     flips = offsets if idx < nconn else []
-    t1 = threading.Thread(target=pump, args=(client, upstream, idx, flips), daemon=True)
-    t2 = threading.Thread(target=pump, args=(upstream, client, idx, []), daemon=True)
-    t1.start(); t2.start()
-    t1.join(); t2.join()
-    client.close(); upstream.close()
-
-
-def main():
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", listen_port))
-    ls.listen(64)
-    say("ready")
-    idx = 0
-    while True:
-        c, _ = ls.accept()
-        say("conn=%d" % idx)
-        threading.Thread(target=serve, args=(c, idx), daemon=True).start()
-        idx += 1
+    both_ways(client, upstream, lambda a, b: pump(a, b, idx, flips),
+              lambda a, b: pump(a, b, idx, []))
 
 
 if __name__ == "__main__":
-    main()
+    serve(listen_port, target_port, relay, announce=True)

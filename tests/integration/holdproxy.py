@@ -22,11 +22,12 @@ tree between the last ACK and the COMMIT.
 Prints "ready" once listening.
 """
 import os
-import time
-import socket
 import struct
 import sys
 import threading
+import time
+
+from proxylib import both_ways, hang_up, say, serve
 
 MAGIC = 0x4C53
 NAMES = {4: "OPEN", 5: "HAVE", 6: "DATA", 9: "COMMIT", 10: "COMMITTED", 11: "ERROR"}
@@ -37,11 +38,6 @@ hold_commit = len(sys.argv) > 4 and sys.argv[3] == "commit"
 go_file = sys.argv[4] if hold_commit else None
 lock = threading.Lock()
 state = {"held": False}
-
-
-def say(line):
-    with lock:
-        print(line, flush=True)
 
 
 def recv_exact(s, n):
@@ -97,28 +93,8 @@ def pump(src, dst, to_agent):
                 dst.sendall(hdr + body)
     except OSError:
         pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    hang_up(src, dst)
 
 
-def serve():
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", listen_port))
-    ls.listen(64)
-    say("ready")
-    while True:
-        c, _ = ls.accept()
-        try:
-            s = socket.create_connection(("127.0.0.1", target_port))
-        except OSError:
-            c.close()
-            continue
-        threading.Thread(target=pump, args=(c, s, False), daemon=True).start()
-        threading.Thread(target=pump, args=(s, c, True), daemon=True).start()
-
-
-serve()
+serve(listen_port, target_port, lambda c, s, _: both_ways(
+    c, s, lambda a, b: pump(a, b, False), lambda a, b: pump(a, b, True)))

@@ -12,10 +12,10 @@ caps that credit (default: no cap).  With "reverse" the limit is on the
 replies instead (a pull: the client dials, the server sends the data).
 Prints "ready".
 """
-import socket
 import sys
-import threading
 import time
+
+from proxylib import both_ways, hang_up, serve
 
 listen_port, target_port, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 extra = sys.argv[4:]
@@ -41,28 +41,9 @@ def pump(src, dst, limit):
                     time.sleep(ahead)
     except OSError:
         pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    hang_up(src, dst)
 
 
-def serve():
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", listen_port))
-    ls.listen(64)
-    print("ready", flush=True)
-    while True:
-        c, _ = ls.accept()
-        try:
-            s = socket.create_connection(("127.0.0.1", target_port))
-        except OSError:
-            c.close()
-            continue
-        threading.Thread(target=pump, args=(c, s, 0 if reverse else rate), daemon=True).start()
-        threading.Thread(target=pump, args=(s, c, rate if reverse else 0), daemon=True).start()
-
-
-serve()
+serve(listen_port, target_port, lambda c, s, _: both_ways(
+    c, s, lambda a, b: pump(a, b, 0 if reverse else rate),
+    lambda a, b: pump(a, b, rate if reverse else 0)))

@@ -1,7 +1,8 @@
-// links: agent/libstore.a
+// links: agent/libstore.a tests/unit/journal_fixtures.o
 /*
- * test_journal.c: the LMDB journal (agent/store/journal.c), both roles, in a
- * fresh temporary directory per test.
+ * test_journal.c: the LMDB journal (agent/store/journal*.c), the agent's records: datasets,
+ * history, chunks, lookups, reopening, a reader beside the writer, rebinding
+ * and lanes, each in a fresh temporary directory (journal_fixtures.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,11 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <sys/stat.h>
-#include <sys/types.h>
 #include <sys/wait.h>
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,87 +21,7 @@
 
 #include "journal.h"
 #include "wire.h"
-
-#define CS	(64u * 1024)		/* chunk size used by the tests */
-
-struct fx {
-	char	dir[64];		/* mkdtemp */
-	char	jpath[128];		/* dir/j */
-	char	err[512];
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/sluice-tj-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->jpath, sizeof(f->jpath), "%s/j", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-static struct journal *
-open_ok(struct fx *f, enum journal_role role, int flags)
-{
-	struct journal *j = NULL;
-	int rc;
-
-	rc = journal_open(&j, f->jpath, role, flags, 0, f->err, sizeof(f->err));
-	if (rc != SL_OK)
-		print_error("journal_open: %d %s\n", rc, f->err);
-	assert_int_equal(rc, SL_OK);
-	assert_non_null(j);
-	return j;
-}
-
-/* A dataset "name" with three files: 2.5 chunks, empty, exactly 1 chunk. */
-static uint64_t fsizes[3] = { 2 * CS + CS / 2, 0, CS };
-
-static const char *fpaths[3] = { "dir/file0", "dir/file1", "dir/file2" };
-
-static void
-make_ds(struct ds_rec *d, struct file_rec files[3], uint64_t id,
-    const char *name)
-{
-	uint32_t i;
-
-	memset(d, 0, sizeof(*d));
-	memset(files, 0, 3 * sizeof(*files));
-	d->id = id;
-	d->state = DS_QUEUED;
-	d->created_ns = 1000;
-	d->chunk_size = CS;
-	d->nfiles = 3;
-	snprintf(d->name, sizeof(d->name), "%s", name);
-	snprintf(d->src, sizeof(d->src), "/data/%s", name);
-	snprintf(d->dest, sizeof(d->dest), "site-b");
-	for (i = 0; i < 3; i++) {
-		files[i].size = fsizes[i];
-		files[i].mtime_ns = 12345 + i;
-		files[i].ino = 100 + i;
-		files[i].dev = 7;
-		files[i].mode = 0644;
-		files[i].path = (char *)fpaths[i];
-		d->bytes += fsizes[i];
-		d->nchunks += wire_nchunks(fsizes[i], CS);
-	}
-}
+#include "journal_fixtures.h"
 
 static void
 test_create_get(void **state)
@@ -176,21 +94,6 @@ test_create_get(void **state)
 	journal_close(j);
 }
 
-struct hist_acc {
-	int		n;
-	struct hist_rec	h[8];
-};
-
-static void
-hist_cb(const struct hist_rec *h, void *arg)
-{
-	struct hist_acc *a = arg;
-
-	if (a->n < 8)
-		a->h[a->n] = *h;
-	a->n++;
-}
-
 static void
 test_states_history(void **state)
 {
@@ -261,29 +164,6 @@ test_states_history(void **state)
 	assert_string_equal(g.error, "source changed");
 	ds_rec_free(&g);
 	journal_close(j);
-}
-
-struct chunk_acc {
-	int		n;
-	uint32_t	file[8], chunk[8];
-	int		st[8], hh[8];
-	uint64_t	hash[8];
-};
-
-static void
-chunk_cb(uint32_t file, uint32_t chunk, int st, uint64_t hash, int has_hash,
-    void *arg)
-{
-	struct chunk_acc *a = arg;
-
-	if (a->n < 8) {
-		a->file[a->n] = file;
-		a->chunk[a->n] = chunk;
-		a->st[a->n] = st;
-		a->hash[a->n] = hash;
-		a->hh[a->n] = has_hash;
-	}
-	a->n++;
 }
 
 static void
@@ -359,23 +239,6 @@ test_chunks_ack(void **state)
 	assert_int_equal(g.chunks_acked, 0);
 	ds_rec_free(&g);
 	journal_close(j);
-}
-
-struct ids_acc {
-	int		n;
-	uint64_t	id[8];
-	int		stop_after;
-};
-
-static int
-ids_cb(const struct ds_rec *d, void *arg)
-{
-	struct ids_acc *a = arg;
-
-	if (a->n < 8)
-		a->id[a->n] = d->id;
-	a->n++;
-	return a->stop_after && a->n >= a->stop_after;
 }
 
 static void
@@ -488,304 +351,6 @@ test_reopen(void **state)
 	journal_close(j);
 }
 
-static void
-test_open_errors(void **state)
-{
-	struct fx *f = *state;
-	struct journal *j = NULL;
-	char p[256];
-	int fd;
-
-	/* read-only open of a journal that does not exist */
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, JOURNAL_RDONLY,
-	    0, f->err, sizeof(f->err)), SL_ENOTFOUND);
-	assert_null(j);
-	/* directory exists, no data.mdb */
-	assert_int_equal(mkdir(f->jpath, 0700), 0);
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, JOURNAL_RDONLY,
-	    0, f->err, sizeof(f->err)), SL_ENOTFOUND);
-
-	/* the other role */
-	j = open_ok(f, JOURNAL_AGENT, 0);
-	journal_close(j);
-	j = NULL;
-	f->err[0] = '\0';
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_SINK, 0, 0, f->err,
-	    sizeof(f->err)), SL_EJOURNAL);
-	assert_null(j);
-	assert_non_null(strstr(f->err, f->jpath));
-	assert_non_null(strstr(f->err, "agent"));
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_SINK, JOURNAL_RDONLY,
-	    0, f->err, sizeof(f->err)), SL_EJOURNAL);
-
-	/* not a directory */
-	snprintf(p, sizeof(p), "%s/plain", f->dir);
-	fd = creat(p, 0600);
-	assert_true(fd >= 0);
-	close(fd);
-	assert_int_equal(journal_open(&j, p, JOURNAL_AGENT, 0, 0, f->err,
-	    sizeof(f->err)), SL_EJOURNAL);
-}
-
-static void
-test_newer_format(void **state)
-{
-	struct fx *f = *state;
-	struct journal *j = open_ok(f, JOURNAL_SINK, 0);
-	MDB_env *env;
-	MDB_txn *t;
-	MDB_dbi dbi;
-	uint8_t b[4];
-	MDB_val k = { 6, "format" }, v = { 4, b };
-
-	journal_close(j);
-	j = NULL;
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
-	assert_int_equal(mdb_dbi_open(t, "meta", 0, &dbi), 0);
-	wire_put_u32(b, 99);
-	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(env);
-
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_SINK, 0, 0, f->err,
-	    sizeof(f->err)), SL_EJOURNAL);
-	assert_null(j);
-	assert_non_null(strstr(f->err, "format 99"));
-	assert_non_null(strstr(f->err, f->jpath));
-}
-
-static void
-test_not_a_journal(void **state)
-{
-	struct fx *f = *state;
-	struct journal *j = NULL;
-	MDB_env *env;
-	MDB_txn *t;
-	MDB_dbi dbi;
-	MDB_val k = { 3, "foo" }, v = { 3, "bar" };
-
-	/* an LMDB environment with data but no meta */
-	assert_int_equal(mkdir(f->jpath, 0700), 0);
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
-	assert_int_equal(mdb_dbi_open(t, NULL, 0, &dbi), 0);
-	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(env);
-
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 0, f->err,
-	    sizeof(f->err)), SL_EJOURNAL);
-	assert_non_null(strstr(f->err, "meta"));
-}
-
-static void
-corrupt_and_expect(struct fx *f, off_t len)
-{
-	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
-	struct ds_rec d;
-	struct file_rec files[3];
-	char p[256];
-	uint64_t i;
-
-	/* enough data to need more than the two meta pages */
-	for (i = 1; i <= 50; i++) {
-		make_ds(&d, files, i, "fill");
-		assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
-	}
-	journal_close(j);
-	j = NULL;
-	snprintf(p, sizeof(p), "%s/data.mdb", f->jpath);
-	assert_int_equal(truncate(p, len), 0);
-	f->err[0] = '\0';
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 0, f->err,
-	    sizeof(f->err)), SL_EJOURNAL);
-	assert_null(j);
-	assert_non_null(strstr(f->err, f->jpath));
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, JOURNAL_RDONLY,
-	    0, f->err, sizeof(f->err)), SL_EJOURNAL);
-	/* never silently recreated */
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 0, f->err,
-	    sizeof(f->err)), SL_EJOURNAL);
-}
-
-static void
-test_truncated_100(void **state)
-{
-	struct fx *f = *state;
-
-	corrupt_and_expect(f, 100);
-	/* LMDB's own sentence is in the message */
-	assert_non_null(strstr(f->err, mdb_strerror(MDB_INVALID)));
-}
-
-static void
-test_truncated_0(void **state)
-{
-	corrupt_and_expect(*state, 0);
-}
-
-static void
-test_truncated_pages(void **state)
-{
-	corrupt_and_expect(*state, 3 * sysconf(_SC_PAGESIZE));
-}
-
-static void
-sink_ds(struct ds_rec *d, struct file_rec files[3], uint64_t id)
-{
-	uint32_t i;
-	uint64_t fc = 0;
-
-	make_ds(d, files, id, "incoming");
-	d->state = SDS_RECEIVING;
-	snprintf(d->src, sizeof(d->src), "agent-1");
-	d->dest[0] = '\0';
-	for (i = 0; i < 3; i++) {
-		files[i].nchunks = wire_nchunks(files[i].size, CS);
-		files[i].first_chunk = fc;
-		fc += files[i].nchunks;
-	}
-}
-
-static void
-test_sink(void **state)
-{
-	struct fx *f = *state;
-	struct journal *j = open_ok(f, JOURNAL_SINK, 0);
-	struct ds_rec d, g, ex;
-	struct file_rec files[3];
-	struct sink_chunk c[4] = {
-		{ .dsid = 0x51, .file = 0, .chunk = 2, .hash = 0x1002, .len = CS / 2 },
-		{ .dsid = 0x51, .file = 2, .chunk = 0, .hash = 0x3000, .len = CS },
-		{ .dsid = 0x52, .file = 0, .chunk = 0, .hash = 0x9000, .len = CS },
-		{ .dsid = 0x51, .file = 0, .chunk = 0, .hash = 0x1000, .len = CS },
-	};
-	struct sink_chunk badlen = { .dsid = 0x51, .file = 0, .chunk = 1,
-	    .hash = 1, .len = 5 };
-	struct sink_chunk c1 = { .dsid = 0x51, .file = 0, .chunk = 1,
-	    .hash = 0x1001, .len = CS };
-	struct chunk_acc a = { 0 };
-	uint8_t bm[1];
-	uint64_t h[3];
-
-	sink_ds(&d, files, 0x51);
-	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_OK);
-	sink_ds(&d, files, 0x52);
-	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_OK);
-
-	/* replay with the same manifest */
-	sink_ds(&d, files, 0x51);
-	memset(&ex, 0, sizeof(ex));
-	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EEXIST);
-	assert_int_equal(ex.id, 0x51);
-	assert_int_equal(ex.state, SDS_RECEIVING);
-	assert_string_equal(ex.name, "incoming");
-	ds_rec_free(&ex);
-	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, NULL), SL_EEXIST);
-	/* a different manifest under the same id */
-	files[2].size++;
-	d.bytes++;
-	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EINVAL);
-	sink_ds(&d, files, 0x51);
-	files[1].path = (char *)"other";
-	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EINVAL);
-	sink_ds(&d, files, 0x51);
-	strcpy(d.name, "renamed");
-	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_EINVAL);
-
-	/* agent-only calls are refused */
-	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_EINVAL);
-
-	sink_ds(&d, files, 0x51);
-	assert_int_equal(journal_sink_chunks_put(j, c, 4), SL_OK);
-	assert_int_equal(journal_sink_chunks_put(j, c, 4), SL_OK);	/* replay */
-	assert_int_equal(journal_sink_chunks_put(j, &badlen, 1), SL_EINVAL);
-	assert_int_equal(journal_ds_get(j, 0x51, &g), SL_OK);
-	assert_int_equal(g.chunks_acked, 3);
-	assert_int_equal(g.bytes_acked, CS / 2 + 2 * CS);
-	assert_int_equal(g.nchunks, 4);
-	ds_rec_free(&g);
-	assert_int_equal(journal_ds_get(j, 0x52, &g), SL_OK);
-	assert_int_equal(g.chunks_acked, 1);
-	assert_int_equal(g.bytes_acked, CS);
-	ds_rec_free(&g);
-
-	memset(bm, 0, sizeof(bm));
-	assert_int_equal(journal_sink_have(j, 0x51, files, 3, bm, 4), SL_OK);
-	assert_int_equal(bm[0], 0x1 | 0x4 | 0x8);
-	memset(bm, 0, sizeof(bm));
-	assert_int_equal(journal_sink_have(j, 0x52, files, 3, bm, 4), SL_OK);
-	assert_int_equal(bm[0], 0x1);
-
-	assert_int_equal(journal_sink_hashes(j, 0x51, 0, h, 3), SL_ENOTFOUND);
-	assert_int_equal(journal_sink_chunks_put(j, &c1, 1), SL_OK);
-	assert_int_equal(journal_sink_hashes(j, 0x51, 0, h, 3), SL_OK);
-	assert_int_equal(h[0], 0x1000);
-	assert_int_equal(h[1], 0x1001);
-	assert_int_equal(h[2], 0x1002);
-	assert_int_equal(journal_sink_hashes(j, 0x51, 2, h, 1), SL_OK);
-	assert_int_equal(h[0], 0x3000);
-	assert_int_equal(journal_sink_hashes(j, 0x51, 1, h, 0), SL_OK);
-
-	assert_int_equal(journal_chunks_foreach(j, 0x51, chunk_cb, &a), SL_OK);
-	assert_int_equal(a.n, 4);
-	assert_int_equal(a.st[0], CHUNK_ACKED);
-	assert_int_equal(a.hash[3], 0x3000);
-
-	assert_int_equal(journal_ds_set_state(j, 0x51, SDS_PUBLISHED, NULL,
-	    "incoming"), SL_OK);
-	assert_int_equal(journal_ds_get(j, 0x51, &g), SL_OK);
-	assert_int_equal(g.state, SDS_PUBLISHED);
-	assert_true(g.completed_ns > 0);
-	assert_string_equal(g.published, "incoming");
-	ds_rec_free(&g);
-	assert_int_equal(journal_ds_set_state(j, 0x51, DS_FAILED, NULL, NULL),
-	    SL_EINVAL);	/* 5 is not a sink state */
-
-	/* Names: the last create reserved "incoming" (the caller checks a
-	 * holder first); a namespace is another key; finish releases only
-	 * the holder's own reservation. */
-	{
-		uint64_t id = 0;
-
-		assert_int_equal(journal_sink_name_holder(j, "", "incoming", &id), SL_OK);
-		assert_int_equal(id, 0x52);
-		sink_ds(&d, files, 0x53);
-		strcpy(d.dest, "bl1");
-		assert_int_equal(journal_sink_ds_create(j, &d, files, 3, &ex), SL_OK);
-		assert_int_equal(journal_sink_name_holder(j, "bl1", "incoming", &id), SL_OK);
-		assert_int_equal(id, 0x53);
-		assert_int_equal(journal_ds_get(j, 0x53, &g), SL_OK);
-		assert_string_equal(g.dest, "bl1");
-		ds_rec_free(&g);
-		assert_int_equal(journal_sink_finish(j, 0x51, SDS_PUBLISHED, NULL,
-		    "incoming"), SL_OK);	/* not the holder: nothing dropped */
-		assert_int_equal(journal_sink_name_holder(j, "", "incoming", &id), SL_OK);
-		assert_int_equal(id, 0x52);
-		assert_int_equal(journal_sink_finish(j, 0x52, SDS_FAILED, "abandoned",
-		    NULL), SL_OK);
-		assert_int_equal(journal_sink_name_holder(j, "", "incoming", &id),
-		    SL_ENOTFOUND);
-		assert_int_equal(journal_sink_name_holder(j, "bl1", "incoming", &id), SL_OK);
-		assert_int_equal(journal_ds_get(j, 0x52, &g), SL_OK);
-		assert_int_equal(g.state, SDS_FAILED);
-		assert_string_equal(g.error, "abandoned");
-		ds_rec_free(&g);
-		assert_int_equal(journal_sink_finish(j, 0x53, SDS_RECEIVING, NULL, NULL),
-		    SL_EINVAL);
-	}
-	journal_close(j);
-
-	/* and the agent cannot open it */
-	j = NULL;
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 0, f->err,
-	    sizeof(f->err)), SL_EJOURNAL);
-}
-
 /* The reader runs in another process, as the CLI does: LMDB forbids
  * opening one environment twice in a process (closing the second handle
  * would drop the first one's fcntl locks), and an LMDB handle must not
@@ -869,26 +434,6 @@ test_names(void **state)
 	assert_string_equal(sds_state_name(9), "unknown");
 }
 
-static void
-test_map_full(void **state)
-{
-	struct fx *f = *state;
-	struct journal *j = NULL;
-	struct ds_rec d;
-	struct file_rec files[3];
-	uint64_t i;
-	int rc = SL_OK;
-
-	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 64 * 1024,
-	    f->err, sizeof(f->err)), SL_OK);
-	for (i = 1; i < 10000 && rc == SL_OK; i++) {
-		make_ds(&d, files, i, "fill");
-		rc = journal_ds_create(j, &d, files, 3);
-	}
-	assert_int_equal(rc, SL_ENOSPC);
-	journal_close(j);
-}
-
 /* A move (journal_ds_rebind): what the old destination acked is pending
  * again, hashes kept; the old one is remembered as holding a copy until
  * the dataset comes back there or the entry is released. */
@@ -909,13 +454,6 @@ left_fn(uint64_t id, const char *dest, void *arg)
 		l->n++;
 	}
 	return 0;
-}
-
-static void
-count_hist(const struct hist_rec *h, void *arg)
-{
-	(void)h;
-	(*(int *)arg)++;
 }
 
 struct cstate {
@@ -1000,39 +538,6 @@ test_rebind(void **state)
 	assert_int_equal(journal_left_foreach(j, left_fn, &l), SL_OK);
 	assert_int_equal(l.n, 0);
 	assert_int_equal(journal_ds_rebind(j, 42, NULL, "site-c"), SL_EINVAL);
-	journal_close(j);
-}
-
-/* partial_ttl: a forgotten sink dataset is gone but for its history, and
- * the same id can be created afresh. */
-static void
-test_sink_forget(void **state)
-{
-	struct fx *f = *state;
-	struct journal *j = open_ok(f, JOURNAL_SINK, 0);
-	struct ds_rec d, g;
-	struct file_rec files[3];
-	struct sink_chunk sc = { 7, 0, 0, 0x99, CS };
-	uint8_t bm[2] = { 0, 0 };
-	int nhist = 0;
-
-	sink_ds(&d, files, 7);
-	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, NULL), SL_OK);
-	assert_int_equal(journal_sink_chunks_put(j, &sc, 1), SL_OK);
-	assert_int_equal(journal_ds_get(j, 7, &g), SL_OK);
-	assert_true(g.updated_ns > d.created_ns);	/* a put touches it */
-	ds_rec_free(&g);
-	assert_int_equal(journal_sink_ds_forget(j, 7, "expired"), SL_OK);
-	assert_int_equal(journal_ds_get(j, 7, &g), SL_ENOTFOUND);
-	ds_rec_free(&g);
-	assert_int_equal(journal_history_foreach(j, 7, count_hist, &nhist), SL_OK);
-	assert_int_equal(nhist, 1);
-	assert_int_equal(journal_sink_ds_forget(j, 7, "again"), SL_ENOTFOUND);
-	/* afresh: nothing held */
-	assert_int_equal(journal_sink_ds_create(j, &d, files, 3, NULL), SL_OK);
-	assert_int_equal(journal_sink_have(j, 7, files, 3, bm, 4), SL_OK);
-	assert_int_equal(bm[0], 0);
-	ds_rec_free(&d);
 	journal_close(j);
 }
 
@@ -1128,73 +633,6 @@ test_lane(void **state)
 	journal_close(j);
 }
 
-/* A new dataset of 20,001 files is journaled in slices (files ahead of
- * the record): all of it reads back, the name is reserved, a replay is
- * EEXIST, another manifest under its id EINVAL and changes nothing, and
- * forgetting it drops every file record. */
-static void
-test_sink_large(void **state)
-{
-	struct fx *f = *state;
-	struct journal *j = open_ok(f, JOURNAL_SINK, 0);
-	struct ds_rec d, ex;
-	struct file_rec *files, *fl = NULL;
-	char *paths;
-	uint32_t i, n = 20001, nf = 0;
-	uint64_t fc = 0, holder = 0;
-
-	files = calloc(n, sizeof(*files));
-	paths = calloc(n, 16);
-	assert_non_null(files);
-	assert_non_null(paths);
-	memset(&d, 0, sizeof(d));
-	d.id = 0x77;
-	d.state = SDS_RECEIVING;
-	d.chunk_size = CS;
-	d.nfiles = n;
-	snprintf(d.name, sizeof(d.name), "many");
-	snprintf(d.src, sizeof(d.src), "agent-1");
-	for (i = 0; i < n; i++) {
-		snprintf(paths + (size_t)i * 16, 16, "d/f%06u", i);
-		files[i].path = paths + (size_t)i * 16;
-		files[i].size = i % 3;
-		files[i].nchunks = wire_nchunks(files[i].size, CS);
-		files[i].first_chunk = fc;
-		fc += files[i].nchunks;
-		d.bytes += files[i].size;
-	}
-	d.nchunks = fc;
-	assert_int_equal(journal_sink_ds_create(j, &d, files, n, NULL), SL_OK);
-	assert_int_equal(journal_files_load(j, 0x77, &fl, &nf), SL_OK);
-	assert_int_equal(nf, n);
-	for (i = 0; i < n; i++) {
-		assert_string_equal(fl[i].path, files[i].path);
-		assert_int_equal(fl[i].size, files[i].size);
-	}
-	free(fl);
-	assert_int_equal(journal_sink_name_holder(j, "", "many", &holder), SL_OK);
-	assert_int_equal(holder, 0x77);
-	memset(&ex, 0, sizeof(ex));
-	assert_int_equal(journal_sink_ds_create(j, &d, files, n, &ex), SL_EEXIST);
-	assert_int_equal(ex.nfiles, n);
-	ds_rec_free(&ex);
-	files[15000].path = (char *)"other";
-	assert_int_equal(journal_sink_ds_create(j, &d, files, n, &ex), SL_EINVAL);
-	files[15000].path = paths + (size_t)15000 * 16;
-	assert_int_equal(journal_files_load(j, 0x77, &fl, &nf), SL_OK);
-	assert_string_equal(fl[15000].path, "d/f015000");
-	free(fl);
-	assert_int_equal(journal_sink_ds_forget(j, 0x77, "gone"), SL_OK);
-	assert_int_equal(journal_files_load(j, 0x77, &fl, &nf), SL_ENOTFOUND);
-	/* and it can be created again */
-	assert_int_equal(journal_sink_ds_create(j, &d, files, n, NULL), SL_OK);
-	free(files);
-	free(paths);
-	journal_close(j);
-}
-
-#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
-
 int
 main(int argc, char **argv)
 {
@@ -1204,20 +642,10 @@ main(int argc, char **argv)
 		T(test_chunks_ack),
 		T(test_foreach_find),
 		T(test_reopen),
-		T(test_open_errors),
-		T(test_newer_format),
-		T(test_not_a_journal),
-		T(test_truncated_100),
-		T(test_truncated_0),
-		T(test_truncated_pages),
-		T(test_sink),
 		T(test_rdonly_while_writer),
 		T(test_names),
-		T(test_map_full),
 		T(test_rebind),
-		T(test_sink_forget),
 		T(test_lane),
-		T(test_sink_large),
 	};
 
 	self_path = argv[0];
