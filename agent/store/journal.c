@@ -19,35 +19,19 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lmdb.h>
 
+#include "errbuf.h"
 #include "journal.h"
 #include "journal_int.h"
 #include "wire.h"
 
 #define JOURNAL_MAPSIZE_DEFAULT	((size_t)8 << 30)
 #define JOURNAL_MAXDBS		8
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *
 role_name(int role)

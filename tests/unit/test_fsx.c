@@ -1,4 +1,4 @@
-// links: agent/libstore.a
+// links: agent/libstore.a agent/libbase.a
 /*
  * test_fsx.c: fsx wrappers.  Every confinement test runs twice: with
  * openat2 and with the component-walk fallback used on kernels without it.

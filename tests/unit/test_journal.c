@@ -1,4 +1,4 @@
-// links: agent/libstore.a tests/unit/journal_fixtures.o
+// links: agent/libstore.a agent/libbase.a tests/unit/journal_fixtures.o
 /*
  * test_journal.c: the LMDB journal (agent/store/journal*.c), the agent's records: datasets,
  * history, chunks, lookups, reopening, a reader beside the writer, rebinding

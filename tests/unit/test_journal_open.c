@@ -1,4 +1,4 @@
-// links: agent/libstore.a tests/unit/journal_fixtures.o
+// links: agent/libstore.a agent/libbase.a tests/unit/journal_fixtures.o
 /*
  * test_journal_open.c: opening the LMDB journal (agent/store/journal.c): errors,
  * a newer format, what is not a journal, truncated files (never silently

@@ -1,4 +1,4 @@
-// links: agent/libstore.a tests/unit/journal_fixtures.o
+// links: agent/libstore.a agent/libbase.a tests/unit/journal_fixtures.o
 /*
  * test_journal_sink.c: the LMDB journal's sink records (agent/store/journal_sink.c):
  * manifests, replays, names, hashes, forgetting, and a dataset journaled in

@@ -1,4 +1,4 @@
-// links: agent/libstore.a
+// links: agent/libstore.a agent/libbase.a
 /*
  * test_manifest.c: the .sluice-manifest line parser that `sluice verify`
  * uses at a sink (agent/store/manifest.c): good lines, comments, and every way
