@@ -6,16 +6,23 @@
 # the result on the "shared" directory, then reports; the agent journals
 # job_submitted -> pulling -> pulled -> reducing -> done.
 #   1. end to end, the result byte-checked, one job; beside it a dataset
-#      on route transfer goes to the sink as usual (both routes at once)
-#   2. kill -9 of the agent mid-pull: resumes, one job
+#      on route transfer goes to the sink as usual (both routes at once);
+#      the receiver's 4 streams (the default) each carried chunks
+#   2. kill -9 of the agent mid-pull: resumes, one job, over 4 streams
 #   3. kill -9 of the receiver mid-pull: the job starts it again, it
-#      resumes from its scratch (HAVE), one job
+#      resumes from its scratch (HAVE), one job, over 4 streams
+#   3b. one of the 4 TCP connections killed mid-pull (ss -K): the receiver
+#      closes the other three, dials a new set, resumes; one receiver run
 #   4. scancel mid-pull: seen by squeue, resubmitted once, done
 #   5. a receiver certificate from another CA, and one with the wrong CN,
 #      are refused: nothing is sent, the dataset fails once resubmit is
 #      spent
 #   6. a job whose receiver never reaches the agent: cancelled after
 #      [job] pull_timeout, the dataset fails "pull timed out"
+#   7. [ingest] job_spool: a dataset sealed there takes route job (pulled,
+#      reduced, result checked), one in another spool and one in the job
+#      spool whose sidecar says route transfer go to the sink; a job_spool
+#      that is no spool, or without [job], is refused naming the key
 # Skips (SKIP, exit 77) only when Slurm itself cannot start here.
 . "$(dirname "$0")/lib.sh"
 set -u
@@ -61,7 +68,7 @@ chown -R "$SSH_USER" "$D"
 chmod 600 "$D"/creds/*.key
 
 APORT=$(sl_port)		# the agent's pull_listen
-PPORT=$(sl_port)		# a proxy that slows the pull down
+PPORT=$(sl_port)		# a proxy that slows the pull down (per connection)
 
 # The job: the receiver, started again (up to 3 runs) if it dies; which
 # credentials and which address come from files the test sets per case.
@@ -126,12 +133,16 @@ peer_cn = sluice-job
 submit = sbatch --parsable --job-name=sluice-{id} --output=$D/slurm-%j.out $D/pull-job.sh {id}
 poll = 1s
 resubmit = 1
-pull_timeout = 15s
+pull_timeout = 25s
+[ingest]
+spool = $T/spool/count, $T/spool/plain
+job_spool = $T/spool/count
 EOF
+mkdir -p "$T/spool/count" "$T/spool/plain"
 "$SLUICED" -n -c "$T/agent.conf" >/dev/null || fail "agent config: $("$SLUICED" -n -c "$T/agent.conf" 2>&1)"
 sl_start agent || { fail "agent did not start"; exit 1; }
 
-python3 "$ROOT/tests/integration/slowproxy.py" "$PPORT" "$APORT" $((8 * 1024 * 1024)) reverse \
+python3 "$ROOT/tests/integration/slowproxy.py" "$PPORT" "$APORT" $((1024 * 1024)) reverse \
     > "$T/proxy.log" 2>&1 &
 PROXY=$!
 
@@ -206,6 +217,20 @@ check_done() {
 	fi
 }
 h() { "$SLUICE" -c "$T/agent.conf" show "$1"; }
+# streams_used ID WHAT: the dataset's last pull session (the one that got
+# its HAVE) had 4 streams and each carried chunks (the agent logs every
+# stream as it closes, with the DATA frames it queued on it)
+streams_used() {
+	local id=$1 what=$2 s n
+	s=$(grep -o "session=[0-9a-f]* dataset=$id receiver_holds" "$T/agent.log" | tail -1 |
+	    sed 's/session=\([0-9a-f]*\).*/\1/')
+	n=$(grep -c "dataset=$id stream=[0-3]/4 session=$s closed .*chunks_sent=[1-9]" "$T/agent.log")
+	if [ -n "$s" ] && [ "$n" = 4 ] && grep -q "dataset=$id name=.* pulled=.* streams=4" "$T/agent.log"; then
+		ok "$what: its last session $s used 4 streams: $(grep "dataset=$id stream=[0-3]/4 session=$s closed" "$T/agent.log" | grep -o 'stream=[0-9/]* .*chunks_sent=[0-9]*' | sed 's/ session.*chunks_sent=/:/' | tr '\n' ' ')"
+	else
+		fail "$what: session ${s:-none}: $n streams carried chunks: $(grep "dataset=$id stream=" "$T/agent.log" | tail -4)"
+	fi
+}
 
 # --- 1. end to end --------------------------------------------------------------
 mkds ds1 20
@@ -224,6 +249,7 @@ fi
 job=$(h "$id1" | awk '/^  job:/ {print $2}')
 grep -q "receiver run 1" "$D/slurm-$job.out" && ! grep -q "receiver run 2" "$D/slurm-$job.out" &&
     ok "job $job: one receiver run" || fail "job $job output: $(cat "$D/slurm-$job.out")"
+streams_used "$id1" "end to end"
 grep -q "route: *job" <(h "$id1") && h "$id1" | grep -q "result:  result=$D/shared/$id1.bytes" &&
     ok "show: route job, job $job, the result's path and digest" || fail "show: $(h "$id1" | head -12)"
 
@@ -242,13 +268,14 @@ sys.exit(0 if any(x["name"] == "ds2" and x["state"] == "pulling" for x in d["act
 	    ok "status --json: ds2 active, pulling" || fail "status: $("$SLUICE" -c "$T/agent.conf" status)"
 	a=$(acked "$id2")
 	sl_kill9 agent
-	ok "agent killed -9 mid-pull ($a of 66 chunks acked)"
+	ok "agent killed -9 mid-pull ($a of $("$SLUICE" -c "$T/agent.conf" show "$id2" | awk '/^  done:/ {split($2, a, "/"); print a[2]}') chunks acked)"
 	sleep 1
 	sl_start agent || fail "agent did not restart"
 	check_done "$id2" ds2 "agent killed mid-pull" 1
 	grep -q "dataset=$id2 receiver_holds=[1-9]" "$T/agent.log" &&
 	    ok "the pull resumed from what the receiver held: $(grep -o "dataset=$id2 receiver_holds=[0-9/]*" "$T/agent.log" | tail -1)" ||
 	    fail "no resume seen in the agent log"
+	streams_used "$id2" "agent killed mid-pull"
 else
 	fail "ds2 never got going: $(h "$id2" | head -8)"
 fi
@@ -271,8 +298,35 @@ if wait_acked "$id3" 12; then
 	n=$(grep "dataset=$id3 receiver_holds=" "$T/agent.log" | tail -1 | sed 's/.*receiver_holds=\([0-9]*\).*/\1/')
 	[ "${n:-0}" -gt 0 ] && ok "the second receiver resumed: it held $n chunks" ||
 	    fail "no resume: $(grep "dataset=$id3 receiver_holds" "$T/agent.log")"
+	streams_used "$id3" "receiver killed mid-pull"
 else
 	fail "ds3 never got going"
+fi
+
+# --- 3b. one of the four connections killed mid-pull -------------------------------
+mkds ds3b 64
+id3b=$(submit ds3b)
+if wait_acked "$id3b" 12; then
+	# the receiver's end of one connection to the proxy (its local port)
+	lp=$(ss -tnH state established dst "127.0.0.1:$PPORT" | awk '{print $3}' | head -1 | sed 's/.*://')
+	if [ -n "$lp" ] && ss -K -tn src 127.0.0.1 sport = ":$lp" >/dev/null; then
+		ok "one connection (receiver port $lp) killed mid-pull ($(acked "$id3b") chunks acked)"
+	else
+		fail "no connection of the receiver to kill: $(ss -tnH dst "127.0.0.1:$PPORT")"
+	fi
+	check_done "$id3b" ds3b "one stream killed mid-pull" 1
+	job=$(h "$id3b" | awk '/^  job:/ {print $2}')
+	grep -q "dataset=$id3b [0-3] of 4 streams left: closing them" "$D/slurm-$job.out" &&
+	    ! grep -q "receiver run 2" "$D/slurm-$job.out" &&
+	    ok "the receiver closed the other three and dialled again, in its first run" ||
+	    fail "job $job: $(grep -v ' ok ' "$D/slurm-$job.out" | tail -5)"
+	n=$(grep "dataset=$id3b receiver_holds=" "$T/agent.log" | tail -1 | sed 's/.*receiver_holds=\([0-9]*\).*/\1/')
+	[ "$(grep -c "dataset=$id3b receiver_holds=" "$T/agent.log")" -ge 2 ] && [ "${n:-0}" -gt 0 ] &&
+	    ok "a second session resumed: the receiver held $n chunks" ||
+	    fail "no resume: $(grep "dataset=$id3b receiver_holds" "$T/agent.log")"
+	streams_used "$id3b" "one stream killed mid-pull"
+else
+	fail "ds3b never got going"
 fi
 
 # --- 4. scancel mid-pull: seen, resubmitted once --------------------------------------
@@ -340,6 +394,46 @@ else
 	[ "$(wc -l < "$D/jobs-$idl")" = 1 ] && ok "and not resubmitted" || fail "jobs: $(cat "$D/jobs-$idl")"
 fi
 
+# --- 7. the route from the ingest spool ([ingest] job_spool) --------------------------
+use receiver-sluice-job "127.0.0.1:$APORT" 3 20
+for n in sp1 sp2 sp3; do mkds "$n" 3; done
+printf '{"route": "transfer"}' > "$T/src/sp3/metadata.json"
+cp -r "$T/src/sp1" "$T/src/sp3" "$T/spool/count/"
+cp -r "$T/src/sp2" "$T/spool/plain/"
+for n in count/sp1 plain/sp2 count/sp3; do touch "$T/spool/$n/.sealed"; done
+idsp=
+for _ in $(seq 300); do
+	idsp=$("$SLUICE" -c "$T/agent.conf" ls 2>/dev/null | awk '$2 == "sp1" {print $1}')
+	[ -n "$idsp" ] && break
+	sleep 0.1
+done
+if [ -n "$idsp" ]; then
+	h "$idsp" | grep -q "route: *job" && ok "sp1, sealed in the job_spool, is on route job ($idsp)" ||
+	    fail "sp1: $(h "$idsp" | head -6)"
+	check_done "$idsp" sp1 "job_spool" 1
+else
+	fail "sp1 was never ingested: $("$SLUICE" -c "$T/agent.conf" ls)"
+fi
+for n in sp2 sp3; do
+	if sl_wait agent "$n" 60 >/dev/null && [ -d "$T/sink.root/$n" ] &&
+	    ! h "$n" | grep -q "route: *job"; then
+		ok "$n went to the sink on route transfer ($([ $n = sp2 ] && echo 'another spool' || echo 'its sidecar says so'))"
+	else
+		fail "$n: $(h "$n" | head -6); sink: $(ls "$T/sink.root")"
+	fi
+done
 sl_stop agent
+cp "$T/agent.conf" "$T/agent.conf.good"
+sed -i "s|^job_spool = .*|job_spool = $T/elsewhere|" "$T/agent.conf"
+out=$("$SLUICED" -c "$T/agent.conf" 2>&1 | head -3)
+grep -q "job_spool: $T/elsewhere is not one of the spool directories" <<<"$out" &&
+    ok "a job_spool that is no spool is refused: $(grep -o 'job_spool.*' <<<"$out" | head -1)" ||
+    fail "bad job_spool: $out"
+sed -e '/^\[hook\]/,/^\[ingest\]/{/^\[ingest\]/!d}' "$T/agent.conf.good" > "$T/agent.conf"
+out=$("$SLUICED" -c "$T/agent.conf" 2>&1 | head -3)
+grep -q "job_spool: route job is not configured here" <<<"$out" &&
+    ok "a job_spool without [job] is refused: $(grep -o 'job_spool.*' <<<"$out" | head -1)" ||
+    fail "job_spool without [job]: $out"
+cp "$T/agent.conf.good" "$T/agent.conf"
 sl_stop sink
 sl_done
