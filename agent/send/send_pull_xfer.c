@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "sltime.h"
@@ -169,15 +168,7 @@ pg_free(struct pgen *g)
 	*g->prevp = g->next;
 	if (g->next)
 		g->next->prevp = g->prevp;
-	if (d != NULL) {
-		if (d->fd != -1)
-			close(d->fd);
-		free(d->files);
-		free(d->cst);
-		free(d->hash);
-		free(d->pend);
-		free(d);
-	}
+	ads_free(d);
 	free(g);
 }
 
@@ -216,47 +207,15 @@ px_leave(struct psess *ps, const char *why)
 	ps->nbufs = 0;
 }
 
-static void
-load_chunk(uint32_t file, uint32_t chunk, int state, uint64_t hash, int has_hash,
-    void *arg)
-{
-	struct ads	*d = arg;
-	uint64_t	 g;
-
-	if (file >= d->nfiles || chunk >= d->files[file].nchunks)
-		return;
-	g = d->files[file].first_chunk + chunk;
-	if (state == CHUNK_ACKED) {
-		d->cst[g] = CS_ACKED;
-		d->nacked++;
-	}
-	if (has_hash) {
-		d->hash[g] = hash;
-		d->cst[g] |= CS_HASHED;
-	}
-}
-
+/* The dataset from the journal: the push path's loader (send_queue.c),
+ * so that both refuse a chunk record outside the manifest alike. */
 static int
 load(struct pgen *g, const struct ds_rec *r)
 {
-	struct agent	*a = g->p->a;
-	struct ads	*d;
-	uint64_t	 n = r->nchunks ? r->nchunks : 1;
-	int		 rc;
-
-	d = ads_new(r);
-	if (d == NULL)
+	g->d = ads_new(r);
+	if (g->d == NULL)
 		return SL_ENOMEM;
-	g->d = d;
-	rc = journal_files_load(a->j, r->id, &d->files, &d->nfiles);
-	if (rc != SL_OK)
-		return rc;
-	d->cst = calloc(n, 1);
-	d->hash = calloc(n, sizeof(uint64_t));
-	if (d->cst == NULL || d->hash == NULL)
-		return SL_ENOMEM;
-	d->loaded = 1;
-	return journal_chunks_foreach(a->j, r->id, load_chunk, d);
+	return ads_load(g->p->a, g->d);
 }
 
 /* Send buffers for stream ps: two each (one filling while the other
