@@ -55,7 +55,7 @@
  * and pushes are not ordered: each path fills its own windows.
  */
 #define SCHED_OLDEST_EVERY	4
-#define SCHED_STALL_SECS	0.1
+#define SCHED_STALL_SECS	0.25
 #define SCHED_WAIT_PUSH		1
 #define SCHED_WAIT_PULL		2
 #include <stddef.h>
