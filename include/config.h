@@ -15,7 +15,7 @@
  *	          reconnect_min, reconnect_max, sndbuf, max_in_flight,
  *	          live_age, backlog_min_share
  *	[ingest]  spool, seal_marker, quiet, sidecar, live_spool,
- *	          backlog_spool                                 (agent)
+ *	          backlog_spool, job_spool                      (agent)
  *	[hook]    kind, host, port, user, key, known_hosts, command, query,
  *	          connect_timeout, timeout, attempts, retry_min, retry_max,
  *	          remote_root, state_dir, concurrency           (agent)
@@ -99,6 +99,7 @@ struct config {
 	char		spool[4096];		/* comma-separated directories, "" = off */
 	char		live_spool[4096];	/* those of spool whose datasets go in lane live */
 	char		backlog_spool[4096];	/* ... in lane backlog (others: by live_age) */
+	char		job_spool[4096];	/* those of spool whose datasets take route job */
 	char		seal_marker[256];	/* default ".sealed" */
 	double		quiet;			/* seconds of no change that seal a dataset, 0 = off */
 	char		sidecar[256];		/* metadata file shipped and parsed, default metadata.json */

@@ -14,12 +14,17 @@
  *
  * The preamble, plain text before TLS, says what the connection is for:
  *
- *	"SLUICE-PULL 1 P <16 hex digits>\n"   pull dataset <id>
- *	"SLUICE-PULL 1 R <16 hex digits>\n"   report the result of <id>
+ *	"SLUICE-PULL 1 P <id> <session> <i>/<n>\n"  stream i of n pulling <id>
+ *	"SLUICE-PULL 1 R <id> <session> 00/01\n"    report the result of <id>
  *
- * It carries no secret and grants nothing by itself: a pull session only
- * serves a dataset on route job, after the handshake authenticated the
- * receiver.  A report session carries one RESULT frame each way.
+ * <id> is 16 lowercase hex digits (not 0), <session> 8 (the receiver's
+ * random number for one set of streams: the n connections with the same
+ * one are joined into one pull session of the dataset, a newer set
+ * supersedes an older one), <i> and <n> 2 (1 <= n <= SL_MAX_STREAMS,
+ * i < n).  It carries no secret and grants nothing by itself: a pull
+ * session only serves a dataset on route job, after the handshake
+ * authenticated the receiver.  A report session carries one RESULT frame
+ * each way.
  */
 #ifndef PULL_H
 #define PULL_H
@@ -28,16 +33,24 @@
 #include <stdint.h>
 
 #define PULL_MAGIC		"SLUICE-PULL 1 "
-#define PULL_PREAMBLE_LEN	33	/* magic, mode, ' ', 16 hex, '\n' */
+#define PULL_PREAMBLE_LEN	48	/* magic, mode, id, session, i/n, '\n' */
 #define PULL_MODE_PULL		'P'
 #define PULL_MODE_REPORT	'R'
 
-/* Write the preamble for mode and id into out (PULL_PREAMBLE_LEN + 1
- * bytes with the NUL).  Any thread. */
-void	pull_preamble(char out[PULL_PREAMBLE_LEN + 1], int mode, uint64_t id);
-/* Parse exactly PULL_PREAMBLE_LEN bytes.  SL_OK with *mode and *id, or
- * SL_EPROTO. */
-int	pull_preamble_parse(const char *p, int *mode, uint64_t *id);
+/* What a preamble says. */
+struct pull_pre {
+	int		 mode;		/* PULL_MODE_* */
+	uint64_t	 id;		/* the dataset */
+	uint32_t	 session;	/* the receiver's set of streams */
+	uint32_t	 stream, nstreams;	/* this one is stream of nstreams */
+};
+
+/* Write the preamble pp into out (PULL_PREAMBLE_LEN + 1 bytes with the
+ * NUL).  Any thread. */
+void	pull_preamble(char out[PULL_PREAMBLE_LEN + 1], const struct pull_pre *pp);
+/* Parse exactly PULL_PREAMBLE_LEN bytes into *out.  SL_OK, or SL_EPROTO
+ * (anything malformed, a count out of range, a report with n != 1). */
+int	pull_preamble_parse(const char *p, struct pull_pre *out);
 
 /* The receiver (`sluiced --pull`): what the job's command line says. */
 struct pull_opts {
@@ -48,6 +61,7 @@ struct pull_opts {
 	const char	*reduce;	/* sh command; its stdout is the result */
 	const char	*result;	/* absolute path on the shared file system */
 	double		 timeout;	/* give up after this long without a session */
+	int		 streams;	/* connections per pull session (--streams) */
 	int		 log_level;
 };
 

@@ -89,6 +89,7 @@ const struct keydef config_keys[] = {
 	{ "ingest", "spool",		KT_STR,  RQ_NO,     NULL,   F(spool),	0, 0, NULL },
 	{ "ingest", "live_spool",	KT_STR,  RQ_NO,     NULL,   F(live_spool), 0, 0, NULL },
 	{ "ingest", "backlog_spool",	KT_STR,  RQ_NO,     NULL,   F(backlog_spool), 0, 0, NULL },
+	{ "ingest", "job_spool",	KT_STR,  RQ_NO,     NULL,   F(job_spool), 0, 0, NULL },
 	{ "ingest", "seal_marker",	KT_STR,  RQ_NO,     ".sealed", F(seal_marker), 0, 0, NULL },
 	{ "ingest", "quiet",		KT_DUR,  RQ_NO,     "0s",   F(quiet),	0, 86400, NULL },
 	{ "ingest", "sidecar",		KT_STR,  RQ_NO,     "metadata.json", F(sidecar), 0, 0, NULL },

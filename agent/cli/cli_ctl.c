@@ -87,8 +87,11 @@ cmd_submit(int argc, char **argv)
 	}
 	args[0] = dir;
 	args[1] = name;
-	if (lane[0])
-		args[n++] = lane;
+	if (lane[0]) {	/* the daemon takes the lane as the third word only */
+		memmove(&args[3], &args[2], (size_t)(n - 2) * sizeof(args[0]));
+		args[2] = lane;
+		n++;
+	}
 	rc = ctl_call(cli_cfg.control, "submit", n, args, 120, &status, &text, err,
 	    sizeof(err));
 	if (rc != SL_OK) {

@@ -35,6 +35,7 @@ usage(void)
 	fprintf(stderr, "usage: sluiced [-n] -c CONFIG\n"
 	    "       sluiced --pull HOST:PORT --dataset ID --root DIR --ca FILE --cert FILE\n"
 	    "               --key FILE --reduce COMMAND --result PATH [--timeout SECONDS]\n"
+	    "               [--streams N]\n"
 	    "  -c, --config FILE   configuration file (INI)\n"
 	    "  -n, --check         check the configuration and exit\n"
 	    "  -V, --version       print the version\n"
@@ -86,10 +87,13 @@ main(int argc, char **argv)
 		{ "reduce", required_argument, NULL, 'X' },
 		{ "result", required_argument, NULL, 'O' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "streams", required_argument, NULL, 'S' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct pull_opts po = { .timeout = 600, .log_level = LOG_INFO };
+	/* --streams: as many as a push session has by default ([agent] streams) */
+	struct pull_opts po = { .timeout = 600, .log_level = LOG_INFO, .streams = 4 };
+	long		 n;
 	char		*e;
 	struct ev_loop	*loop;
 	struct journal	*j = NULL;
@@ -129,6 +133,16 @@ main(int argc, char **argv)
 				fprintf(stderr, "sluiced: --timeout %s: want seconds\n", optarg);
 				return SL_EXIT_USAGE;
 			}
+			break;
+		case 'S':
+			errno = 0;
+			n = strtol(optarg, &e, 10);
+			if (errno || *e != '\0' || e == optarg || n < 1 || n > SL_MAX_STREAMS) {
+				fprintf(stderr, "sluiced: --streams %s: want 1 to %d\n", optarg,
+				    SL_MAX_STREAMS);
+				return SL_EXIT_USAGE;
+			}
+			po.streams = (int)n;
 			break;
 		case 'd': po.log_level = LOG_DEBUG; break;
 		default: usage();

@@ -25,6 +25,7 @@
 #include "send_ops.h"
 #include "send_pull.h"
 #include "send_queue.h"
+#include "send_sched.h"
 #include "send_session.h"
 #include "send_xfer.h"
 
@@ -86,6 +87,8 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	ev_timer_init(&a->tick, tick_cb, 1.0, 1.0);
 	a->tick.data = a;
 	ev_timer_start(loop, &a->tick);
+	sched_init(a);
+	a->wake_push = xfer_pump;	/* a->wake_pull: pull_start */
 	log_info("agent", "id=%s dest=%s streams=%d chunk_size=%u window=%d tls=%s "
 	    "maintenance_windows=%d", log_q(cfg->id), log_q(cfg->destination),
 	    cfg->streams, cfg->chunk_size, cfg->window, cfg->tls ? "on" : "off",
@@ -126,6 +129,7 @@ agent_stop(struct agent *a)
 	ahook_stop(a->hook);
 	ajob_stop(a->job);
 	pull_stop(a->pull);
+	sched_stop(a);
 	for (i = 0; i < a->nact; i++)
 		flush_counts(a, a->act[i]);
 	link_stop(a, "shutting down");

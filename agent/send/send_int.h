@@ -162,6 +162,16 @@ struct agent {
 	uint64_t		 lane_done[SEND_NLANES];	/* datasets published, this process */
 	uint64_t		 lane_picks[SEND_NLANES];	/* chunks picked, for the oldest's turn */
 	uint64_t		 admit_seq;
+	/* send_sched.c: route job's pull sessions share the lanes */
+	struct ads		*pulls[SEND_MAX_IN_FLIGHT];	/* pull datasets sending */
+	int			 npulls;
+	double			 lane_last[SEND_NLANES];	/* its last chunk (monotonic) */
+	double			 lane_grant[SEND_NLANES];	/* last let past the other, stalled */
+	int			 sched_wait;	/* SCHED_WAIT_*: who waits for its turn */
+	int			 sched_kick;	/* sched_wake set to fire at once */
+	ev_timer		 sched_wake;	/* wakes them (at once, or after a stall) */
+	void		       (*wake_push)(struct agent *);	/* send_xfer.c's pump */
+	void		       (*wake_pull)(struct agent *);	/* the pull sessions' pumps */
 };
 
 #endif

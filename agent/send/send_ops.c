@@ -400,7 +400,42 @@ spool_lanes_check(const struct config *cfg, char *err, size_t errlen)
 	if (rc == SL_OK)
 		rc = lane_list_check(cfg, "backlog_spool", cfg->backlog_spool,
 		    cfg->live_spool, err, errlen);
+	if (rc == SL_OK)
+		rc = lane_list_check(cfg, "job_spool", cfg->job_spool, "", err, errlen);
+	if (rc == SL_OK && cfg->job_spool[strspn(cfg->job_spool, " \t,")] != '\0' &&
+	    cfg->job_listen[0] == '\0') {
+		snprintf(err, errlen, "%s: [ingest] job_spool: route job is not configured "
+		    "here (no [job] pull_listen)", cfg->path);
+		rc = SL_EINVAL;
+	}
 	return rc;
+}
+
+/* A dataset sealed in an [ingest] job_spool takes route job, unless its
+ * sidecar names a route itself (the more specific word).  SL_OK, or
+ * SL_ENOMEM. */
+static int
+spool_route(const struct config *cfg, const char *dir, struct ds_rec *d)
+{
+	char	(*m)[2][SL_MAX_META_VAL + 1];
+	uint32_t i;
+
+	if (!in_spools(cfg->job_spool, dir))
+		return SL_OK;
+	for (i = 0; i < d->nmeta; i++)
+		if (strcmp(d->meta[i][0], "route") == 0)
+			return SL_OK;
+	if (d->nmeta >= SL_MAX_META)
+		return SL_OK;	/* submit refuses it by its own count anyway */
+	m = realloc(d->meta, (d->nmeta + 1) * sizeof(*d->meta));
+	if (m == NULL)
+		return SL_ENOMEM;
+	d->meta = m;
+	memset(d->meta[d->nmeta], 0, sizeof(d->meta[d->nmeta]));
+	snprintf(d->meta[d->nmeta][0], sizeof(d->meta[d->nmeta][0]), "route");
+	snprintf(d->meta[d->nmeta][1], sizeof(d->meta[d->nmeta][1]), "job");
+	d->nmeta++;
+	return SL_OK;
 }
 
 /* Ingest found a sealed dataset: journal it like `sluice submit`. */
@@ -428,6 +463,10 @@ ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta)
 			return 1;
 		memcpy(d.meta, meta->kv, meta->n * sizeof(*d.meta));
 		d.nmeta = meta->n;
+	}
+	if (spool_route(a->cfg, dir, &d) != SL_OK) {
+		ds_rec_free(&d);
+		return 1;
 	}
 	rc = submit_dataset(a, dir, "", &d, msg, sizeof(msg), &bad);
 	if (rc != SL_OK && bad)

@@ -18,7 +18,9 @@ struct wbuf;
  * 1 to be offered it again later. */
 int	ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta);
 /* [ingest] live_spool and backlog_spool name spool directories, none
- * in both.  SL_EINVAL with the sentence in err. */
+ * in both; job_spool names spool directories, and route job is
+ * configured ([job] pull_listen) if it names any.  SL_EINVAL with the
+ * sentence in err. */
 int	spool_lanes_check(const struct config *cfg, char *err, size_t errlen);
 /* The once-a-second timer (w->data the struct agent): spool marks and
  * retention, blocked destinations, idle session. */

@@ -8,11 +8,13 @@
  * must present a certificate that chains to [job] ca and whose CN is
  * [job] peer_cn, checked before any frame of ours goes out.
  *
- * A pull session (one stream, one dataset) is PREAMBLE --TLS-->
- * HANDSHAKE, then send_pull_xfer.c's states (HELLO, OPENING, SENDING,
- * COMMITTING, PULLED): the push path's guarantees and record, a chunk
- * acked only once durable in the job's scratch, resume through HAVE,
- * publication verified by the receiver's sink.
+ A pull connection is PREAMBLE --TLS--> HANDSHAKE, then send_pull_xfer.c's
+ * states (HELLO, JOINED): the receiver dials n of them with one session
+ * number, joined into one pull session of the dataset (GATHERING,
+ * OPENING, SENDING, COMMITTING, PULLED), the chunks spread over them: the
+ * push path's guarantees and record, a chunk acked only once durable in
+ * the job's scratch, resume through HAVE, publication verified by the
+ * receiver's sink.
  *
  * A report session: PREAMBLE --TLS--> the receiver's RESULT (dsid, code,
  * result path or reason) --journal done or failed--> our RESULT (code 0),
@@ -128,7 +130,10 @@ ps_frame(struct stream *s, const struct wire_hdr *h, const uint8_t *p, void *arg
 			log_warnx("pull", "conn=%s dataset=%016llx receiver error %s: %.*s",
 			    ps->label, (unsigned long long)ps->dsid,
 			    sl_strerror(-(int)e.code), (int)e.message.len, e.message.p);
-		px_close(ps, "receiver error");
+		if (ps->g != NULL)
+			pg_close(ps->g, "receiver error");
+		else
+			px_close(ps, "receiver error");
 		return;
 	}
 	switch (ps->state) {
@@ -140,18 +145,22 @@ ps_frame(struct stream *s, const struct wire_hdr *h, const uint8_t *p, void *arg
 		return;
 	case PS_HELLO:
 		if (h->type == WIRE_WELCOME)
-			px_open(ps);
+			px_join(ps);
 		else
 			px_close(ps, "expected WELCOME");
 		return;
 	}
+	if (ps->g == NULL || ps->g->d == NULL) {	/* OPEN not sent yet */
+		px_close(ps, "frame before OPEN");
+		return;
+	}
 	switch (h->type) {
 	case WIRE_HAVE:		px_have(ps, p, h->len); break;
-	case WIRE_ACK:		if (ps->d) px_ack(ps, p, h->len); break;
-	case WIRE_NACK:		if (ps->d) px_nack(ps, p, h->len); break;
+	case WIRE_ACK:		px_ack(ps, p, h->len); break;
+	case WIRE_NACK:		px_nack(ps, p, h->len); break;
 	case WIRE_COMMITTED:	px_committed(ps, p, h->len); break;
 	default:
-		px_close(ps, "unexpected frame");
+		pg_close(ps->g, "unexpected frame");
 	}
 }
 
@@ -170,7 +179,6 @@ ps_free(struct psess *ps)
 	*ps->prevp = ps->next;
 	if (ps->next)
 		ps->next->prevp = ps->prevp;
-	px_unload(ps);
 	free(ps);
 }
 
@@ -178,21 +186,19 @@ static void
 ps_closed(struct stream *s, const char *why, void *arg)
 {
 	struct psess	*ps = arg;
-	struct ds_rec	 r;
 
 	(void)s;
-	log_info("pull", "conn=%s dataset=%016llx closed in state %s why=%s", ps->label,
-	    (unsigned long long)ps->dsid, px_state_name(ps->state), log_q(why));
-	px_flush(ps);
-	/* The receiver hung up after the pull: it is reducing. */
-	if (ps->mode == PULL_MODE_PULL && ps->state == PS_PULLED) {
-		memset(&r, 0, sizeof(r));
-		if (journal_ds_get(ps->p->a->j, ps->dsid, &r) == SL_OK &&
-		    r.state == DS_PULLED)
-			px_ds_to(ps, DS_REDUCING, NULL, NULL);
-		ds_rec_free(&r);
-	}
+	if (ps->mode == PULL_MODE_PULL && ps->state != PS_PREAMBLE)
+		log_info("pull", "conn=%s dataset=%016llx stream=%u/%u session=%08x "
+		    "closed in state %s chunks_sent=%llu why=%s", ps->label,
+		    (unsigned long long)ps->dsid, ps->idx, ps->n, ps->session,
+		    px_state_name(ps->state), (unsigned long long)ps->chunks, log_q(why));
+	else
+		log_info("pull", "conn=%s dataset=%016llx closed in state %s why=%s",
+		    ps->label, (unsigned long long)ps->dsid, px_state_name(ps->state),
+		    log_q(why));
 	ps->s = NULL;
+	px_leave(ps, why);
 	ps_free(ps);
 }
 
@@ -221,7 +227,7 @@ pre_done(struct psess *ps, const char *why)
 	}
 	ps->fd = -1;
 	snprintf(ps->label + strlen(ps->label), sizeof(ps->label) - strlen(ps->label),
-	    "/%c", ps->mode);
+	    "/%c%u", ps->mode, ps->idx);
 	ps->state = PS_HANDSHAKE;
 	/* TLS client over the accepted socket: the receiver is the server;
 	 * no name to check in its certificate (CN checked at CHALLENGE). */
@@ -233,14 +239,20 @@ pre_done(struct psess *ps, const char *why)
 	}
 	if (a->pool != NULL && ps->mode == PULL_MODE_PULL)
 		stream_use_pool(ps->s, a->pool, 0, FSX_DIO_MIN_FILE);
-	log_info("pull", "conn=%s dataset=%016llx %s session", ps->label,
-	    (unsigned long long)ps->dsid, ps->mode == PULL_MODE_PULL ? "pull" : "report");
+	if (ps->mode == PULL_MODE_PULL)
+		log_info("pull", "conn=%s dataset=%016llx pull stream %u/%u of session "
+		    "%08x", ps->label, (unsigned long long)ps->dsid, ps->idx, ps->n,
+		    ps->session);
+	else
+		log_info("pull", "conn=%s dataset=%016llx report session", ps->label,
+		    (unsigned long long)ps->dsid);
 }
 
 static void
 pre_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct psess	*ps = w->data;
+	struct pull_pre	 pp;
 	ssize_t		 n;
 
 	(void)loop; (void)revents;
@@ -254,10 +266,15 @@ pre_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ps->npre += (size_t)n;
 	if (ps->npre < PULL_PREAMBLE_LEN)
 		return;
-	if (pull_preamble_parse(ps->pre, &ps->mode, &ps->dsid) != SL_OK) {
+	if (pull_preamble_parse(ps->pre, &pp) != SL_OK) {
 		pre_done(ps, "not a pull preamble");
 		return;
 	}
+	ps->mode = pp.mode;
+	ps->dsid = pp.id;
+	ps->session = pp.session;
+	ps->idx = pp.stream;
+	ps->n = pp.nstreams;
 	pre_done(ps, NULL);
 }
 
@@ -306,6 +323,14 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* The lanes' wake-up (send_sched.c): it may be the pulls' turn. */
+static void
+wake_pulls(struct agent *a)
+{
+	if (a->pull != NULL)
+		pg_pump_all(a->pull);
+}
+
 int
 pull_start(struct pull **out, struct agent *a, char *err, size_t errlen)
 {
@@ -334,6 +359,7 @@ pull_start(struct pull **out, struct agent *a, char *err, size_t errlen)
 		free(p);
 		return rc;
 	}
+	a->wake_pull = wake_pulls;
 	ev_io_init(&p->accept_io, accept_cb, p->lfd, EV_READ);
 	p->accept_io.data = p;
 	ev_io_start(a->loop, &p->accept_io);

@@ -94,9 +94,11 @@ ads_unload(struct ads *d)
 	d->loaded = 0;
 }
 
-static void
+void
 ads_free(struct ads *d)
 {
+	if (d == NULL)
+		return;
 	ads_unload(d);
 	free(d);
 }
@@ -129,7 +131,7 @@ load_chunk(uint32_t file, uint32_t chunk, int state, uint64_t hash, int has_hash
 	}
 }
 
-static int
+int
 ads_load(struct agent *a, struct ads *d)
 {
 	struct load_ctx	l = { d, 0 };

@@ -18,6 +18,13 @@ struct astream;
 /* A dataset record in memory for r (meta not copied), chunks not loaded.
  * Caller queues it (queue_add) or frees it; NULL when out of memory. */
 struct ads *	ads_new(const struct ds_rec *r);
+/* Load d's files and chunk states from the journal (the push path's
+ * queue, and a pull session, send_pull_xfer.c).  SL_OK; SL_EJOURNAL when a
+ * chunk record lies outside the manifest, SL_ENOMEM, or the journal's
+ * error; then d is left unloaded. */
+int		ads_load(struct agent *a, struct ads *d);
+/* Free d and what it holds (loaded or not).  NULL is fine. */
+void		ads_free(struct ads *d);
 /* File f's digest for COMMIT: XXH3-128 over its chunk hashes (u64 LE). */
 void		ads_file_digest(const struct ads *d, uint32_t f,
 		    uint8_t out[WIRE_DIGEST_LEN]);

@@ -38,14 +38,33 @@
  * until one of those two ends; it is then one of them.  Age weighting was
  * not chosen: it needs a tuned constant to trade size against age, where
  * this needs none that matters much.
+ *
+ * Route job's pull sessions (send_pull_xfer.c) send the same bytes out of
+ * the same machine, over connections a job's receiver dialled: a pull
+ * dataset joins its lane as it starts sending, its chunks are charged to
+ * the lane's account (sched_sent), and it takes its turn: it may send a
+ * chunk only while its lane is not ahead of the other (sched_pull_may),
+ * and the push path's pick leaves a free window empty while the lane
+ * whose turn it is has only pulls sending.  The two sides wait for each
+ * other through one timer: a chunk sent on either side wakes the other at
+ * once.  Their pipes are not the same, though (one may be slow for its
+ * own reasons: a slow receiver, a sink that lags), so a lane that has
+ * sent nothing for SCHED_STALL_SECS no longer holds the other back: the
+ * other is let past for one chunk per SCHED_STALL_SECS (the stalled
+ * lane's account is levelled, it keeps no credit).  Within a lane pulls
+ * and pushes are not ordered: each path fills its own windows.
  */
 #define SCHED_OLDEST_EVERY	4
+#define SCHED_STALL_SECS	0.25
+#define SCHED_WAIT_PUSH		1
+#define SCHED_WAIT_PULL		2
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "journal.h"
+#include "log.h"
 #include "mreg.h"
 #include "sltime.h"
 #include "wire.h"
@@ -135,18 +154,20 @@ sched_join(struct agent *a, struct ads *d, uint64_t left)
 	d->left = left;
 }
 
-struct ads *
-sched_pick(struct agent *a)
+/* Which lanes have a chunk to send (busy), and which of those on the push
+ * path (pushing); a lane that was idle starts level with the busy one. */
+static void
+lanes_busy(struct agent *a, int busy[SEND_NLANES], int pushing[SEND_NLANES])
 {
-	struct ads	*shortest = NULL, *oldest = NULL;
-	int		 busy[SEND_NLANES] = { 0, 0 };
-	int		 i, l, ix;
+	int i, l;
 
+	busy[0] = busy[1] = pushing[0] = pushing[1] = 0;
 	for (i = 0; i < a->nact; i++)
 		if (has_pending(a->act[i]))
-			busy[lane_ix(a->act[i]->lane)] = 1;
-	if (!busy[0] && !busy[1])
-		return NULL;
+			busy[lane_ix(a->act[i]->lane)] = pushing[lane_ix(a->act[i]->lane)] = 1;
+	for (i = 0; i < a->npulls; i++)
+		if (has_pending(a->pulls[i]))
+			busy[lane_ix(a->pulls[i]->lane)] = 1;
 	/* a lane that was idle starts level with the busy one: no credit */
 	for (l = 0; l < SEND_NLANES; l++)
 		if (busy[l] && !a->lane_busy[l] && busy[1 - l] &&
@@ -154,10 +175,89 @@ sched_pick(struct agent *a)
 			a->lane_vt[l] = a->lane_vt[1 - l];
 	a->lane_busy[0] = busy[0];
 	a->lane_busy[1] = busy[1];
+}
+
+/* Lane ix is busy but has sent nothing for SCHED_STALL_SECS (nor let the
+ * other past in that time): the other may go, once, and ix keeps no
+ * credit for the time it stood still. */
+static int
+stalled_let_past(struct agent *a, int ix)
+{
+	double now = sl_time_mono();
+
+	if (now - a->lane_last[ix] < SCHED_STALL_SECS ||
+	    now - a->lane_grant[ix] < SCHED_STALL_SECS)
+		return 0;
+	a->lane_grant[ix] = now;
+	if (a->lane_vt[ix] < a->lane_vt[1 - ix])
+		a->lane_vt[ix] = a->lane_vt[1 - ix];
+	return 1;
+}
+
+static void
+wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct agent	*a = w->data;
+	int		 who = a->sched_wait;
+
+	(void)loop; (void)revents;
+	a->sched_wait = 0;
+	a->sched_kick = 0;
+	if ((who & SCHED_WAIT_PUSH) && a->wake_push != NULL)
+		a->wake_push(a);
+	if ((who & SCHED_WAIT_PULL) && a->wake_pull != NULL)
+		a->wake_pull(a);
+}
+
+/* who waits for its turn: woken by the other side's next chunk, or after
+ * a stall. */
+static void
+wait_turn(struct agent *a, int who)
+{
+	a->sched_wait |= who;
+	if (!ev_is_active(&a->sched_wake)) {
+		ev_timer_set(&a->sched_wake, SCHED_STALL_SECS + 0.001, 0);
+		ev_timer_start(a->loop, &a->sched_wake);
+	}
+}
+
+void
+sched_init(struct agent *a)
+{
+	ev_timer_init(&a->sched_wake, wake_cb, SCHED_STALL_SECS, 0);
+	a->sched_wake.data = a;
+}
+
+void
+sched_stop(struct agent *a)
+{
+	ev_timer_stop(a->loop, &a->sched_wake);
+	a->sched_wait = 0;
+	a->sched_kick = 0;
+}
+
+struct ads *
+sched_pick(struct agent *a)
+{
+	struct ads	*shortest = NULL, *oldest = NULL;
+	int		 busy[SEND_NLANES], pushing[SEND_NLANES];
+	int		 i, ix;
+
+	lanes_busy(a, busy, pushing);
+	if (!pushing[0] && !pushing[1])
+		return NULL;
 	if (busy[0] && busy[1])
 		ix = a->lane_vt[0] <= a->lane_vt[1] ? 0 : 1;
 	else
 		ix = busy[0] ? 0 : 1;
+	if (!pushing[ix]) {
+		/* its turn, but only pulls send in it */
+		if (!stalled_let_past(a, ix)) {
+			wait_turn(a, SCHED_WAIT_PUSH);
+			return NULL;
+		}
+		ix = 1 - ix;
+	}
 	for (i = 0; i < a->nact; i++) {
 		struct ads *d = a->act[i];
 
@@ -180,6 +280,63 @@ sched_sent(struct agent *a, struct ads *d, uint32_t len)
 	d->left -= len < d->left ? len : d->left;
 	a->lane_vt[ix] += (double)len / lane_weight(a, ix);
 	a->lane_sent[ix] += len;
+	a->lane_last[ix] = sl_time_mono();
+	if (a->sched_wait && !a->sched_kick) {
+		/* the other side may have its turn now: wake it after this
+		 * callback (not from inside its own pump) */
+		ev_timer_stop(a->loop, &a->sched_wake);
+		ev_timer_set(&a->sched_wake, 0, 0);
+		ev_timer_start(a->loop, &a->sched_wake);
+		a->sched_kick = 1;
+	}
+}
+
+void
+sched_pull_join(struct agent *a, struct ads *d, uint64_t left)
+{
+	int i;
+
+	for (i = 0; i < a->npulls; i++)
+		if (a->pulls[i] == d)
+			return;
+	d->lane = sched_lane(a, d, sl_time_wall());
+	d->admitted = ++a->admit_seq;
+	d->left = left;
+	if (a->npulls == SEND_MAX_IN_FLIGHT) {
+		log_warnx("sched", "dataset=%016llx more than %d pull sessions sending: "
+		    "this one is not governed by the lanes", (unsigned long long)d->rec.id,
+		    SEND_MAX_IN_FLIGHT);
+		return;
+	}
+	a->pulls[a->npulls++] = d;
+}
+
+void
+sched_pull_leave(struct agent *a, struct ads *d, int published)
+{
+	int i;
+
+	for (i = 0; i < a->npulls; i++)
+		if (a->pulls[i] == d) {
+			a->pulls[i] = a->pulls[--a->npulls];
+			if (published)
+				a->lane_done[lane_ix(d->lane)]++;
+			return;
+		}
+}
+
+int
+sched_pull_may(struct agent *a, struct ads *d)
+{
+	int	busy[SEND_NLANES], pushing[SEND_NLANES];
+	int	ix = lane_ix(d->lane);
+
+	lanes_busy(a, busy, pushing);
+	if (!busy[1 - ix] || a->lane_vt[ix] <= a->lane_vt[1 - ix] ||
+	    stalled_let_past(a, 1 - ix))
+		return 1;
+	wait_turn(a, SCHED_WAIT_PULL);
+	return 0;
 }
 
 /* ---- lanes, for status and metrics ------------------------------------------ */
@@ -199,6 +356,8 @@ lanes_view(struct agent *a, struct lane_view v[SEND_NLANES])
 	int		 ix;
 
 	memset(v, 0, SEND_NLANES * sizeof(*v));
+	for (ix = 0; ix < a->npulls; ix++)
+		v[a->pulls[ix]->lane == LANE_BACKLOG].in_flight++;
 	for (d = a->queue; d != NULL; d = d->next) {
 		if (d->phase != PH_IDLE) {
 			v[d->lane == LANE_BACKLOG].in_flight++;
@@ -235,6 +394,11 @@ sched_ping(struct agent *a, struct wbuf *out)
 	for (i = 0; i < a->nact; i++) {
 		snprintf(line, sizeof(line), "flight=%016llx lane=%s\n",
 		    (unsigned long long)a->act[i]->rec.id, ds_lane_name(a->act[i]->lane));
+		wbuf_puts(out, line);
+	}
+	for (i = 0; i < a->npulls; i++) {	/* route job: pulled by a job */
+		snprintf(line, sizeof(line), "flight=%016llx lane=%s\n",
+		    (unsigned long long)a->pulls[i]->rec.id, ds_lane_name(a->pulls[i]->lane));
 		wbuf_puts(out, line);
 	}
 }

@@ -28,10 +28,27 @@ void	sched_join(struct agent *a, struct ads *d, uint64_t left);
  * the least bytes sent for its weight, and in it the dataset with the
  * fewest bytes left to send, or every few picks the one in flight the
  * longest; only datasets sending with a chunk not yet sent count.  NULL
- * when none has one. */
+ * when none has one, or when the lane whose turn it is has only pull
+ * sessions sending (then a->wake_push runs once they have sent). */
 struct ads *	sched_pick(struct agent *a);
-/* len bytes of d's were put on the wire. */
+/* len bytes of d's were put on the wire (by the push or a pull session):
+ * charged to d's lane; whoever waits for its turn is woken. */
 void	sched_sent(struct agent *a, struct ads *d, uint32_t len);
+/* Route job: pull dataset d (send_pull_xfer.c) sends in its lane beside
+ * the push path: join when it starts sending (its lane and admission
+ * fixed then, left bytes to send), leave when it stops (published: 1 when
+ * it was pulled, counted as published in its lane).  Leave is a no-op for
+ * a d not joined.  At most SEND_MAX_IN_FLIGHT pull datasets share the
+ * lanes; more send ungoverned (logged). */
+void	sched_pull_join(struct agent *a, struct ads *d, uint64_t left);
+void	sched_pull_leave(struct agent *a, struct ads *d, int published);
+/* May pull dataset d put a chunk on the wire now?  1; or 0 when d's lane
+ * is ahead of the other lane and that one has data and is sending: then
+ * a->wake_pull runs when it has sent (or stalled for SCHED_STALL_SECS). */
+int	sched_pull_may(struct agent *a, struct ads *d);
+/* Start and stop the wake-up timer (agent start, stop). */
+void	sched_init(struct agent *a);
+void	sched_stop(struct agent *a);
 /* Datasets in flight in lane (LANE_LIVE or LANE_BACKLOG). */
 int	sched_active(const struct agent *a, int lane);
 /* The lanes for `sluice status` (cli_lanes.c reads them): one line per

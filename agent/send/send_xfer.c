@@ -214,6 +214,12 @@ done:
 	commit_ready(a);
 }
 
+void
+xfer_pump(struct agent *a)
+{
+	pump(a);
+}
+
 /* ---- protocol ------------------------------------------------------------ */
 
 static void

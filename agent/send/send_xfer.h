@@ -17,6 +17,9 @@ struct ads;
  * destination when one is due, else OPEN the next dataset the current
  * destination may take.  A no-op otherwise; safe to call any time. */
 void	xfer_next(struct agent *a);
+/* Fill the free windows now (the lanes' wake-up, send_sched.c: a pull
+ * session sent, so it may be the push path's turn). */
+void	xfer_pump(struct agent *a);
 /* The session came up (link_ops.up): tell this destination to release
  * the partial copies left there by datasets published elsewhere since
  * (journal "left"), then xfer_next. */

@@ -3,18 +3,23 @@
  *
  * Inside a Slurm job, on a node that accepts no connection from outside,
  * this process is an ordinary sink rooted at the job's scratch directory
- * whose one connection it dials itself (pull.h): connect to the agent's
- * pull_listen, write the preamble, and hand the socket to the sink's
- * session code as if it had been accepted (sess_adopt).  From there it is
- * the push path unchanged: CHALLENGE, HELLO (the agent's certificate CN
- * must be its id), OPEN -> HAVE, DATA checked per chunk (XXH3-64), written
- * and journaled durable before the ACK, COMMIT verified per file, the
- * tree published by rename.  The sink's journal lives in the scratch
+ * whose connections it dials itself (pull.h): connect --streams times to
+ * the agent's pull_listen, write each a preamble (stream i of n, one
+ * random session number for the set), and hand the sockets to the sink's
+ * session code as if they had been accepted (sess_adopt).  From there it
+ * is the push path unchanged, n streams of one agent: CHALLENGE, HELLO
+ * (the agent's certificate CN must be its id), OPEN -> HAVE, DATA spread
+ * over the streams, checked per chunk (XXH3-64), written and journaled
+ * durable before the ACK (on the stream that carried it), COMMIT verified
+ * per file, the tree published by rename.  The set lives and dies as one,
+ * as a push session's streams do: when one stream is lost the others are
+ * closed and a new set (a new session number) is dialled.  The sink's journal lives in the scratch
  * (ROOT/.sluice-pull/journal), so a receiver killed mid-pull and started
  * again in the same job resumes: HAVE tells the agent what is held.
  *
- *   DIAL --session--> PULLING --published, agent hung up--> REDUCE
- *        <--lost: backoff 1..10s, give up after timeout without a session
+ *   DIAL n --session--> PULLING --published, agent hung up--> REDUCE
+ *        <--a stream lost: close the rest; backoff 1..10s, give up after
+ *           timeout without a session
  *   REDUCE: sh -c REDUCE in the published tree, stdout into the scratch
  *   RESULT: copied to the shared path as PATH.sluice-tmp-PID, fsync,
  *           rename, fsync of the directory (readers never see half a file)
@@ -40,6 +45,7 @@
 #include <xxhash.h>
 
 #include "config.h"
+#include "digest.h"
 #include "conn.h"
 #include "fsx.h"
 #include "journal.h"
@@ -67,6 +73,7 @@ struct puller {
 	double			 next_dial;
 	double			 backoff;
 	double			 published_at;
+	uint32_t		 ndialed;	/* streams of the set dialled, 0: none */
 	int			 outcome;	/* 0 running, 1 published, -1 gave up */
 	char			 published[SL_MAX_PATH + 1];
 	char			 why[512];
@@ -74,9 +81,9 @@ struct puller {
 
 /* Connect to a with a bounded wait, blocking the loop for at most
  * DIAL_TIMEOUT (the receiver has nothing else to do meanwhile), and write
- * the preamble.  SL_OK with *fdp, else SL_EIO with err. */
+ * the preamble pp.  SL_OK with *fdp, else SL_EIO with err. */
 static int
-dial(const struct net_addr *a, int mode, uint64_t id, int *fdp, char *err,
+dial(const struct net_addr *a, const struct pull_pre *pp, int *fdp, char *err,
     size_t errlen)
 {
 	struct pollfd	pfd;
@@ -100,7 +107,7 @@ dial(const struct net_addr *a, int mode, uint64_t id, int *fdp, char *err,
 		close(fd);
 		return SL_EIO;
 	}
-	pull_preamble(pre, mode, id);
+	pull_preamble(pre, pp);
 	n = send(fd, pre, PULL_PREAMBLE_LEN, MSG_NOSIGNAL);
 	if (n != PULL_PREAMBLE_LEN) {
 		snprintf(err, errlen, "send to %s: %s", a->text,
@@ -112,6 +119,67 @@ dial(const struct net_addr *a, int mode, uint64_t id, int *fdp, char *err,
 	return SL_OK;
 }
 
+/* Close every connection of the sink (one stream of the set was lost). */
+static void
+close_all(struct puller *p, const char *why)
+{
+	struct sconn	*c;
+
+	for (c = p->sk->conns; c; c = c->next)
+		if (stream_state(c->s) != ST_CLOSING)
+			stream_close(c->s, why);
+}
+
+static void
+backoff(struct puller *p, double now)
+{
+	p->next_dial = now + p->backoff;
+	p->backoff = p->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff * 2;
+}
+
+/* Dial the n streams of a new session: SL_OK, every one adopted by the
+ * sink; else none is left open (err says why). */
+static int
+dial_set(struct puller *p, char *err, size_t errlen)
+{
+	struct pull_pre	 pp;
+	uint32_t	 i, n = (uint32_t)p->o->streams;
+	int		 fds[SL_MAX_STREAMS], rc = SL_OK;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.mode = PULL_MODE_PULL;
+	pp.id = p->o->dsid;
+	pp.nstreams = n;
+	if (digest_random(&pp.session, sizeof(pp.session)) != SL_OK) {
+		snprintf(err, errlen, "no randomness for a session number");
+		return SL_EIO;
+	}
+	for (i = 0; i < n; i++) {
+		pp.stream = i;
+		rc = dial(&p->addr, &pp, &fds[i], err, errlen);
+		if (rc != SL_OK) {
+			while (i > 0)
+				close(fds[--i]);
+			return rc;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (rc == SL_OK)
+			rc = sess_adopt(p->sk, fds[i], p->addr.text);
+		else
+			close(fds[i]);
+	}
+	if (rc != SL_OK) {
+		snprintf(err, errlen, "cannot take the connection: %s", sl_strerror(rc));
+		close_all(p, "a stream of the set failed");
+		return rc;
+	}
+	p->ndialed = n;
+	log_info("pull", "dataset=%016llx connected to %s: %u streams, session %08x",
+	    (unsigned long long)p->o->dsid, p->addr.text, n, pp.session);
+	return SL_OK;
+}
+
 static void
 tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -120,7 +188,7 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct ds_rec	 r;
 	double		 now = sl_time_mono();
 	char		 err[256];
-	int		 fd, rc;
+	int		 rc;
 
 	(void)revents;
 	memset(&r, 0, sizeof(r));
@@ -147,16 +215,25 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	ds_rec_free(&r);
-	if (p->sk->nconns > 0) {
-		/* only an authenticated session is progress: a refused
-		 * handshake every backoff must still time out */
-		for (c = p->sk->conns; c; c = c->next)
-			if (c->state == SC_READY) {
-				p->last_ok = now;
-				p->backoff = 1;
-			}
-		return;
+	/* only an authenticated session is progress: a refused handshake
+	 * every backoff must still time out */
+	for (c = p->sk->conns; c; c = c->next)
+		if (c->state == SC_READY) {
+			p->last_ok = now;
+			p->backoff = 1;
+		}
+	if (p->ndialed > 0 && p->sk->nconns < (int)p->ndialed && p->published_at == 0) {
+		/* A stream of the set is gone: so is the set, as on the push
+		 * path; the agent sees the others close and drops its half. */
+		log_warnx("pull", "dataset=%016llx %d of %u streams left: closing them, "
+		    "dialling a new set", (unsigned long long)p->o->dsid, p->sk->nconns,
+		    p->ndialed);
+		close_all(p, "another stream of the pull session was lost");
+		p->ndialed = 0;
 	}
+	if (p->sk->nconns > 0)
+		return;
+	p->ndialed = 0;
 	if (now - p->last_ok > p->o->timeout) {
 		snprintf(p->why, sizeof(p->why), "no session with the agent at %s "
 		    "for %.0fs: %s", p->addr.text, p->o->timeout, p->why[0] ? p->why :
@@ -167,23 +244,16 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (now < p->next_dial || p->published_at != 0)
 		return;
-	rc = dial(&p->addr, PULL_MODE_PULL, p->o->dsid, &fd, err, sizeof(err));
-	if (rc == SL_OK)
-		rc = sess_adopt(p->sk, fd, p->addr.text);
-	if (rc != SL_OK) {
-		log_warnx("pull", "dataset=%016llx dial %s: %s; again in %.0fs",
-		    (unsigned long long)p->o->dsid, p->addr.text, err, p->backoff);
-		snprintf(p->why, sizeof(p->why), "%s", err);
-		p->next_dial = now + p->backoff;
-		p->backoff = p->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff * 2;
-		return;
-	}
+	rc = dial_set(p, err, sizeof(err));
 	/* A session that ends at once (refused certificate) must not spin:
 	 * the next dial waits the backoff. */
-	p->next_dial = now + p->backoff;
-	p->backoff = p->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff * 2;
-	log_info("pull", "dataset=%016llx connected to %s", (unsigned long long)p->o->dsid,
-	    p->addr.text);
+	backoff(p, now);
+	if (rc != SL_OK) {
+		log_warnx("pull", "dataset=%016llx dial %s: %s; again in %.0fs",
+		    (unsigned long long)p->o->dsid, p->addr.text, err,
+		    p->next_dial - now);
+		snprintf(p->why, sizeof(p->why), "%s", err);
+	}
 }
 
 /* The sink's configuration for this pull, written into the scratch and
@@ -435,6 +505,7 @@ report_once(const struct pull_opts *o, struct tls_ctx *tls, const struct net_add
 	struct conn		*c = NULL;
 	struct wire_hdr		 h;
 	struct wire_error	 ans;
+	struct pull_pre		 pp;
 	struct wbuf		 b;
 	uint8_t			 in[WIRE_HDR_LEN + SL_MAX_MSG + 64];
 	double			 deadline = sl_time_mono() + 30;
@@ -442,7 +513,11 @@ report_once(const struct pull_opts *o, struct tls_ctx *tls, const struct net_add
 	ssize_t			 n;
 	int			 fd, rc;
 
-	rc = dial(a, PULL_MODE_REPORT, o->dsid, &fd, err, errlen);
+	memset(&pp, 0, sizeof(pp));
+	pp.mode = PULL_MODE_REPORT;
+	pp.id = o->dsid;
+	pp.nstreams = 1;
+	rc = dial(a, &pp, &fd, err, errlen);
 	if (rc != SL_OK)
 		return rc;
 	rc = conn_new(&c, fd, tls, 1, NULL);

@@ -24,34 +24,54 @@ static void
 t_preamble(void **state UNUSED)
 {
 	char		 p[PULL_PREAMBLE_LEN + 1];
-	uint64_t	 id;
-	int		 mode;
+	struct pull_pre	 pp = { PULL_MODE_PULL, 0x0123456789abcdefULL, 0x89abcdefu, 3, 4 };
+	struct pull_pre	 q;
+	static const char *bad[] = {
+		"SLUICE-PULL 1 X 0123456789abcdef 89abcdef 00/01\n",
+		"SLUICE-PULL 2 P 0123456789abcdef 89abcdef 00/01\n",
+		"SLUICE-PULL 1 P 0123456789ABCDEF 89abcdef 00/01\n",
+		"SLUICE-PULL 1 P 0000000000000000 89abcdef 00/01\n",
+		"SLUICE-PULL 1 P 0123456789abcdeX 89abcdef 00/01\n",
+		"SLUICE-PULL 1 P 0123456789abcdef 89abcdef 00/01\r",
+		"SLUICE-PULL 1 P 0123456789abcdef 89abcdeG 00/01\n",
+		"SLUICE-PULL 1 P 0123456789abcdef 89abcdef 04/04\n",	/* i >= n */
+		"SLUICE-PULL 1 P 0123456789abcdef 89abcdef 00/00\n",	/* no streams */
+		"SLUICE-PULL 1 P 0123456789abcdef 89abcdef 00/41\n",	/* > SL_MAX_STREAMS */
+		"SLUICE-PULL 1 P 0123456789abcdef 89abcdef 00-01\n",
+		"SLUICE-PULL 1 R 0123456789abcdef 89abcdef 00/02\n",	/* a report is one */
+		"SLUICE-PULL 1 P 0123456789abcdef\n...............",	/* the old form */
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n.....................",
+	};
+	size_t		 i;
 
-	pull_preamble(p, PULL_MODE_PULL, 0x0123456789abcdefULL);
-	assert_string_equal(p, "SLUICE-PULL 1 P 0123456789abcdef\n");
+	pull_preamble(p, &pp);
+	assert_string_equal(p, "SLUICE-PULL 1 P 0123456789abcdef 89abcdef 03/04\n");
 	assert_int_equal(strlen(p), PULL_PREAMBLE_LEN);
-	assert_int_equal(pull_preamble_parse(p, &mode, &id), SL_OK);
-	assert_int_equal(mode, PULL_MODE_PULL);
-	assert_true(id == 0x0123456789abcdefULL);
-	pull_preamble(p, PULL_MODE_REPORT, 42);
-	assert_int_equal(pull_preamble_parse(p, &mode, &id), SL_OK);
-	assert_int_equal(mode, PULL_MODE_REPORT);
-	assert_true(id == 42);
+	assert_int_equal(pull_preamble_parse(p, &q), SL_OK);
+	assert_int_equal(q.mode, PULL_MODE_PULL);
+	assert_true(q.id == 0x0123456789abcdefULL);
+	assert_true(q.session == 0x89abcdefu);
+	assert_int_equal(q.stream, 3);
+	assert_int_equal(q.nstreams, 4);
+	pp.mode = PULL_MODE_REPORT;
+	pp.id = 42;
+	pp.stream = 0;
+	pp.nstreams = 1;
+	pull_preamble(p, &pp);
+	assert_int_equal(pull_preamble_parse(p, &q), SL_OK);
+	assert_int_equal(q.mode, PULL_MODE_REPORT);
+	assert_true(q.id == 42);
+	pp.mode = PULL_MODE_PULL;
+	pp.stream = 63;
+	pp.nstreams = 64;
+	pull_preamble(p, &pp);
+	assert_int_equal(pull_preamble_parse(p, &q), SL_OK);
+	assert_int_equal(q.nstreams, 64);
 	/* hostile or wrong: refused */
-	assert_int_equal(pull_preamble_parse("SLUICE-PULL 1 X 0123456789abcdef\n",
-	    &mode, &id), SL_EPROTO);
-	assert_int_equal(pull_preamble_parse("SLUICE-PULL 2 P 0123456789abcdef\n",
-	    &mode, &id), SL_EPROTO);
-	assert_int_equal(pull_preamble_parse("SLUICE-PULL 1 P 0123456789ABCDEF\n",
-	    &mode, &id), SL_EPROTO);
-	assert_int_equal(pull_preamble_parse("SLUICE-PULL 1 P 0000000000000000\n",
-	    &mode, &id), SL_EPROTO);
-	assert_int_equal(pull_preamble_parse("SLUICE-PULL 1 P 0123456789abcdeX\n",
-	    &mode, &id), SL_EPROTO);
-	assert_int_equal(pull_preamble_parse("SLUICE-PULL 1 P 0123456789abcdef\r",
-	    &mode, &id), SL_EPROTO);
-	assert_int_equal(pull_preamble_parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n....",
-	    &mode, &id), SL_EPROTO);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(strlen(bad[i]), PULL_PREAMBLE_LEN);
+		assert_int_equal(pull_preamble_parse(bad[i], &q), SL_EPROTO);
+	}
 }
 
 static void
