@@ -40,6 +40,8 @@ struct gc_ent {
 					 * the last sync: its directory entry
 					 * (and its parents') is made durable
 					 * too, by one syncfs for the batch */
+	int		 cached;	/* fd opened without O_DIRECT: synced
+					 * itself, no need to ask (sink_commit.c) */
 };
 
 /* A batch is durable (rc SL_OK) or failed (rc says why).  ents are valid

@@ -43,7 +43,7 @@ sack_write_done(struct swjob *w, void *arg)
 			    d->files[w->file].path : "?", w->err);
 	} else if (d == NULL || d->rec.state != SDS_RECEIVING)
 		close(w->fd);		/* published or abandoned meanwhile */
-	else if (sds_push(sk, d, w->file, w->chunk, w->len, w->hash, w->fd, 1,
+	else if (sds_push(sk, d, w->file, w->chunk, w->len, w->hash, w->fd, 1, 0,
 	    j->conn) != SL_OK) {
 		close(w->fd);
 		if (c != NULL)

@@ -632,7 +632,8 @@ sds_opened(struct wq_job *j, void *arg)
 	 * (verify.h). */
 	if (d->rec.state == SDS_RECEIVING && d->rec.chunks_acked == 0)
 		d->vd = verifier_track(sk->ver, d->pfd, &d->rec, d->files, d->nfiles,
-		    vh_flags(sk) | (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0));
+		    vh_flags(sk) | (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0) |
+		    (!sk->cfg->reread ? VH_LOOP : 0));
 	d->next = sk->dsets;
 	sk->dsets = d;
 	log_info("sink", "dataset=%016llx name=%s dir=%s agent=%s state=%s files=%u "
@@ -652,10 +653,10 @@ sds_opened(struct wq_job *j, void *arg)
 
 int
 sds_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
-    uint32_t len, uint64_t hash, int fd, int owns_fd, uint64_t conn)
+    uint32_t len, uint64_t hash, int fd, int owns_fd, int cached, uint64_t conn)
 {
 	struct gc_ent e = { d, d->rec.id, file, chunk, len, hash, fd, owns_fd, conn,
-	    !sds_made(d, file) };
+	    !sds_made(d, file), cached };
 
 	return gcommit_push(sk->gc, &e);
 }
@@ -719,7 +720,7 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	struct sds		*d;
 	const struct file_rec	*f;
 	uint64_t		 g;
-	int			 fd, newfd = 0;
+	int			 fd, newfd = 0, cached;
 
 	d = sds_find(sk, wd->dsid);
 	if (d != NULL && !sds_owned(c, &d->rec, "DATA")) {
@@ -791,8 +792,11 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 			return;
 		newfd = 1;
 	}
-	if (fsx_pwrite_all(fd, wd->bytes, wd->len, (off_t)wd->chunk * d->rec.chunk_size,
-	    sk->dio ? sk->bounce : NULL) == -1) {
+	cached = !FSX_DIO_FILE(sk->dio, f->size);	/* opened without O_DIRECT */
+	if ((cached ? fsx_pwrite_cached(fd, wd->bytes, wd->len,
+	    (off_t)wd->chunk * d->rec.chunk_size) : fsx_pwrite_all(fd, wd->bytes,
+	    wd->len, (off_t)wd->chunk * d->rec.chunk_size,
+	    sk->dio ? sk->bounce : NULL)) == -1) {
 		int e = errno;
 		if (newfd)
 			close(fd);
@@ -807,7 +811,10 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	if (f->size >= FSX_DIO_MIN_FILE)
 		(void)sync_file_range(fd, (off_t)wd->chunk * d->rec.chunk_size, wd->len,
 		    SYNC_FILE_RANGE_WRITE);
-	if (sds_push(sk, d, wd->file, wd->chunk, wd->len, wd->xxh3, fd, newfd,
+	/* A small file is hashed from the bytes just written (verify.h). */
+	verifier_written(sk->ver, d->vd, wd->file, wd->chunk, wd->bytes, wd->len,
+	    wd->xxh3);
+	if (sds_push(sk, d, wd->file, wd->chunk, wd->len, wd->xxh3, fd, newfd, cached,
 	    c->serial) != SL_OK) {
 		if (newfd)
 			close(fd);

@@ -242,10 +242,11 @@ void	sds_abandon(struct sconn *c, uint64_t dsid, const struct wire_str *msg);
 int	ns_open(struct sink *sk, const struct ds_rec *r, int create);
 void	ns_close(struct sink *sk, int fd);
 /* Put a written chunk of d in the group commit; acknowledged to the
- * connection of serial conn once durable.  SL_OK or SL_ENOMEM (fd is
+ * connection of serial conn once durable.  cached: fd was opened without
+ * O_DIRECT.  SL_OK or SL_ENOMEM (fd is
  * still the caller's). */
 int	sds_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
-	    uint32_t len, uint64_t hash, int fd, int owns_fd, uint64_t conn);
+	    uint32_t len, uint64_t hash, int fd, int owns_fd, int cached, uint64_t conn);
 /* The group commit made a chunk of d durable. */
 void	sds_durable(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
 	    uint32_t len, uint64_t hash);

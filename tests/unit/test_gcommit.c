@@ -119,7 +119,7 @@ static struct gc_ent
 ent(struct fx *f, uint32_t chunk, int fd, int owns)
 {
 	return (struct gc_ent){ &f->dsmark, DSID, 0, chunk, CS, 0x1000u + chunk, fd,
-	    owns, 7, 0 };
+	    owns, 7, 0, 0 };
 }
 
 /* Run the loop until done() has run n times (or 5 s). */
