@@ -112,7 +112,7 @@ commit_one(struct gcommit *g, struct batch *b)
 			    sl_strerror(b->rc));
 	}
 	for (i = 0; i < b->n; i++)
-		if (b->ents[i].owns_fd)
+		if (b->ents[i].owns_fd && !b->ents[i].keep)
 			close(b->ents[i].fd);
 	log_debug("sink", "group commit chunks=%u files=%u same-inode=%u rc=%s",
 	    b->n, nfd, nsame, sl_strerror(b->rc));
