@@ -40,6 +40,10 @@ struct gc_ent {
 					 * the last sync: its directory entry
 					 * (and its parents') is made durable
 					 * too, by one syncfs for the batch */
+	int		 cached;	/* fd opened without O_DIRECT: synced
+					 * itself, no need to ask (sink_commit.c) */
+	int		 keep;		/* owns_fd but not closed after the sync:
+					 * done() gets it (kept to publication) */
 };
 
 /* A batch is durable (rc SL_OK) or failed (rc says why).  ents are valid

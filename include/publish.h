@@ -56,14 +56,16 @@ int	publish_is_published(int rootfd, const struct ds_rec *d);
  * (a mismatch; err names the file), SL_EEXIST (name taken), SL_EIO,
  * SL_ENOSPC.  pre: NULL, or nfiles results of the verifier (verify.h);
  * a VS_DONE file is not read again (its size, chunk-list digest and mode
- * are still checked and set), any other is re-read here.  Modes are the
+ * are still checked and set, through kfd[i] when kfd is not NULL and
+ * that is not -1: an fd the caller keeps on that file), any other is
+ * re-read here.  Modes are the
  * sink's policy, not the agent's: every file gets file_mode (plus x where
  * it grants r, for a file the agent marked executable), the manifest
  * file_mode without x, every directory dir_mode.  how: VH_DIO
  * reads files of FSX_DIO_MIN_FILE and more with O_DIRECT; VH_SHA256. */
 int	publish_commit(struct journal *j, int rootfd, int partialfd, unsigned how,
 	    const struct ds_rec *d, const struct file_rec *files, uint32_t nfiles,
-	    const uint8_t *digests, const struct vsum *pre, unsigned file_mode,
-	    unsigned dir_mode, char *err, size_t errlen);
+	    const uint8_t *digests, const struct vsum *pre, const int *kfd,
+	    unsigned file_mode, unsigned dir_mode, char *err, size_t errlen);
 
 #endif

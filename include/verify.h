@@ -13,8 +13,23 @@
  *    O_DIRECT and fdatasync gave it, as rsync and bbcp do.  A file whose
  *    chunks stay out of order too long (verifier_expire) is given up and
  *    re-read at COMMIT.
- *  - by re-reading (page-cache files, and every file with `reread = on`),
- *    as follows.
+ *  - from memory on the loop (a small file of one chunk, under
+ *    FSX_DIO_MIN_FILE, written through the page cache with one pwrite on
+ *    the loop; `reread = off`): verifier_written, called once that pwrite
+ *    has put every byte of the chunk in the file, checks the chunk's
+ *    XXH3-64 again over the bytes the write took and hashes them.  What
+ *    the re-read from the page cache proved, that the file held the
+ *    verified bytes, this proves of the buffer the kernel copied them
+ *    from; a write that did not land (in whole or in part) leaves the
+ *    file, created empty, short of its size, which publish_commit checks.
+ *    That they reached the disk was never the re-read's to prove (it read
+ *    the cache) but the group commit's syncfs or fsync, whose errors fail
+ *    the batch.  Per small file this saves an open, an fcntl, a read and
+ *    a close (scripts/bench, dataset B).  Files of several chunks keep
+ *    the re-read: they are made at their final size, so the size would
+ *    not show a chunk that did not land.
+ *  - by re-reading (large page-cache files, and every file with `reread
+ *    = on`), as follows.
  *
  * The re-read: done all at COMMIT, it would be a second pass over the
  * dataset after the transfer (for one large file a third of the wall
@@ -39,8 +54,8 @@
  * journal, not here) and is re-read at COMMIT as before.
  *
  * Threads: every call is for the loop thread but verifier_feed (the
- * writers'); the verifier's own thread only re-reads and hashes.  One
- * mutex guards the shared state.
+ * writers'; verifier_written hashes on the loop); the verifier's own
+ * thread only re-reads and hashes.  One mutex guards the shared state.
  */
 #ifndef VERIFY_H
 #define VERIFY_H
@@ -67,6 +82,7 @@ struct vsum {
 #define VH_MEM		0x2	/* hash O_DIRECT files from memory (verifier_feed) */
 #define VH_SHA256	0x4	/* SHA-256 too: about 0.5 CPU-s per GB with SHA-NI,
 				 * so only when the manifest's readers want it */
+#define VH_LOOP		0x8	/* hash one-chunk small files as written (verifier_written) */
 
 /*
  * The digests of one file fed its chunks in order: XXH3-128 (and with
@@ -106,6 +122,17 @@ struct vds *verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
 int	verifier_feed(struct verifier *v, struct vds *vd, uint32_t file,
 	    uint32_t chunk, const uint8_t *p, uint32_t len, uint64_t hash,
 	    void (*release)(void *tok), void *tok);
+/*
+ * From memory, on the loop (VH_LOOP, a file of one chunk under
+ * FSX_DIO_MIN_FILE): its chunk, hashed `hash` on arrival, has just been
+ * written in full from p.  Its XXH3-64 is checked again over p, and p is
+ * hashed into the file's sums (p is not kept).  A mismatch (the buffer
+ * changed since its arrival check) makes the file VS_BAD: publish_commit
+ * re-reads it from the disk and decides.  A resend is checked the same
+ * way.  Other files: nothing (the re-read thread hashes them).
+ */
+void	verifier_written(struct verifier *v, struct vds *vd, uint32_t file,
+	    uint32_t chunk, const uint8_t *p, uint32_t len, uint64_t hash);
 /* A job for vd is on its way to verifier_feed (loop thread, when it is
  * queued): vd outlives verifier_drop until that feed, or verifier_unref
  * for a job that will not be fed (a failed write; any thread). */

@@ -11,6 +11,7 @@
  * the callback of the layer it serves, and stopped in the order that
  * lets what was written be committed first.
  */
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -221,6 +222,7 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
     struct journal *j, char *err, size_t errlen)
 {
 	struct sink	*sk;
+	struct rlimit	 rl;
 	int		 rc = SL_OK;
 
 	sk = calloc(1, sizeof(*sk));
@@ -231,6 +233,13 @@ sink_start(struct sink **out, struct ev_loop *loop, const struct config *cfg,
 	sk->j = j;
 	sk->lfd = -1;
 	sk->dio = cfg->direct_io;
+	/* Small files' fds kept to publication (sds_keep_fd): half of what
+	 * the limit leaves above 1,024 (connections, journal, writers), at
+	 * most 65,536; none under the common default of 1,024. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 1024)
+		sk->kept_max = rl.rlim_cur == RLIM_INFINITY ||
+		    rl.rlim_cur - 1024 > 2 * 65536 ? 65536 :
+		    (uint32_t)(rl.rlim_cur - 1024) / 2;
 	sk->rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sk->rootfd == -1) {
 		snprintf(err, errlen, "root %s: %s", cfg->root, strerror(errno));

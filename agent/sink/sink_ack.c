@@ -43,7 +43,7 @@ sack_write_done(struct swjob *w, void *arg)
 			    d->files[w->file].path : "?", w->err);
 	} else if (d == NULL || d->rec.state != SDS_RECEIVING)
 		close(w->fd);		/* published or abandoned meanwhile */
-	else if (sds_push(sk, d, w->file, w->chunk, w->len, w->hash, w->fd, 1,
+	else if (sds_push(sk, d, w->file, w->chunk, w->len, w->hash, w->fd, 1, 0, 0,
 	    j->conn) != SL_OK) {
 		close(w->fd);
 		if (c != NULL)
@@ -79,6 +79,8 @@ sack_commit_done(const struct gc_ent *ents, uint32_t n, int rc, void *arg)
 
 		if (c == NULL || c->serial != e->conn)
 			c = sconn_find(sk, e->conn);
+		if (e->keep)
+			sds_keep_fd(sk, e->ds, e->file, e->fd, rc == SL_OK);
 		if (rc != SL_OK) {
 			/* Not durable, so no promise: the agent resends. */
 			if (c && stream_state(c->s) != ST_CLOSING)

@@ -53,13 +53,16 @@ struct dio_key {
 };
 
 static int
-dio_dup(struct dio_key *keys, uint32_t n, int fd)
+dio_dup(struct dio_key *keys, uint32_t n, int fd, int cached)
 {
 	struct stat	st;
 	uint32_t	i;
-	int		fl = fcntl(fd, F_GETFL);
+	int		fl;
 
 	keys[n].dio = 0;
+	if (cached)
+		return 0;	/* synced on its own; a small file's fcntl saved */
+	fl = fcntl(fd, F_GETFL);
 	if (fl == -1 || !(fl & O_DIRECT) || fstat(fd, &st) == -1)
 		return 0;	/* synced on its own */
 	keys[n].dev = st.st_dev;
@@ -87,7 +90,7 @@ commit_one(struct gcommit *g, struct batch *b)
 	b->rc = (fds && sc && keys) ? SL_OK : SL_ENOMEM;
 	for (i = 0; b->rc == SL_OK && i < b->n; i++) {
 		struct gc_ent *e = &b->ents[i];
-		if (e->owns_fd && dio_dup(keys, nfd, e->fd))
+		if (e->owns_fd && dio_dup(keys, nfd, e->fd, e->cached))
 			nsame++;
 		else if (e->owns_fd)
 			fds[nfd++] = e->fd;
@@ -109,7 +112,7 @@ commit_one(struct gcommit *g, struct batch *b)
 			    sl_strerror(b->rc));
 	}
 	for (i = 0; i < b->n; i++)
-		if (b->ents[i].owns_fd)
+		if (b->ents[i].owns_fd && !b->ents[i].keep)
 			close(b->ents[i].fd);
 	log_debug("sink", "group commit chunks=%u files=%u same-inode=%u rc=%s",
 	    b->n, nfd, nsame, sl_strerror(b->rc));

@@ -63,8 +63,14 @@ sds_find(struct sink *sk, uint64_t id)
 void
 sds_free(struct sds *d)
 {
+	uint32_t i;
+
 	if (d->pfd >= 0)
 		close(d->pfd);
+	for (i = 0; d->kfd != NULL && i < d->nfiles; i++)
+		if (d->kfd[i] >= 0)
+			close(d->kfd[i]);	/* stopping: sds_drop_vd counts them */
+	free(d->kfd);
 	ds_rec_free(&d->rec);
 	free(d->files);
 	free(d->held);
@@ -234,8 +240,7 @@ name_free(struct sconn *c, const struct ds_rec *r, int nsfd)
 			journal_sink_finish(sk->j, holder, SDS_FAILED, "partial tree "
 			    "removed at the sink", NULL);
 		if ((hd = sds_find(sk, holder)) != NULL && hd->rec.state == SDS_RECEIVING) {
-			verifier_drop(sk->ver, hd->vd);
-			hd->vd = NULL;
+			sds_drop_vd(sk, hd);
 			if (hd->pfd >= 0)
 				close(hd->pfd);
 			hd->pfd = -1;
@@ -339,8 +344,7 @@ static void
 sds_fail(struct sink *sk, struct sds *d, const char *reason)
 {
 	sds_set_state(sk, d, SDS_FAILED, reason, NULL);
-	verifier_drop(sk->ver, d->vd);
-	d->vd = NULL;
+	sds_drop_vd(sk, d);
 	if (d->pfd >= 0) {
 		close(d->pfd);
 		d->pfd = -1;
@@ -632,7 +636,8 @@ sds_opened(struct wq_job *j, void *arg)
 	 * (verify.h). */
 	if (d->rec.state == SDS_RECEIVING && d->rec.chunks_acked == 0)
 		d->vd = verifier_track(sk->ver, d->pfd, &d->rec, d->files, d->nfiles,
-		    vh_flags(sk) | (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0));
+		    vh_flags(sk) | (sk->sw != NULL && !sk->cfg->reread ? VH_MEM : 0) |
+		    (!sk->cfg->reread ? VH_LOOP : 0));
 	d->next = sk->dsets;
 	sk->dsets = d;
 	log_info("sink", "dataset=%016llx name=%s dir=%s agent=%s state=%s files=%u "
@@ -652,12 +657,59 @@ sds_opened(struct wq_job *j, void *arg)
 
 int
 sds_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
-    uint32_t len, uint64_t hash, int fd, int owns_fd, uint64_t conn)
+    uint32_t len, uint64_t hash, int fd, int owns_fd, int cached, int keep,
+    uint64_t conn)
 {
 	struct gc_ent e = { d, d->rec.id, file, chunk, len, hash, fd, owns_fd, conn,
-	    !sds_made(d, file) };
+	    !sds_made(d, file), cached, keep };
 
 	return gcommit_push(sk->gc, &e);
+}
+
+/*
+ * The fd a one-chunk small file was written through stays open from its
+ * write, through the group commit's sync, to publication, which checks
+ * its size and sets its mode through it instead of opening the file once
+ * more: an open and a close less per small file.  Only while its digests
+ * come from memory (d->vd): the publication's re-read of a file opens it
+ * by its path, and so does everything after a restart.  At most
+ * sk->kept_max at once (a share of RLIMIT_NOFILE); the rest are closed
+ * after the sync as before.
+ */
+void
+sds_keep_fd(struct sink *sk, struct sds *d, uint32_t file, int fd, int ok)
+{
+	uint32_t i;
+
+	if (ok && d->rec.state == SDS_RECEIVING && d->vd != NULL && d->kfd == NULL &&
+	    (d->kfd = malloc(d->nfiles * sizeof(*d->kfd))) != NULL)
+		for (i = 0; i < d->nfiles; i++)
+			d->kfd[i] = -1;
+	if (ok && d->rec.state == SDS_RECEIVING && d->vd != NULL && d->kfd != NULL &&
+	    d->kfd[file] == -1) {
+		d->kfd[file] = fd;
+		return;
+	}
+	close(fd);
+	sk->nkept--;
+}
+
+void
+sds_drop_vd(struct sink *sk, struct sds *d)
+{
+	uint32_t i;
+
+	verifier_drop(sk->ver, d->vd);
+	d->vd = NULL;
+	if (d->kfd == NULL)
+		return;
+	for (i = 0; i < d->nfiles; i++)
+		if (d->kfd[i] >= 0) {
+			close(d->kfd[i]);
+			sk->nkept--;
+		}
+	free(d->kfd);
+	d->kfd = NULL;
 }
 
 void
@@ -719,7 +771,7 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	struct sds		*d;
 	const struct file_rec	*f;
 	uint64_t		 g;
-	int			 fd, newfd = 0;
+	int			 fd, newfd = 0, cached, keep;
 
 	d = sds_find(sk, wd->dsid);
 	if (d != NULL && !sds_owned(c, &d->rec, "DATA")) {
@@ -791,8 +843,11 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 			return;
 		newfd = 1;
 	}
-	if (fsx_pwrite_all(fd, wd->bytes, wd->len, (off_t)wd->chunk * d->rec.chunk_size,
-	    sk->dio ? sk->bounce : NULL) == -1) {
+	cached = !FSX_DIO_FILE(sk->dio, f->size);	/* opened without O_DIRECT */
+	if ((cached ? fsx_pwrite_cached(fd, wd->bytes, wd->len,
+	    (off_t)wd->chunk * d->rec.chunk_size) : fsx_pwrite_all(fd, wd->bytes,
+	    wd->len, (off_t)wd->chunk * d->rec.chunk_size,
+	    sk->dio ? sk->bounce : NULL)) == -1) {
 		int e = errno;
 		if (newfd)
 			close(fd);
@@ -807,10 +862,18 @@ sds_data(struct sconn *c, const struct wire_data *wd)
 	if (f->size >= FSX_DIO_MIN_FILE)
 		(void)sync_file_range(fd, (off_t)wd->chunk * d->rec.chunk_size, wd->len,
 		    SYNC_FILE_RANGE_WRITE);
-	if (sds_push(sk, d, wd->file, wd->chunk, wd->len, wd->xxh3, fd, newfd,
-	    c->serial) != SL_OK) {
+	/* A small file is hashed from the bytes just written (verify.h),
+	 * and its fd kept to publication (sds_keep_fd). */
+	verifier_written(sk->ver, d->vd, wd->file, wd->chunk, wd->bytes, wd->len,
+	    wd->xxh3);
+	keep = newfd && cached && f->nchunks == 1 && d->vd != NULL &&
+	    sk->nkept < sk->kept_max;
+	sk->nkept += (uint32_t)keep;
+	if (sds_push(sk, d, wd->file, wd->chunk, wd->len, wd->xxh3, fd, newfd, cached,
+	    keep, c->serial) != SL_OK) {
 		if (newfd)
 			close(fd);
+		sk->nkept -= (uint32_t)keep;
 		stream_close(c->s, "out of memory");
 	}
 }
@@ -865,13 +928,12 @@ sds_commit(struct sconn *c, const struct wire_commit *wc)
 			rc = SL_EIO;
 		} else
 			rc = publish_commit(sk->j, nsfd, d->pfd, vh_flags(sk), &d->rec,
-			    d->files, d->nfiles, wc->digests, pre,
+			    d->files, d->nfiles, wc->digests, pre, d->kfd,
 			    (unsigned)sk->cfg->file_mode, (unsigned)sk->cfg->dir_mode,
 			    err, sizeof(err));
 		ns_close(sk, nsfd);
 		/* Done with it either way; a COMMIT again re-reads in full. */
-		verifier_drop(sk->ver, d->vd);
-		d->vd = NULL;
+		sds_drop_vd(sk, d);
 		if (rc != SL_OK) {
 			if (rc == SL_ECORRUPT || rc == SL_EEXIST || rc == SL_EPATH) {
 				sds_fail(sk, d, err);
@@ -950,8 +1012,7 @@ abandon(struct sink *sk, struct sds *d, const char *reason)
 
 	if (d->rec.state != SDS_RECEIVING)
 		return;
-	verifier_drop(sk->ver, d->vd);
-	d->vd = NULL;
+	sds_drop_vd(sk, d);
 	if (d->pfd >= 0) {
 		close(d->pfd);
 		d->pfd = -1;

@@ -55,6 +55,9 @@ struct sds {
 					 * creates it (publish_open_file) */
 	int		 pfd;		/* partial directory, -1 when published */
 	struct vds	*vd;		/* digests following the transfer, or NULL */
+	int		*kfd;		/* by file, or NULL: a one-chunk small file's
+					 * fd kept from its write to publication
+					 * (-1: none), while vd is (sds_drop_vd) */
 	uint32_t	 nwriting;	/* chunks at the writers (swrite.h) */
 	uint64_t	 recv_d, dup_d, nack_d;	/* counters not yet journaled */
 	uint64_t	 cost;		/* bytes it pins (sink_limits.c) */
@@ -146,6 +149,8 @@ struct sink {
 	double			 started;	/* wall time the role started */
 	double			 counts_at;	/* counters last journaled, monotonic */
 	uint8_t			*bounce;	/* aligned copy of an unaligned chunk */
+	uint32_t		 nkept, kept_max;	/* fds in sds.kfd, and how many
+							 * may be (RLIMIT_NOFILE) */
 	uint32_t		 bounce_len;
 	struct sconn		*conns;
 	int			 nconns;
@@ -242,10 +247,18 @@ void	sds_abandon(struct sconn *c, uint64_t dsid, const struct wire_str *msg);
 int	ns_open(struct sink *sk, const struct ds_rec *r, int create);
 void	ns_close(struct sink *sk, int fd);
 /* Put a written chunk of d in the group commit; acknowledged to the
- * connection of serial conn once durable.  SL_OK or SL_ENOMEM (fd is
+ * connection of serial conn once durable.  cached: fd was opened without
+ * O_DIRECT; keep: it is not closed after the sync (sds_keep_fd; one of
+ * sk->kept_max, counted in sk->nkept by the caller).  SL_OK or SL_ENOMEM (fd is
  * still the caller's). */
 int	sds_push(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
-	    uint32_t len, uint64_t hash, int fd, int owns_fd, uint64_t conn);
+	    uint32_t len, uint64_t hash, int fd, int owns_fd, int cached, int keep,
+	    uint64_t conn);
+/* A batch kept fd of file (gc_ent.keep): into d->kfd for publication, or
+ * closed (the batch failed: ok 0; d no longer hashed as it arrives). */
+void	sds_keep_fd(struct sink *sk, struct sds *d, uint32_t file, int fd, int ok);
+/* Forget d's digests in flight (verifier_drop) and the fds kept for them. */
+void	sds_drop_vd(struct sink *sk, struct sds *d);
 /* The group commit made a chunk of d durable. */
 void	sds_durable(struct sink *sk, struct sds *d, uint32_t file, uint32_t chunk,
 	    uint32_t len, uint64_t hash);

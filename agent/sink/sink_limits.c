@@ -103,8 +103,7 @@ slim_agent_gone(struct sink *sk, const char *agent, const struct sconn *skip)
 			continue;
 		/* The verifier reads through pfd: what it has not finished
 		 * is re-read at COMMIT. */
-		verifier_drop(sk->ver, d->vd);
-		d->vd = NULL;
+		sds_drop_vd(sk, d);
 		close(d->pfd);
 		d->pfd = -1;
 		n++;

@@ -329,15 +329,27 @@ out:
 	return rc;
 }
 
-/* A file the verifier re-read while the transfer ran: what is left is
- * its size, the agent's digest and its mode. */
+/* A file the verifier hashed while the transfer ran: what is left is
+ * its size, the agent's digest and its mode; through kept (the caller's
+ * fd on it, still open since its write) when not -1. */
 static int
-check_verified(int pfd, const struct file_rec *f, const uint8_t *agent_digest,
-    const struct vsum *v, struct vsum *out, unsigned file_mode, char *err,
-    size_t errlen)
+check_verified(int pfd, const struct file_rec *f, int kept,
+    const uint8_t *agent_digest, const struct vsum *v, struct vsum *out,
+    unsigned file_mode, char *err, size_t errlen)
 {
-	int	fd, rc = SL_OK;
+	struct stat	st;
+	int		fd, rc = SL_OK;
 
+	if (kept >= 0) {
+		if (fstat(kept, &st) == -1 || (uint64_t)st.st_size != f->size) {
+			snprintf(err, errlen, "%s: size is %llu, manifest says %llu",
+			    f->path, (unsigned long long)st.st_size,
+			    (unsigned long long)f->size);
+			return SL_ECORRUPT;
+		}
+		*out = *v;
+		return finish_file(kept, f, agent_digest, v, file_mode, err, errlen);
+	}
 	if ((fd = open_sized(pfd, f, 0, &rc, err, errlen)) == -1)
 		return rc;
 	*out = *v;
@@ -479,8 +491,8 @@ set_dir_modes(int pfd, const struct file_rec *files, uint32_t nfiles,
 int
 publish_commit(struct journal *j, int rootfd, int pfd, unsigned how, const struct ds_rec *d,
     const struct file_rec *files, uint32_t nfiles, const uint8_t *digests,
-    const struct vsum *pre, unsigned file_mode, unsigned dir_mode, char *err,
-    size_t errlen)
+    const struct vsum *pre, const int *kfd, unsigned file_mode, unsigned dir_mode,
+    char *err, size_t errlen)
 {
 	struct vsum	*sums;
 	uint64_t	*hashes = NULL;
@@ -506,8 +518,8 @@ publish_commit(struct journal *j, int rootfd, int pfd, unsigned how, const struc
 	for (i = 0; i < nfiles && rc == SL_OK; i++) {
 		const uint8_t *dg = digests + (size_t)i * WIRE_DIGEST_LEN;
 		if (pre != NULL && pre[i].state == VS_DONE)
-			rc = check_verified(pfd, &files[i], dg, &pre[i], &sums[i],
-			    file_mode, err, errlen);
+			rc = check_verified(pfd, &files[i], kfd ? kfd[i] : -1, dg,
+			    &pre[i], &sums[i], file_mode, err, errlen);
 		else
 			rc = verify_file(j, pfd, how, d, &files[i], dg, buf, hashes,
 			    &sums[i], file_mode, err, errlen);

@@ -142,8 +142,7 @@ drop_open(struct sink *sk, struct sds *d)
 			*pp = d->next;
 			break;
 		}
-	verifier_drop(sk->ver, d->vd);
-	d->vd = NULL;
+	sds_drop_vd(sk, d);
 	sds_free(d);
 }
 

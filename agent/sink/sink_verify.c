@@ -41,6 +41,8 @@ struct vfile {
 	uint8_t		 mem;		/* hashed from memory (verifier_feed) */
 	uint8_t		 hashing;	/* mem: a writer is inside ctx */
 	uint8_t		 lost;		/* mem: gave up, re-read at COMMIT */
+	uint8_t		 now;		/* hashed on the loop as written
+					 * (verifier_written); never queued */
 	struct vctx	*ctx;		/* while 0 < next < nchunks; thread only
 					 * (mem: the writer with hashing set) */
 };
@@ -373,6 +375,8 @@ verifier_track(struct verifier *v, int pfd, const struct ds_rec *d,
 	 * nothing. */
 	for (i = 0; i < nfiles; i++) {
 		vd->vf[i].mem = (how & VH_MEM) && FSX_DIO_FILE(vd->dio, files[i].size);
+		vd->vf[i].now = (how & VH_LOOP) && files[i].nchunks == 1 &&
+		    files[i].size < FSX_DIO_MIN_FILE;
 		if (files[i].nchunks > 0)
 			continue;
 		if ((c = vctx_new(vd->sha)) == NULL) {
@@ -402,7 +406,7 @@ verifier_durable(struct verifier *v, struct vds *vd, uint32_t file,
 	vd->hashes[g] = hash;
 	vd->dur[g / 8] |= (uint8_t)(1u << (g % 8));
 	if (chunk == vd->vf[file].next && !vd->vf[file].queued &&
-	    !vd->vf[file].mem && vd->sums[file].state == VS_TODO)
+	    !vd->vf[file].mem && !vd->vf[file].now && vd->sums[file].state == VS_TODO)
 		ready_push(vd, file);
 	pthread_mutex_unlock(&v->mu);
 }
@@ -494,6 +498,58 @@ verifier_unref(struct verifier *v, struct vds *vd)
 }
 
 /* ---- hashing from memory ------------------------------------------------ */
+
+/* A file hashed on the loop goes bad (under mu): publish_commit re-reads
+ * it from the disk and decides. */
+static void
+written_bad(struct vds *vd, uint32_t file)
+{
+	log_warnx("sink", "dataset=%016llx file=%s: its bytes changed between the "
+	    "arrival check and the write; it is re-read at commit",
+	    (unsigned long long)vd->id, log_q(vd->files[file].path));
+	if (vd->sums[file].state == VS_TODO)
+		vd->left--;
+	vd->sums[file].state = VS_BAD;
+}
+
+void
+verifier_written(struct verifier *v, struct vds *vd, uint32_t file, uint32_t chunk,
+    const uint8_t *p, uint32_t len, uint64_t hash)
+{
+	struct vctx	*c;
+	struct vsum	 sum = { .state = VS_TODO };
+	int		 rc, first;
+
+	if (vd == NULL || file >= vd->nfiles || !vd->vf[file].now || chunk != 0)
+		return;
+	/* vf->now: the thread never enters this file (verifier_durable does
+	 * not queue it) and only the loop changes its sums: read them
+	 * without the lock, hash, then publish the result under it. */
+	first = vd->sums[file].state == VS_TODO;
+	if (first) {
+		if ((c = vctx_new(vd->sha)) == NULL) {
+			pthread_mutex_lock(&v->mu);	/* to the thread, at durable */
+			vd->vf[file].now = 0;
+			pthread_mutex_unlock(&v->mu);
+			return;
+		}
+		if ((rc = vctx_chunk(c, p, len, hash)) == SL_OK)
+			vctx_finish(c, &sum);
+		else
+			vctx_free(c);
+	} else	/* a resend: what it wrote must be what was checked too */
+		rc = vd->sums[file].state == VS_BAD || XXH3_64bits(p, len) == hash ?
+		    SL_OK : SL_ECORRUPT;
+	pthread_mutex_lock(&v->mu);
+	if (rc != SL_OK)
+		written_bad(vd, file);
+	else if (first) {
+		vd->sums[file] = sum;
+		vd->left--;
+	}
+	pthread_cond_broadcast(&v->progress);
+	pthread_mutex_unlock(&v->mu);
+}
 
 /* Take the parked chunks of vd (file, or every file when UINT32_MAX)
  * parked before `before` (0: all) off the list.  Under mu. */

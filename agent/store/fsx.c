@@ -431,6 +431,12 @@ pwrite_loop(int fd, const uint8_t *p, size_t len, off_t off)
 }
 
 int
+fsx_pwrite_cached(int fd, const void *p, size_t len, off_t off)
+{
+	return pwrite_loop(fd, p, len, off);
+}
+
+int
 fsx_pwrite_all(int fd, const void *p, size_t len, off_t off, void *bounce)
 {
 	const uint8_t	*src = p;

@@ -7,11 +7,19 @@
 sl_setup
 
 NFILES=${NFILES:-8} MIB=${MIB:-24} STREAMS=${STREAMS:-4} WINDOW=${WINDOW:-1} KILLS=${KILLS:-3} TLS=${TLS:-on}
+# KIB=N: files of N KiB (under 1 MiB: one chunk each, small files) instead
+# of MIB MiB
+KIB=${KIB:-}
 mkdir -p "$T/src/ds"
 for i in $(seq 1 "$NFILES"); do
-	head -c $((MIB * 1048576)) /dev/urandom > "$T/src/ds/f$i.bin"
+	if [ -n "$KIB" ]; then
+		head -c $((KIB * 1024 + i % 7)) /dev/urandom > "$T/src/ds/f$i.bin"
+	else
+		head -c $((MIB * 1048576)) /dev/urandom > "$T/src/ds/f$i.bin"
+	fi
 done
 nchunks=$((NFILES * MIB))
+[ -n "$KIB" ] && nchunks=$NFILES
 
 # wait_done NAME DS N SECS: until the journal of NAME says chunks_done >= N
 wait_done() {
@@ -67,14 +75,19 @@ fi
 
 sent=$(sl_ls_field agent ds chunks_sent) resent=$(sl_ls_field agent ds chunks_resent)
 rcvd=$(sl_ls_field sink ds chunks_sent) dups=$(sl_ls_field sink ds chunks_resent)
-bound=$((nchunks + kills * STREAMS * WINDOW))
+# in flight per stream: window x chunk_size bytes (send_xfer.c), so
+# window chunks of 1 MiB, or that many bytes of KIB KiB files (+1: the
+# last one sent below the cap)
+per=$WINDOW
+[ -n "$KIB" ] && per=$((WINDOW * 1024 / KIB + 1))
+bound=$((nchunks + kills * STREAMS * per))
 if [ "$dups" = 0 ]; then
 	ok "sink got no duplicate of a chunk it held: chunks=$nchunks sink_received=$rcvd duplicates=$dups"
 else
 	fail "sink received $dups duplicate chunks (chunks=$nchunks received=$rcvd)"
 fi
 if [ "$sent" -le "$bound" ]; then
-	ok "agent sent=$sent resent=$resent <= chunks + kills*streams*window = $bound"
+	ok "agent sent=$sent resent=$resent <= chunks + kills*streams*in-flight = $bound"
 else
 	fail "agent sent=$sent resent=$resent > $bound (chunks=$nchunks)"
 fi

@@ -6,7 +6,8 @@
  * at the committer form the next one; stop commits what is pending; a
  * batch the journal refuses reaches done() with that error; several
  * O_DIRECT fds of one inode make one batch (one of them is synced), but
- * an fd that is not O_DIRECT is always synced itself.
+ * an fd that is not O_DIRECT is always synced itself; an fd marked keep
+ * is left open for done().
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,7 +120,7 @@ static struct gc_ent
 ent(struct fx *f, uint32_t chunk, int fd, int owns)
 {
 	return (struct gc_ent){ &f->dsmark, DSID, 0, chunk, CS, 0x1000u + chunk, fd,
-	    owns, 7, 0 };
+	    owns, 7, 0, 0, 0 };
 }
 
 /* Run the loop until done() has run n times (or 5 s). */
@@ -174,6 +175,34 @@ test_batch(void **state)
 	assert_int_equal(errno, EBADF);
 	gcommit_stop(f->g);
 	assert_int_equal(f->ndone, 1);		/* nothing pending: no call */
+}
+
+/* An owned fd marked keep (a small file's, kept to publication) is
+ * synced and journaled like the others but left open for done(). */
+static void
+test_keep(void **state)
+{
+	struct fx	*f = *state;
+	struct gc_ent	 e;
+	int		 fd = open_file(f), fd2 = open_file(f);
+
+	assert_int_equal(gcommit_start(&f->g, f->loop, f->j, on_done, f), SL_OK);
+	e = ent(f, 0, fd, 1);
+	e.cached = 1;
+	e.keep = 1;
+	assert_int_equal(gcommit_push(f->g, &e), SL_OK);
+	e = ent(f, 1, fd2, 1);
+	e.cached = 1;
+	assert_int_equal(gcommit_push(f->g, &e), SL_OK);
+	gcommit_flush(f->g);
+	wait_done(f, 1);
+	assert_int_equal(f->rcs[0], SL_OK);
+	assert_true(fcntl(fd, F_GETFD) != -1);		/* kept: the caller's */
+	errno = 0;
+	assert_int_equal(fcntl(fd2, F_GETFD), -1);	/* not kept: closed */
+	assert_int_equal(errno, EBADF);
+	close(fd);
+	gcommit_stop(f->g);
 }
 
 /* Pushed while a batch is at the committer: the next batch, committed
@@ -339,6 +368,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_batch_and_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),

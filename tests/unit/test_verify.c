@@ -6,7 +6,10 @@
  * empty files, and the sums compared with digests computed here.  And
  * hashing from memory (verifier_feed): chunks out of order parked and
  * released once, resends, writers on several threads, giving up a file
- * (verifier_expire), dropping a dataset that jobs still reference.
+ * (verifier_expire), dropping a dataset that jobs still reference.  And
+ * one-chunk small files hashed on the loop as written (verifier_written):
+ * from memory without a read, a buffer that changed after its arrival
+ * check, files of several chunks still re-read.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -517,6 +520,126 @@ test_mem_drop(void **state)
 	mfx_free(m);
 }
 
+/* Write file f's one chunk (test_written) from a copy of its bytes
+ * (bad: one byte changed after the arrival check, as a buffer reused too
+ * early). */
+static void
+written(struct verifier *v, struct vds *vd, struct fx *fx, int f, uint32_t chunk,
+    int bad)
+{
+	uint64_t	 off = (uint64_t)chunk * CS;
+	uint32_t	 len = fx->files[f].nchunks == 1 ? (uint32_t)sizes[f] :
+			    wire_chunk_len(sizes[f], CS, chunk);
+	uint8_t		*p = malloc(len);
+
+	assert_non_null(p);
+	memcpy(p, fx->data[f] + off, len);
+	if (bad)
+		p[len / 2] ^= 0x40;
+	verifier_written(v, vd, (uint32_t)f, chunk, p, len,
+	    XXH3_64bits(fx->data[f] + off, len));
+	free(p);	/* not kept */
+}
+
+/* The sums of file f as one chunk. */
+static void
+expect_one(struct fx *fx, int f, const struct vsum *s)
+{
+	struct sha256		*sha = sha256_new();
+	XXH128_canonical_t	 canon;
+	uint8_t			 want[SHA256_LEN], le[8];
+
+	sha256_update(sha, fx->data[f], sizes[f]);
+	sha256_final(sha, want);
+	assert_int_equal(s->state, VS_DONE);
+	assert_memory_equal(s->sha, want, SHA256_LEN);
+	XXH128_canonicalFromHash(&canon, XXH3_128bits(fx->data[f], sizes[f]));
+	assert_memory_equal(s->xxh, canon.digest, 16);
+	wire_put_u64(le, XXH3_64bits(fx->data[f], sizes[f]));
+	XXH128_canonicalFromHash(&canon, XXH3_128bits(le, sizeof(le)));
+	assert_memory_equal(s->lst, canon.digest, 16);
+}
+
+/* Files of one chunk hashed as written (VH_LOOP): no read, a buffer
+ * changed after the arrival check makes the file VS_BAD, a resend too. */
+static void
+test_written(void **state)
+{
+	struct fx		*fx = *state;
+	struct verifier		*v;
+	struct vds		*vd;
+	const struct vsum	*s;
+	int			 f, fd;
+
+	/* chunk_size 1 MiB: every file is one chunk (or none) */
+	fx->d.chunk_size = 1u << 20;
+	fx->d.nchunks = 0;
+	for (f = 0; f < 4; f++) {
+		fx->files[f].nchunks = sizes[f] ? 1 : 0;
+		fx->files[f].first_chunk = fx->d.nchunks;
+		fx->d.nchunks += fx->files[f].nchunks;
+	}
+	assert_int_equal(verifier_start(&v), SL_OK);
+	vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4, VH_DIO | VH_LOOP |
+	    VH_SHA256);
+	assert_non_null(vd);
+	written(v, vd, fx, 0, 0, 0);
+	written(v, vd, fx, 2, 0, 1);
+	written(v, vd, fx, 3, 0, 0);
+	written(v, vd, fx, 3, 0, 1);		/* a resend, changed */
+	/* a.bin on disk is then spoiled: nobody reads it any more */
+	fd = openat(fx->dfd, names[0], O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	close(fd);
+	for (f = 0; f < 4; f++)
+		if (fx->files[f].nchunks)
+			verifier_durable(v, vd, (uint32_t)f, 0,
+			    XXH3_64bits(fx->data[f], sizes[f]));
+	verifier_kick(v);
+	s = verifier_finish(v, vd, NULL, 0);
+	expect_one(fx, 0, &s[0]);
+	expect_sums(fx, 1, &s[1], 1);	/* empty */
+	assert_int_equal(s[2].state, VS_BAD);
+	assert_int_equal(s[3].state, VS_BAD);
+	verifier_drop(v, vd);
+	verifier_stop(v);
+}
+
+/* Files of several chunks, and every file without VH_LOOP, are re-read
+ * whatever verifier_written is told. */
+static void
+test_written_reread(void **state)
+{
+	struct fx		*fx = *state;
+	struct verifier		*v;
+	struct vds		*vd;
+	const struct vsum	*s;
+	char			 err[256];
+	uint32_t		 c;
+	int			 k, f;
+
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(verifier_start(&v), SL_OK);
+		vd = verifier_track(v, fx->dfd, &fx->d, fx->files, 4, k ? VH_LOOP : 0);
+		assert_non_null(vd);
+		for (f = 0; f < 4; f++)
+			for (c = 0; c < fx->files[f].nchunks; c++)
+				written(v, vd, fx, f, c, c == 1);	/* ignored */
+		for (f = 0; f < 4; f++)
+			for (c = 0; c < fx->files[f].nchunks; c++)
+				verifier_durable(v, vd, (uint32_t)f, c,
+				    chunk_hash(fx, f, c));
+		verifier_kick(v);
+		err[0] = '\0';
+		s = verifier_finish(v, vd, err, sizeof(err));
+		assert_string_equal(err, "");
+		for (f = 0; f < 4; f++)
+			expect_sums(fx, f, &s[f], 0);	/* re-read from the disk */
+		verifier_drop(v, vd);
+		verifier_stop(v);
+	}
+}
+
 int
 main(void)
 {
@@ -528,6 +651,8 @@ main(void)
 		cmocka_unit_test(test_mem_threads),
 		cmocka_unit_test(test_mem_expire),
 		cmocka_unit_test(test_mem_drop),
+		cmocka_unit_test_setup_teardown(test_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_written_reread, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("verify", tests, NULL, NULL);
