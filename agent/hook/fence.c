@@ -16,6 +16,10 @@
  * probe whether it still runs (kill -0, plus ps to catch a reused pid),
  * the boot id whether the host rebooted since (Linux; "-" elsewhere).
  * umask 077 covers only the marker; the command runs with the caller's.
+ * Every process the wrapper starts is a fork and exec on the hook host,
+ * often a busy login node, once per hook: the boot id is read with the
+ * read builtin, and mkdir -p, dd and tail run only when there is work for
+ * them (docs/bench.md: 12 processes per run before, 8 now).
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -32,9 +36,10 @@ static const char wrapper[] =
 	"m=$1; s=$2; k=$3; x=${4:-${SHELL:-/bin/sh}}; "
 	"case $s in /*) ;; *) s=${HOME:-.}/$s;; esac; d=$s/$k; "
 	"say() { printf \"sluice-fence 1 %s\\n\" \"$*\"; }; "
-	"boot() { cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo -; }; "
-	"out() { dd if=\"$d/out\" bs=4000 count=1 2>/dev/null; "
-	"tail -c 1000 \"$d/err\" >&2; }; "
+	"boot() { bi=; { read -r bi < /proc/sys/kernel/random/boot_id; } 2>/dev/null; "
+	"bi=${bi:--}; }; "
+	"out() { if [ -s \"$d/out\" ]; then dd if=\"$d/out\" bs=4000 count=1 2>/dev/null; fi; "
+	"if [ -s \"$d/err\" ]; then tail -c 1000 \"$d/err\" >&2; fi; }; "
 	"ran() { read st t1 < \"$d/status\"; read t0 p b < \"$d/start\"; "
 	"say ran \"$st\" \"${t0:-0}\" \"${t1:-0}\"; out; exit 0; }; "
 	"probe() { "
@@ -44,7 +49,7 @@ static const char wrapper[] =
 	"if [ -f \"$d/status\" ]; then ran; fi; "
 	"if [ -f \"$d/start\" ]; then :; else say dead 0 0 nostart; exit 0; fi; "
 	"read t0 p b < \"$d/start\"; "
-	"if [ \"$b\" != \"$(boot)\" ]; then say dead \"$t0\" \"$p\" reboot; exit 0; fi; "
+	"boot; if [ \"$b\" != \"$bi\" ]; then say dead \"$t0\" \"$p\" reboot; exit 0; fi; "
 	"r=gone; if kill -0 \"$p\" 2>/dev/null; then "
 	"a=$(ps -p \"$p\" -o args= 2>/dev/null) || a=; "
 	"case $a in \"\"|*sluice-fence*) say running \"$t0\" \"$p\"; exit 0;; esac; "
@@ -52,11 +57,11 @@ static const char wrapper[] =
 	"if [ -f \"$d/status\" ]; then ran; fi; "
 	"say dead \"$t0\" \"$p\" $r; exit 0; }; "
 	"case $m in probe) probe;; run) ;; *) say error unknown mode \"$m\"; exit 0;; esac; "
-	"u=$(umask); umask 077; mkdir -p \"$s\" 2>/dev/null; "
+	"u=$(umask); umask 077; [ -d \"$s\" ] || mkdir -p \"$s\" 2>/dev/null; "
 	"if e=$(mkdir \"$d\" 2>&1); then :; elif [ -d \"$d\" ]; then probe; "
 	"else say error \"$e\"; exit 0; fi; "
-	"t0=$(date +%s); "
-	"if printf \"%s %s %s\\n\" \"$t0\" \"$$\" \"$(boot)\" > \"$d/start.tmp\" && "
+	"t0=$(date +%s); boot; "
+	"if printf \"%s %s %s\\n\" \"$t0\" \"$$\" \"$bi\" > \"$d/start.tmp\" && "
 	"mv -f \"$d/start.tmp\" \"$d/start\"; then :; "
 	"else say error cannot write \"$d/start\"; exit 0; fi; "
 	"umask \"$u\"; "
