@@ -6,6 +6,8 @@
  *   hook_running --exit 0--> done
  *                --failed, attempts left--> hook_pending (backoff)
  *                --failed, no attempts left--> hook_failed (reason)
+ *                --host unreachable--> hook_pending (backoff, no attempt
+ *                  counted: nothing ran; for as long as the host is away)
  *
  * hook_running is committed to the journal BEFORE the command starts.
  *

@@ -34,7 +34,8 @@ struct hq {
 	uint64_t	id;
 	double		not_before;
 	int		kind;
-	uint32_t	query_tries;	/* JOB_QUERY, JOB_PROBE: asked before */
+	uint32_t	tries;		/* JOB_QUERY, JOB_PROBE: asked before;
+				 * JOB_RUN: host unreachable, in a row */
 };
 
 struct ahook {
@@ -233,7 +234,7 @@ start_job(struct ahook *h, struct hq e)
 		if (rc != SL_OK) {
 			log_err("hook", "dataset=%016llx cannot journal hook_running: %s; "
 			    "not starting it", (unsigned long long)d.id, sl_strerror(rc));
-			q_add(h, e.id, sl_time_wall() + 5, e.kind, e.query_tries);
+			q_add(h, e.id, sl_time_wall() + 5, e.kind, e.tries);
 			goto out;
 		}
 		log_info("hook", "dataset=%016llx name=%s state=hook_running attempt=%u%s%s",
@@ -248,7 +249,7 @@ start_job(struct ahook *h, struct hq e)
 	if (hook_runner_submit_flags(h->runner, d.id, cmd, flags) != SL_OK) {
 		/* a fenced run already journaled hook_running: ask the fence */
 		q_add(h, e.id, sl_time_wall() + 5, e.kind == JOB_RUN && fence ?
-		    JOB_PROBE : e.kind, e.query_tries);
+		    JOB_PROBE : e.kind, e.tries);
 		goto out;
 	}
 	h->run[h->nrun++] = e;
@@ -352,9 +353,45 @@ outcome(struct ahook *h, const struct ds_rec *d, int ran, int status,
 	q_add(h, d->id, sl_time_wall() + delay, JOB_RUN, 0);
 }
 
-static void
-run_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r)
+/* A run that never started because the host could not be reached (no
+ * connection, or the session broke before the command was sent): nothing
+ * ran, so it costs no attempt, and it is tried again with backoff for as
+ * long as the host stays away.  Why: a centre's maintenance outlasts any
+ * sensible count of attempts, and a dataset must not end in hook_failed
+ * for it; an operator sees the wait in `show` and the log.  A refused host
+ * key or login is no outage (it will not heal by itself) and is counted. */
+static int
+unreachable(const struct hook_result *r)
 {
+	return r->rc == SL_EIO && !r->started;
+}
+
+static void
+wait_for_host(struct ahook *h, const struct ds_rec *d, const struct hook_result *r,
+    uint32_t tries)
+{
+	char	why[HOOK_MSG_MAX + 128];
+	double	delay = backoff(h->cfg, tries + 1);
+
+	snprintf(why, sizeof(why), "hook host unreachable: %s (not counted as an "
+	    "attempt; tried %u time%s in a row)", r->msg, tries + 1, tries ? "s" : "");
+	why[strcspn(why, "\n")] = '\0';
+	journal_ds_hook(h->j, d->id, DS_HOOK_PENDING,
+	    d->hook_attempts ? d->hook_attempts - 1 : 0, -1,
+	    (uint64_t)((sl_time_wall() + delay) * 1e9), "", r->err_tail, why);
+	log_warnx("hook", "dataset=%016llx name=%s %s; retry in %.1fs",
+	    (unsigned long long)d->id, log_q(d->name), log_q(why), delay);
+	q_add(h, d->id, sl_time_wall() + delay, JOB_RUN, tries + 1);
+}
+
+static void
+run_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r,
+    const struct hq *job)
+{
+	if (unreachable(r)) {
+		wait_for_host(h, d, r, job->tries);
+		return;
+	}
 	outcome(h, d, r->rc == SL_OK, r->status, r->out, r->err_tail, r->msg, r->elapsed);
 }
 
@@ -377,7 +414,7 @@ fenced_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r
 	struct fence_answer	 a;
 	char			 t0[32], why[HOOK_MSG_MAX + 256];
 	int			 from_run = job->kind == JOB_RUN;
-	uint32_t		 tries = from_run ? 0 : job->query_tries;
+	uint32_t		 tries = from_run ? 0 : job->tries;
 
 	fence_parse(r->out, &a);
 	utc(a.started, t0, sizeof(t0));
@@ -439,7 +476,7 @@ fenced_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r
 		break;
 	default:
 		if (from_run && !r->started) {	/* connect or auth failed */
-			run_done(h, d, r);
+			run_done(h, d, r, job);
 			return;
 		}
 		if (r->rc != SL_OK) {	/* unreachable: ask until it answers */
@@ -486,10 +523,10 @@ query_done(struct ahook *h, const struct ds_rec *d, const struct hook_result *r,
 		q_add(h, d->id, 0, JOB_RUN, 0);
 		return;
 	}
-	delay = backoff(h->cfg, job->query_tries + 1);
+	delay = backoff(h->cfg, job->tries + 1);
 	log_warnx("hook", "dataset=%016llx query inconclusive (%s); asking again in %.1fs",
 	    (unsigned long long)d->id, log_q(r->rc == SL_OK ? r->err_tail : r->msg), delay);
-	q_add(h, d->id, sl_time_wall() + delay, JOB_QUERY, job->query_tries + 1);
+	q_add(h, d->id, sl_time_wall() + delay, JOB_QUERY, job->tries + 1);
 }
 
 static void
@@ -514,7 +551,7 @@ runner_done(void *arg, const struct hook_result *r)
 		if (job.kind == JOB_PROBE || (job.kind == JOB_RUN && fenced(h)))
 			fenced_done(h, &d, r, &job);
 		else if (job.kind == JOB_RUN)
-			run_done(h, &d, r);
+			run_done(h, &d, r, &job);
 		else
 			query_done(h, &d, r, &job);
 		ds_rec_free(&d);

@@ -9,7 +9,9 @@
 #     fence): kill -9 of the agent while the hook runs does not submit
 #     twice (the [hook] query resolves it); without a query the dataset
 #     is hook_failed with the reason, and sluice retry-hook runs it
-#   - a wrong host key and an unreachable host retry, then fail visibly
+#   - a wrong host key retries, then fails visibly; an unreachable host
+#     is waited for without counting attempts, and once it is back the
+#     hook runs once
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "   FAIL needs root (sshd, test user, Slurm)"; exit 1; }
 sl_setup
@@ -177,13 +179,35 @@ grep -q 'state:   hook_failed' <<<"$show" && grep -q 'CHANGED' <<<"$show" && gre
     fail "badkey: $show"
 sl_stop agent
 agent_conf agent "command = $CMD"
-sed -i "s|^port = .*|port = $(sl_port)|" "$T/agent.conf"
+gate=$(sl_port)	# the host is reached on this port (nothing listens yet)
+echo "[127.0.0.1]:$gate $(cut -d' ' -f1,2 "$SSH_HOST_PUB")" > "$T/gate_known_hosts"
+sed -i "s|^port = .*|port = $gate|; s|^known_hosts = .*|known_hosts = $T/gate_known_hosts|" "$T/agent.conf"
 sl_start agent
 mk unreach
 sl_submit agent "$T/src/unreach" --meta note=x >/dev/null
+# nothing listens on the hook's port: more tries than attempts (3), none counted
+for _ in $(seq 300); do
+	[ "$(grep -c 'name=unreach.*hook host unreachable' "$T/agent.log")" -ge 5 ] && break
+	sleep 0.1
+done
+show=$("$SLUICE" -c "$T/agent.conf" show unreach)
+n=$(grep -c 'name=unreach.*hook host unreachable' "$T/agent.log")
+grep -q 'state:   hook_pending' <<<"$show" && [ "$n" -ge 5 ] &&
+    ok "unreachable hook host: $n tries, still hook_pending, no attempt counted ($(grep -m1 -o 'hook host unreachable: [^(]*' <<<"$show" | cut -c1-70))" ||
+    fail "unreach after $n tries: $show"
+id=$(dsid agent unreach)
+[ "$(jobs_named "$id")" = 0 ] && ok "no job submitted while the host is away" || fail "a job while unreachable"
+# the host comes back (a plain TCP relay to the real sshd on that port)
+python3 "$ROOT/tests/integration/slowproxy.py" "$gate" "$SSH_PORT" 1000000000 > "$T/gate.out" 2>&1 &
+gatepid=$!
 sl_wait agent unreach 60 --hook >/dev/null
 show=$("$SLUICE" -c "$T/agent.conf" show unreach)
-grep -q 'state:   hook_failed' <<<"$show" && ok "unreachable hook host: retried, then hook_failed ($(grep -m1 -o 'could not run: [^(]*' <<<"$show" | cut -c1-80))" ||
-    fail "unreach: $show"
-grep -q 'retry in' "$T/agent.log" && ok "retries logged: $(grep -m1 'retry in' "$T/agent.log" | cut -c1-100)" || fail "no retry log"
+for _ in $(seq 100); do [ -e "$DATA_DIR/unreach.reduced.txt" ] && break; sleep 0.2; done
+grep -q 'state:   done' <<<"$show" && grep -q 'name=unreach state=hook_running attempt=1' "$T/agent.log" &&
+    ! grep -q 'name=unreach state=hook_running attempt=2' "$T/agent.log" &&
+    [ "$(jobs_named "$id")" = 1 ] && [ -e "$DATA_DIR/unreach.reduced.txt" ] &&
+    ok "host back: the hook ran once, as attempt 1, and its job's output is there" ||
+    fail "after the host came back: jobs=$(jobs_named "$id") $show"
+kill "$gatepid" 2>/dev/null; wait "$gatepid" 2>/dev/null
+grep -q 'name=unreach.*retry in' "$T/agent.log" && ok "retries logged: $(grep -m1 'name=unreach.*retry in' "$T/agent.log" | cut -c1-120)" || fail "no retry log"
 sl_done
