@@ -18,17 +18,7 @@ tb_down() {
 }
 trap tb_down EXIT
 
-bash "$ROOT/scripts/testbed-up.sh" "$TB" 2>"$T/testbed-up.log"
-rc=$?
-if [ "$rc" = 3 ]; then
-	echo "   SKIP Slurm cannot start on this machine: $(grep 'slurm:' "$T/testbed-up.log" | tail -1)"
-	exit 77
-elif [ "$rc" != 0 ]; then
-	cat "$T/testbed-up.log"
-	fail "testbed-up.sh exit $rc"
-	exit 1
-fi
-set -a; . "$TB/env"; set +a
+sl_testbed_up "$TB"
 ok "testbed up: sshd port $SSH_PORT, slurm idle"
 
 # --- credentials on the "shared file system" (DATA_DIR), read by the job -----

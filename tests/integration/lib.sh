@@ -181,6 +181,27 @@ for d in json.load(sys.stdin):
 ' "$2" "$3"
 }
 
+# sl_testbed_up TB: the private sshd and single-node Slurm of
+# scripts/testbed-up.sh in TB, its env sourced (SSH_PORT, SSH_USER,
+# SSH_KEY, KNOWN_HOSTS, DATA_DIR...).  Slurm that cannot start on this
+# machine (exit 3) is a SKIP (exit 77: CI fails it unless the scenario is
+# on its short named list); any other failure fails the scenario.
+sl_testbed_up() {
+	local rc
+	bash "$ROOT/scripts/testbed-up.sh" "$1" 2>"$T/testbed-up.log"
+	rc=$?
+	if [ "$rc" = 3 ]; then
+		echo "   SKIP Slurm cannot start on this machine: $(grep 'slurm:' "$T/testbed-up.log" | tail -1)"
+		tail -20 "$T/testbed-up.log" | sed 's/^/        /'
+		exit 77
+	elif [ "$rc" != 0 ]; then
+		cat "$T/testbed-up.log"
+		fail "testbed-up.sh exit $rc"
+		exit 1
+	fi
+	set -a; . "$1/env"; set +a
+}
+
 ok() { echo "   ok   $*"; }
 fail() { echo "   FAIL $*"; SL_FAILED=1; }
 sl_done() { exit "$SL_FAILED"; }

@@ -18,15 +18,7 @@ sl_setup
 chmod 755 "$T"
 TB=$T/tb
 trap 'bash "$ROOT/scripts/testbed-down.sh" "$TB"; rm -f /tmp/pwned-$$*; sl_cleanup' EXIT
-bash "$ROOT/scripts/testbed-up.sh" "$TB" 2>"$T/testbed-up.log"
-rc=$?
-if [ "$rc" = 3 ]; then
-	echo "   SKIP Slurm cannot start here: $(grep 'slurm:' "$T/testbed-up.log" | tail -1)"
-	exit 77
-elif [ "$rc" != 0 ]; then
-	cat "$T/testbed-up.log"; fail "testbed-up exit $rc"; sl_done
-fi
-set -a; . "$TB/env"; set +a
+sl_testbed_up "$TB"
 ok "testbed: sshd on 127.0.0.1:$SSH_PORT, Slurm up"
 
 # The reduction: a script owned by the test user, writing next to the dataset.

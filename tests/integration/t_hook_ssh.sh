@@ -36,18 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 t0=$(date +%s.%N)
-bash "$ROOT/scripts/testbed-up.sh" "$TB" 2>"$T/testbed-up.log"
-rc=$?
-if [ "$rc" = 3 ]; then
-	echo "   SKIP Slurm cannot start on this machine: $(grep 'slurm:' "$T/testbed-up.log" | tail -1)"
-	cat "$T/testbed-up.log" | tail -20 | sed 's/^/        /'
-	exit 77
-elif [ "$rc" != 0 ]; then
-	cat "$T/testbed-up.log"
-	fail "testbed-up.sh exit $rc"
-	exit 1
-fi
-set -a; . "$TB/env"; set +a
+sl_testbed_up "$TB"
 ok "testbed up in $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s: sshd port $SSH_PORT, slurm idle"
 
 head -c 32 /dev/urandom > "$T/secret"
