@@ -221,7 +221,9 @@ struct file_rec {
  * records and then their paths: one free() releases both. */
 
 /* Create dataset d (d->id chosen by the caller, unique) with its files and
- * one pending chunk record per chunk, in one txn.  d->nchunks and d->bytes
+ * one pending chunk record per chunk.  The dataset appears in one txn (the
+ * files of a large one are stored ahead of it in slices, see
+ * jr_files_ahead: bounded memory); on failure nothing of it stays.  d->nchunks and d->bytes
  * must agree with files.  SL_EEXIST if the id is taken. */
 int	journal_ds_create(struct journal *j, const struct ds_rec *d,
 	    const struct file_rec *files, uint32_t nfiles);

@@ -344,7 +344,7 @@ jr_files_insert(struct journal *j, MDB_txn *t, uint64_t id,
 		if (j->role != JOURNAL_AGENT)
 			continue;
 		for (c = 0; c < fr[i].nchunks; c++) {
-			k = key_chunk(kb, id, i, c);
+			k = key_chunk(kb, id, fr[i].idx, c);
 			rc = map_rc(mdb_put(t, j->chunks, &k, &v, 0));
 			if (rc)
 				return rc;
@@ -354,12 +354,94 @@ jr_files_insert(struct journal *j, MDB_txn *t, uint64_t id,
 }
 
 int
+jr_files_ahead(struct journal *j, uint64_t id, const struct file_rec *fr,
+    uint32_t nfiles, uint32_t *done)
+{
+	struct ds_rec old = { 0 };
+	MDB_txn *t = NULL;
+	int rc;
+
+	*done = 0;
+	if (nfiles <= JR_FILES_PER_TXN)
+		return SL_OK;
+	rc = txn_begin(j, 1, &t);
+	if (rc)
+		return rc;
+	rc = jr_ds_load(j, t, id, &old);
+	mdb_txn_abort(t);
+	ds_rec_free(&old);
+	if (rc != SL_ENOTFOUND)
+		return rc == SL_OK ? SL_OK : rc;	/* known: the caller decides */
+	while (nfiles - *done > JR_FILES_PER_TXN) {
+		rc = txn_begin(j, 0, &t);
+		if (rc)
+			return rc;
+		rc = jr_files_insert(j, t, id, fr + *done, JR_FILES_PER_TXN);
+		rc = txn_end(t, rc);
+		if (rc)
+			return rc;
+		*done += JR_FILES_PER_TXN;
+	}
+	return SL_OK;
+}
+
+void
+jr_files_drop(struct journal *j, uint64_t id)
+{
+	uint8_t kb[KEY_CHUNK_LEN];
+	MDB_txn *t = NULL;
+	MDB_val k;
+	int rc;
+
+	if (txn_begin(j, 0, &t) != SL_OK)
+		return;
+	k = key_file(kb, id, 0);
+	rc = jr_del_prefix(t, j->files, &k, KEY_FILE_LEN, id);
+	if (rc == SL_OK && j->role == JOURNAL_AGENT) {
+		k = key_chunk(kb, id, 0, 0);
+		rc = jr_del_prefix(t, j->chunks, &k, KEY_CHUNK_LEN, id);
+	}
+	(void)txn_end(t, rc);
+}
+
+int
+jr_del_prefix(MDB_txn *t, MDB_dbi dbi, const MDB_val *from, size_t keylen,
+    uint64_t id)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc;
+
+	rc = map_rc(mdb_cursor_open(t, dbi, &c));
+	if (rc)
+		return rc;
+	for (;;) {
+		k = *from;	/* from the start each time: plain, whatever the
+				 * cursor does after a delete */
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND || (rc == 0 && !key_is(&k, keylen, id))) {
+			rc = SL_OK;
+			break;
+		}
+		if (rc == 0)
+			rc = mdb_cursor_del(c, 0);
+		if (rc) {
+			rc = map_rc(rc);
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+int
 journal_ds_create(struct journal *j, const struct ds_rec *d,
     const struct file_rec *files, uint32_t nfiles)
 {
 	struct file_rec *fr = NULL;
 	MDB_txn *t = NULL;
 	uint64_t nchunks, bytes;
+	uint32_t ahead = 0;
 	int rc;
 
 	if (j->role != JOURNAL_AGENT)
@@ -369,12 +451,17 @@ journal_ds_create(struct journal *j, const struct ds_rec *d,
 		rc = SL_EINVAL;
 	if (rc)
 		goto fail;
+	rc = jr_files_ahead(j, d->id, fr, nfiles, &ahead);
+	if (rc)
+		goto fail;
 	rc = txn_begin(j, 0, &t);
 	if (rc)
 		goto fail;
-	rc = jr_ds_insert(j, t, d, fr, nfiles, nchunks, bytes);
+	rc = jr_ds_insert_from(j, t, d, fr, nfiles, ahead, nchunks, bytes);
 fail:
 	rc = txn_end(t, rc);
+	if (rc != SL_OK && ahead > 0)
+		jr_files_drop(j, d->id);
 	free(fr);
 	return rc;
 }

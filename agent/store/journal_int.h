@@ -322,6 +322,28 @@ int	jr_ds_insert_from(struct journal *j, MDB_txn *t, const struct ds_rec *d,
  * one pending chunk record per chunk (jr_ds_insert's second half). */
 int	jr_files_insert(struct journal *j, MDB_txn *t, uint64_t id,
 	    const struct file_rec *fr, uint32_t nfiles);
+/*
+ * The files of a large new dataset, all but the last slice, each slice of
+ * JR_FILES_PER_TXN in a write txn of its own, ahead of the txn that stores
+ * the rest with the dataset's record.  Why: LMDB keeps a txn's dirty pages
+ * in malloc'd memory and, once committed, on its own free list for the
+ * life of the environment, so one txn of 100,000 records left the process
+ * 14 MiB larger for good (and a million files, 140); and it held the one
+ * write lock for up to 1.5 s.  Nothing reads file records without their
+ * dataset's record, so a crash in between leaves only inert records.
+ * Only for an id not journaled: a known one gets *done = 0 (nothing
+ * written).  *done: how many files were stored.
+ */
+#define JR_FILES_PER_TXN	8192u
+int	jr_files_ahead(struct journal *j, uint64_t id, const struct file_rec *fr,
+	    uint32_t nfiles, uint32_t *done);
+/* Best effort: drop the file (and agent chunk) records of id that
+ * jr_files_ahead stored, whose dataset record could not be stored. */
+void	jr_files_drop(struct journal *j, uint64_t id);
+/* Delete every record of dbi whose key is keylen bytes and starts with id,
+ * from the key at *from on. */
+int	jr_del_prefix(MDB_txn *t, MDB_dbi dbi, const MDB_val *from, size_t keylen,
+	    uint64_t id);
 /* Load the nfiles file records of id in t, in index order, as one block
  * (records, then their paths: one free()). */
 int	jr_files_load(struct journal *j, MDB_txn *t, uint64_t id, uint32_t nfiles,

@@ -9,7 +9,7 @@
  * (SL_EEXIST and the record back) and refused when it is not, so a
  * reconnecting agent resumes while a clashing id cannot overwrite.
  *
- * A new dataset of many files is written in slices (files_ahead), so that
+ * A new dataset of many files is written in slices (jr_files_ahead), so that
  * the group commit of other datasets never waits long for the write lock.
  *
  * Names are reserved here, not in the process: "names" maps a dataset's
@@ -57,70 +57,6 @@ sink_same(struct journal *j, MDB_txn *t, const struct ds_rec *old,
 	return rc;
 }
 
-static int	del_prefix(MDB_txn *, MDB_dbi, const MDB_val *, size_t, uint64_t);
-
-/*
- * The files of a large new dataset, all but the last slice, each slice
- * of SINK_FILES_PER_TXN in a write txn of its own, ahead of the txn that
- * stores the rest with the record and the name.  LMDB has one writer at
- * a time: in one txn, 100,000 file records held the write lock for 0.2
- * to 1.5 s, and the group commit of every other dataset (its chunks'
- * records, then their ACKs) waited that long; now it waits for one slice
- * at most.  Nothing reads file records without their dataset's record, so
- * a crash in between leaves only records that a later create of the same
- * id overwrites (and that journal_sink_ds_forget would drop).  *done: how
- * many were stored.  Only for an id not journaled: a known one is
- * compared, not written.
- */
-#define SINK_FILES_PER_TXN	8192u
-
-static int
-files_ahead(struct journal *j, const struct ds_rec *d, const struct file_rec *fr,
-    uint32_t nfiles, uint32_t *done)
-{
-	struct ds_rec old = { 0 };
-	MDB_txn *t = NULL;
-	int rc;
-
-	*done = 0;
-	if (nfiles <= SINK_FILES_PER_TXN)
-		return SL_OK;
-	rc = txn_begin(j, 1, &t);
-	if (rc)
-		return rc;
-	rc = jr_ds_load(j, t, d->id, &old);
-	mdb_txn_abort(t);
-	ds_rec_free(&old);
-	if (rc != SL_ENOTFOUND)
-		return rc == SL_OK ? SL_OK : rc;	/* known: compared in one txn */
-	while (nfiles - *done > SINK_FILES_PER_TXN) {
-		rc = txn_begin(j, 0, &t);
-		if (rc)
-			return rc;
-		rc = jr_files_insert(j, t, d->id, fr + *done, SINK_FILES_PER_TXN);
-		rc = txn_end(t, rc);
-		if (rc)
-			return rc;
-		*done += SINK_FILES_PER_TXN;
-	}
-	return SL_OK;
-}
-
-/* Best effort: drop the file records files_ahead stored for id, whose
- * dataset record could not be stored. */
-static void
-files_drop(struct journal *j, uint64_t id)
-{
-	MDB_txn *t = NULL;
-	uint8_t kb[KEY_CHUNK_LEN];
-	MDB_val k;
-
-	if (txn_begin(j, 0, &t) != SL_OK)
-		return;
-	k = key_file(kb, id, 0);
-	(void)txn_end(t, del_prefix(t, j->files, &k, KEY_FILE_LEN, id));
-}
-
 int
 journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
     const struct file_rec *files, uint32_t nfiles, struct ds_rec *existing)
@@ -137,7 +73,7 @@ journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
 	rc = jr_ds_files(d, files, nfiles, &fr, &nchunks, &bytes);
 	if (rc)
 		goto fail;
-	rc = files_ahead(j, d, fr, nfiles, &ahead);
+	rc = jr_files_ahead(j, d->id, fr, nfiles, &ahead);
 	if (rc)
 		goto fail;
 	rc = txn_begin(j, 0, &t);
@@ -178,7 +114,7 @@ journal_sink_ds_create(struct journal *j, const struct ds_rec *d,
 fail:
 	rc = txn_end(t, rc);
 	if (rc != SL_OK && ahead > 0)
-		files_drop(j, d->id);
+		jr_files_drop(j, d->id);
 	ds_rec_free(&old);
 	free(fr);
 	return rc;
@@ -354,36 +290,6 @@ journal_sink_hashes(struct journal *j, uint64_t id, uint32_t file,
 
 /* ---- forgetting --------------------------------------------------------- */
 
-/* Delete every record of dbi whose key is keylen bytes and starts with id. */
-static int
-del_prefix(MDB_txn *t, MDB_dbi dbi, const MDB_val *from, size_t keylen, uint64_t id)
-{
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	int rc;
-
-	rc = map_rc(mdb_cursor_open(t, dbi, &c));
-	if (rc)
-		return rc;
-	for (;;) {
-		k = *from;	/* from the start each time: plain, whatever the
-				 * cursor does after a delete */
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == MDB_NOTFOUND || (rc == 0 && !key_is(&k, keylen, id))) {
-			rc = SL_OK;
-			break;
-		}
-		if (rc == 0)
-			rc = mdb_cursor_del(c, 0);
-		if (rc) {
-			rc = map_rc(rc);
-			break;
-		}
-	}
-	mdb_cursor_close(c);
-	return rc;
-}
-
 int
 journal_sink_ds_forget(struct journal *j, uint64_t id, const char *note)
 {
@@ -409,11 +315,11 @@ journal_sink_ds_forget(struct journal *j, uint64_t id, const char *note)
 	if (rc)
 		goto fail;
 	k = key_chunk(kb, id, 0, 0);
-	rc = del_prefix(t, j->chunks, &k, KEY_CHUNK_LEN, id);
+	rc = jr_del_prefix(t, j->chunks, &k, KEY_CHUNK_LEN, id);
 	if (rc)
 		goto fail;
 	k = key_file(kb, id, 0);
-	rc = del_prefix(t, j->files, &k, KEY_FILE_LEN, id);
+	rc = jr_del_prefix(t, j->files, &k, KEY_FILE_LEN, id);
 	if (rc)
 		goto fail;
 	k = key_ds(kb, id);

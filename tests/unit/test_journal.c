@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <lmdb.h>
+#include <malloc.h>
 
 #include "journal.h"
 #include "wire.h"
@@ -633,6 +634,75 @@ test_lane(void **state)
 	journal_close(j);
 }
 
+static void
+count_cb(uint32_t file, uint32_t chunk, int st, uint64_t hash, int has_hash,
+    void *arg)
+{
+	(void)file; (void)chunk; (void)hash; (void)has_hash;
+	assert_int_equal(st, CHUNK_PENDING);
+	(*(uint64_t *)arg)++;
+}
+
+/* A dataset of many files: stored in slices ahead of its record
+ * (jr_files_ahead), loaded back whole, every chunk record present, and the
+ * memory LMDB keeps after the create bounded by one slice, not by the
+ * dataset (one txn of 50,000 records kept about 7 MiB for good). */
+static void
+test_many_files(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	enum { N = 50000 };
+	struct ds_rec d, g;
+	struct file_rec files[3], *many, *fl = NULL;
+	char *paths;
+	uint32_t nf = 0, i;
+	uint64_t n = 0;
+	struct mallinfo2 m0, m1;
+
+	make_ds(&d, files, 0x5151, "many");
+	many = calloc(N, sizeof(*many));
+	paths = calloc(N, 16);
+	assert_non_null(many);
+	assert_non_null(paths);
+	d.nfiles = N;
+	d.nchunks = 0;
+	d.bytes = 0;
+	for (i = 0; i < N; i++) {
+		snprintf(paths + 16 * i, 16, "d%03u/f%06u", i % 100, i);
+		many[i].path = paths + 16 * i;
+		many[i].size = i % 3 == 0 ? 0 : 100 + i;
+		many[i].mode = 0644;
+		d.bytes += many[i].size;
+		d.nchunks += wire_nchunks(many[i].size, CS);
+	}
+	m0 = mallinfo2();
+	assert_int_equal(journal_ds_create(j, &d, many, N), SL_OK);
+	m1 = mallinfo2();
+	assert_true(m1.uordblks < m0.uordblks + 3 * 1024 * 1024);
+
+	/* the id is taken: refused, and its records are untouched */
+	many[N - 1].size = 7;
+	d.bytes += 7 - (100 + N - 1);
+	assert_int_equal(journal_ds_create(j, &d, many, N), SL_EEXIST);
+	assert_int_equal(journal_files_load(j, d.id, &fl, &nf), SL_OK);
+	assert_int_equal(nf, N);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(fl[i].idx, i);
+		assert_string_equal(fl[i].path, paths + 16 * i);
+	}
+	assert_int_equal(fl[N - 1].size, 100 + N - 1);
+	free(fl);
+	assert_int_equal(journal_ds_get(j, d.id, &g), SL_OK);
+	assert_int_equal(g.nfiles, N);
+	assert_int_equal(journal_chunks_foreach(j, d.id, count_cb, &n), SL_OK);
+	assert_int_equal(n, g.nchunks);
+	ds_rec_free(&g);
+	free(many);
+	free(paths);
+	journal_close(j);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -646,6 +716,7 @@ main(int argc, char **argv)
 		T(test_names),
 		T(test_rebind),
 		T(test_lane),
+		T(test_many_files),
 	};
 
 	self_path = argv[0];
