@@ -94,7 +94,9 @@ struct stream {
 						 * conn and input or out_head */
 	size_t			 rd_target;	/* JOB_READ: until in_len reaches this */
 	size_t			 wr_put;	/* JOB_WRITE: bytes it wrote */
-	int			 job_rc;	/* its result: SL_OK, JOB_EOF, an error */
+	int			 job_rc;	/* its result: SL_OK, JOB_EOF, JOB_AGAIN,
+						 * an error */
+	int			 job_moved;	/* JOB_READ: it read bytes */
 	atomic_int		 job_cancel;	/* closing: give up soon */
 	struct wq_job		 job;		/* in the pool's queue */
 
@@ -116,8 +118,21 @@ struct stream_pool {
 };
 
 #define JOB_EOF		1	/* job_rc: the peer closed mid-frame */
+#define JOB_AGAIN	2	/* job_rc: the peer stalled, back to the loop */
 enum { JOB_NONE, JOB_READ, JOB_WRITE };	/* stream.offloaded */
-#define JOB_POLL_MS	100	/* a worker notices job_cancel this fast */
+/*
+ * How long a worker waits for a stalled peer before it gives the stream
+ * back to the loop (JOB_AGAIN; the io watcher hands it out again when the
+ * socket moves).  A pool has fewer threads than there are streams (2
+ * against 4 by default), so a thread must never wait on one peer for
+ * long: when it did, both threads of a sender could sit in writes to two
+ * streams whose receiver had stopped reading them (their chunks parked,
+ * verify.h, waiting for an earlier chunk), while that earlier chunk sat
+ * queued on a third stream for a free thread: nothing moved on either
+ * side until the receiver gave up parking after 5 s (1 pull in 4 at 75
+ * MB/s instead of 400).  Also how fast a worker notices job_cancel.
+ */
+#define JOB_STALL_MS	10
 
 static void	stream_io_cb(struct ev_loop *, ev_io *, int);
 static void	stream_idle_cb(struct ev_loop *, ev_timer *, int);
@@ -671,6 +686,7 @@ static void
 queue_job(struct stream *s, int kind)
 {
 	s->job_rc = SL_OK;
+	s->job_moved = 0;
 	atomic_store(&s->job_cancel, 0);
 	s->offloaded = kind;
 	set_events(s, 0);
@@ -712,16 +728,17 @@ offload_write(struct stream *s)
 	return 1;
 }
 
-/* On a worker: the conn said SL_EAGAIN; wait a while for the readiness
- * it wants (exactly one of the two after SL_EAGAIN). */
-static void
+/* On a worker: the conn said SL_EAGAIN; wait a little for the readiness
+ * it wants (exactly one of the two after SL_EAGAIN).  0: it did not come
+ * within JOB_STALL_MS. */
+static int
 job_wait(struct stream *s)
 {
 	struct pollfd pfd;
 
 	pfd.fd = s->fd;
 	pfd.events = conn_want(s->conn) & CONN_WANT_WRITE ? POLLOUT : POLLIN;
-	(void)poll(&pfd, 1, JOB_POLL_MS);
+	return poll(&pfd, 1, JOB_STALL_MS) != 0;
 }
 
 /* On a worker thread: read until the frame is in (or the stream is
@@ -737,13 +754,15 @@ read_frame(struct stream *s)
 		n = conn_read(s->conn, s->in + s->in_len, s->in_alloc - s->in_len);
 		if (n > 0) {
 			s->in_len += (size_t)n;
+			s->job_moved = 1;
 			continue;
 		}
 		if (n == 0)
 			return JOB_EOF;
 		if (n != SL_EAGAIN)
 			return (int)n;
-		job_wait(s);
+		if (!job_wait(s))
+			return JOB_AGAIN;
 	}
 	return SL_OK;
 }
@@ -767,7 +786,8 @@ write_seg(struct stream *s)
 		}
 		if (n != SL_EAGAIN)
 			return (int)n;
-		job_wait(s);
+		if (!job_wait(s))
+			return JOB_AGAIN;
 	}
 	return SL_OK;
 }
@@ -795,6 +815,15 @@ job_done(struct wq_job *j, void *arg)
 		s->out_bytes -= s->wr_put;
 	if (s->state != ST_OPEN) {	/* closed meanwhile: the reaper's turn */
 		ev_feed_event(s->loop, &reaper, EV_CUSTOM);
+		return;
+	}
+	if (s->job_rc == JOB_AGAIN) {
+		/* The peer stalled: the loop watches the socket (and reads
+		 * what else comes, ACKs) and offloads the rest again when it
+		 * moves (do_read: offload; do_write: offload_write). */
+		if (kind == JOB_READ && s->job_moved && s->idle_timeout > 0)
+			ev_timer_again(s->loop, &s->idle);
+		want_to_events(s);
 		return;
 	}
 	if (s->job_rc != SL_OK) {
