@@ -146,6 +146,12 @@ int	journal_ds_find(struct journal *j, const char *name_or_id, struct ds_rec *d)
  * the journal); fn returns non-zero to stop.  d is valid during the call. */
 int	journal_ds_foreach(struct journal *j,
 	    int (*fn)(const struct ds_rec *d, void *arg), void *arg);
+/* Agent, read-write open (journal_srcs.c): a dataset whose src is exactly
+ * src, by an index (one seek, not a walk of every record).  SL_OK with
+ * *id, SL_ENOTFOUND, SL_EINVAL on the sink or in a read-only open.  The
+ * first call indexes a journal written before the index existed (one
+ * write txn over every dataset). */
+int	journal_src_find(struct journal *j, const char *src, uint64_t *id);
 
 /* ---- state changes, hook bookkeeping, history (journal_state.c) ---------- */
 

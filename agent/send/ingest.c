@@ -13,6 +13,10 @@
  *	WATCHING  -> SEALED      marker seen, or quiet timer fired
  *	SEALED    -> DONE        the callback accepted it (watches gone)
  *	SEALED    -> SEALED      the callback said "not now": retry timer
+ * A sealed dataset is handed over from a queue, as many per loop pass as
+ * fit in HAND_SLICE seconds (the agent journals each, a synced txn): an
+ * agent starting on a spool of thousands of sealed datasets answers its
+ * control socket and its sessions meanwhile instead of after all of them.
  * A DONE dataset is remembered (bounded by INGEST_MAX_DONE, oldest
  * forgotten first) so that rescans do not hand it over again; it is
  * forgotten when its directory leaves the spool.
@@ -50,6 +54,7 @@
 #define MAX_DEPTH	64		/* directory nesting watched in a dataset */
 #define WD_BUCKETS	1024
 #define DS_BUCKETS	4096
+#define HAND_SLICE	0.05		/* seconds of hand-over per loop pass */
 
 #define SPOOL_MASK	(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | \
 			 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
@@ -80,6 +85,8 @@ struct ds {
 	LIST_HEAD(, watch)	 watches;
 	struct ds		*hnext;
 	TAILQ_ENTRY(ds)		 ent;		/* in active or done */
+	TAILQ_ENTRY(ds)		 qent;		/* in handq while queued */
+	int			 queued;
 };
 TAILQ_HEAD(dslist, ds);
 
@@ -98,6 +105,8 @@ struct ingest {
 	struct watch		*wds[WD_BUCKETS];
 	struct ds		*dsh[DS_BUCKETS];
 	struct dslist		 active, done;
+	TAILQ_HEAD(, ds)	 handq;		/* sealed, to hand over (qent) */
+	ev_timer		 hand;
 	uint32_t		 nactive, ndone;
 	int			 cap_logged;
 };
@@ -238,6 +247,8 @@ ds_free(struct ds *d)
 	ev_timer_stop(ing->loop, &d->quiet);
 	ev_timer_stop(ing->loop, &d->retry);
 	ds_unwatch(d);
+	if (d->queued)
+		TAILQ_REMOVE(&ing->handq, d, qent);
 	for (pp = &ing->dsh[path_hash(d->path)]; *pp; pp = &(*pp)->hnext)
 		if (*pp == d) {
 			*pp = d->hnext;
@@ -452,14 +463,44 @@ deliver(struct ds *d)
 		ds_free(TAILQ_FIRST(&ing->done));
 }
 
+/* Hand over the queue's sealed datasets, oldest first, for at most
+ * HAND_SLICE seconds; the rest at the next loop pass. */
+static void
+hand_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct ingest	*ing = t->data;
+	struct ds	*d;
+	double		 end = ev_time() + HAND_SLICE;
+
+	(void)revents;
+	while ((d = TAILQ_FIRST(&ing->handq)) != NULL) {
+		TAILQ_REMOVE(&ing->handq, d, qent);
+		d->queued = 0;
+		deliver(d);
+		if (ev_time() >= end)
+			break;
+	}
+	if (!TAILQ_EMPTY(&ing->handq)) {
+		ev_timer_set(t, 0, 0);
+		ev_timer_start(loop, t);
+	}
+}
+
 static void
 seal(struct ds *d, const char *by)
 {
+	struct ingest *ing = d->ing;
+
 	log_info(COMP, "dataset=%s sealed by=%s", log_q(d->path), by);
-	ev_timer_stop(d->ing->loop, &d->quiet);
+	ev_timer_stop(ing->loop, &d->quiet);
 	ds_unwatch(d);
 	enter_state(d, DS_SEALED);
-	deliver(d);
+	TAILQ_INSERT_TAIL(&ing->handq, d, qent);
+	d->queued = 1;
+	if (!ev_is_active(&ing->hand)) {
+		ev_timer_set(&ing->hand, 0, 0);
+		ev_timer_start(ing->loop, &ing->hand);
+	}
 }
 
 static void
@@ -846,6 +887,9 @@ ingest_start(struct ingest **out, struct ev_loop *loop, const struct config *cfg
 	snprintf(ing->sidecar, sizeof(ing->sidecar), "%s", cfg->sidecar);
 	TAILQ_INIT(&ing->active);
 	TAILQ_INIT(&ing->done);
+	TAILQ_INIT(&ing->handq);
+	ev_init(&ing->hand, hand_cb);
+	ing->hand.data = ing;
 	rc = spools_parse(ing, cfg->spool, err, errlen);
 	if (rc)
 		goto fail;
@@ -897,6 +941,7 @@ ingest_stop(struct ingest *ing)
 		ev_io_stop(ing->loop, &ing->io);
 		ev_timer_stop(ing->loop, &ing->rescan);
 	}
+	ev_timer_stop(ing->loop, &ing->hand);
 	/* ds_free and watch_free unlink what they free (a ds is on done iff
 	 * its state is DS_DONE; see ds_unwatch); the analyzer cannot see it. */
 	while (!TAILQ_EMPTY(&ing->active))

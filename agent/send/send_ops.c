@@ -265,28 +265,6 @@ reply:
 	return rc;
 }
 
-/* Is a dataset from source directory dir already journaled, in any state?
- * Ingest offers every directory of the spool again after a restart: one
- * that was shipped, is on its way or failed (also one that could not be
- * journaled: see below) is not taken again; a failed one waits for
- * `sluice retry`. */
-struct src_find {
-	const char	*src;
-	int		 found;
-};
-
-static int
-src_taken(const struct ds_rec *r, void *arg)
-{
-	struct src_find *f = arg;
-
-	if (strcmp(r->src, f->src) == 0) {
-		f->found = 1;
-		return 1;
-	}
-	return 0;
-}
-
 /* Directory dir cannot be journaled (why names the file): record it failed,
  * so that it shows in ls, status and the metrics, is logged once (here),
  * and a restart finds it.  d holds its metadata.  0 when recorded. */
@@ -438,20 +416,25 @@ spool_route(const struct config *cfg, const char *dir, struct ds_rec *d)
 	return SL_OK;
 }
 
-/* Ingest found a sealed dataset: journal it like `sluice submit`. */
+/* Ingest found a sealed dataset: journal it like `sluice submit`.  Ingest
+ * offers every directory of the spool again after a restart: one already
+ * journaled in any state (shipped, on its way, failed, also one that could
+ * not be journaled: record_unjournaled) is not taken again; a failed one
+ * waits for `sluice retry`. */
 int
 ingest_sealed(void *arg, const char *dir, const struct ingest_meta *meta)
 {
 	struct agent	*a = arg;
-	struct src_find	 f = { dir, 0 };
 	struct ds_rec	 d;
+	uint64_t	 id;
 	char		 msg[SL_MAX_MSG + 128];
 	int		 rc, bad = 0;
 
-	if (journal_ds_foreach(a->j, src_taken, &f) != SL_OK)
+	rc = journal_src_find(a->j, dir, &id);
+	if (rc == SL_OK)
+		return 0;	/* journaled already (before a restart) */
+	if (rc != SL_ENOTFOUND)
 		return 1;	/* try again later */
-	if (f.found)
-		return 0;
 	memset(&d, 0, sizeof(d));
 	d.lane = spool_lane(a->cfg, dir);
 	if (meta->error[0])

@@ -80,6 +80,17 @@ open_dbs(struct journal *j, MDB_txn *t, char *err, size_t errlen)
 		}
 		j->has_left = 1;
 	}
+	/* The agent's index by source directory (journal_srcs.c): only
+	 * the daemon looks up or writes it. */
+	if (j->role == JOURNAL_AGENT && !j->rdonly) {
+		rc = mdb_dbi_open(t, "srcs", MDB_CREATE, &j->srcs);
+		if (rc) {
+			seterr(err, errlen, "journal %s: open database \"srcs\": %s",
+			    j->path, mdb_strerror(rc));
+			return SL_EJOURNAL;
+		}
+		j->has_srcs = 1;
+	}
 	return SL_OK;
 }
 

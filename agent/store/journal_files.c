@@ -320,6 +320,8 @@ jr_ds_insert_from(struct journal *j, MDB_txn *t, const struct ds_rec *d,
 	rec.chunks_acked = 0;		/* agent: every chunk starts pending; */
 	rec.bytes_acked = 0;		/* sink: no chunk held yet */
 	rc = jr_ds_store(j, t, &rec, MDB_NOOVERWRITE);
+	if (rc == SL_OK)
+		rc = jr_src_put(j, t, &rec);
 	if (rc)
 		return rc;
 	if (from > nfiles)

@@ -65,6 +65,9 @@ struct journal {
 	MDB_dbi		 names;		/* sink, read-write only: see jr_name_key */
 	MDB_dbi		 left;		/* agent: copies left behind (journal_move.c) */
 	int		 has_left;	/* "left" opened (not in a read-only open) */
+	MDB_dbi		 srcs;		/* agent, read-write only: journal_srcs.c */
+	int		 has_srcs;
+	int		 srcs_checked;	/* a journal from before it was indexed */
 	int		 role;
 	int		 rdonly;
 	char		*path;
@@ -344,6 +347,9 @@ void	jr_files_drop(struct journal *j, uint64_t id);
  * from the key at *from on. */
 int	jr_del_prefix(MDB_txn *t, MDB_dbi dbi, const MDB_val *from, size_t keylen,
 	    uint64_t id);
+/* Index d (a new agent dataset) by its src in t (journal_srcs.c); SL_OK
+ * and nothing done on the sink or in a read-only open. */
+int	jr_src_put(struct journal *j, MDB_txn *t, const struct ds_rec *d);
 /* Load the nfiles file records of id in t, in index order, as one block
  * (records, then their paths: one free()). */
 int	jr_files_load(struct journal *j, MDB_txn *t, uint64_t id, uint32_t nfiles,

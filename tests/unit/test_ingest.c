@@ -38,6 +38,7 @@ static char		 got_dir[4096];
 static uint32_t		 got_n;
 static char		 got_kv[16][2][256];
 static char		 got_err[256];
+static unsigned		 cb_sleep_us;
 
 static int
 sealed_cb(void *arg, const char *dir, const struct ingest_meta *m)
@@ -46,6 +47,8 @@ sealed_cb(void *arg, const char *dir, const struct ingest_meta *m)
 
 	calls++;
 	call_at = ev_time();
+	if (cb_sleep_us > 0)
+		usleep(cb_sleep_us);	/* the agent's journal sync */
 	snprintf(got_dir, sizeof(got_dir), "%s", dir);
 	assert_non_null(m);
 	got_n = m->n;
@@ -230,7 +233,9 @@ test_existing(void **state)
 	mkd("open");
 	put("open/f", "x");
 	ing = start();
-	assert_int_equal(calls, 1);		/* from inside ingest_start */
+	assert_int_equal(calls, 0);		/* handed over from the loop */
+	run_for(1, 1);
+	assert_int_equal(calls, 1);
 	assert_non_null(strstr(got_dir, "/old"));
 	assert_int_equal(ingest_pending(ing), 1);	/* "open" is watched */
 	put("open/.sealed", "");
@@ -256,7 +261,41 @@ test_existing_quiet(void **state)
 	path(p, sizeof(p), "stale");
 	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
 	ing = start();
+	run_for(1, 1);		/* sealed at start, handed over from the loop */
 	assert_int_equal(calls, 1);
+	ingest_stop(ing);
+}
+
+/* Many sealed at start, each hand-over slow (a journal sync): handed over
+ * a slice per loop pass, so the loop serves other watchers meanwhile,
+ * and every one exactly once, oldest first. */
+static void
+test_existing_many(void **state)
+{
+	struct ingest	*ing;
+	char		 rel[64];
+	int		 i, first;
+
+	(void)state;
+	for (i = 0; i < 300; i++) {
+		snprintf(rel, sizeof(rel), "m%03d", i);
+		mkd(rel);
+		snprintf(rel, sizeof(rel), "m%03d/.sealed", i);
+		put(rel, "");
+	}
+	cb_sleep_us = 1000;
+	ing = start();
+	assert_int_equal(calls, 0);
+	ev_run(loop, EVRUN_ONCE);		/* one pass: one slice */
+	first = calls;
+	assert_true(first >= 1);
+	assert_true(first < 150);		/* 50 ms of 1 ms hand-overs */
+	run_for(10, 300);
+	cb_sleep_us = 0;
+	assert_int_equal(calls, 300);
+	assert_int_equal(ingest_pending(ing), 0);
+	run_for(0.2, -1);
+	assert_int_equal(calls, 300);		/* none twice */
 	ingest_stop(ing);
 }
 
@@ -406,6 +445,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_quiet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_existing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_existing_quiet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_existing_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hidden, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nested, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sidecar, setup, teardown),

@@ -703,6 +703,70 @@ test_many_files(void **state)
 	journal_close(j);
 }
 
+/* The index by source directory (journal_srcs.c): found by exact src,
+ * also a path longer than an LMDB key, not found for another; a journal
+ * from before the index (its "srcs" dropped) is indexed by the first
+ * lookup; the sink has none. */
+static void
+test_src_index(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = open_ok(f, JOURNAL_AGENT, 0);
+	struct ds_rec d;
+	struct file_rec files[3];
+	MDB_env *env;
+	MDB_txn *t;
+	MDB_dbi dbi;
+	uint64_t id = 0;
+	char longsrc[3000];
+
+	make_ds(&d, files, 0x1001, "alpha");
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	make_ds(&d, files, 0x1002, "beta");
+	memset(longsrc, 'x', sizeof(longsrc) - 1);
+	longsrc[0] = '/';
+	longsrc[sizeof(longsrc) - 1] = '\0';
+	snprintf(d.src, sizeof(d.src), "%s", longsrc);
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	make_ds(&d, files, 0x1003, "gamma");
+	assert_int_equal(journal_ds_create_failed(j, &d, "unreadable"), SL_OK);
+
+	assert_int_equal(journal_src_find(j, "/data/alpha", &id), SL_OK);
+	assert_int_equal(id, 0x1001);
+	assert_int_equal(journal_src_find(j, longsrc, &id), SL_OK);
+	assert_int_equal(id, 0x1002);
+	assert_int_equal(journal_src_find(j, "/data/gamma", &id), SL_OK);
+	assert_int_equal(id, 0x1003);
+	assert_int_equal(journal_src_find(j, "/data/alph", &id), SL_ENOTFOUND);
+	assert_int_equal(journal_src_find(j, "/data/alpha/", &id), SL_ENOTFOUND);
+	journal_close(j);
+
+	/* as an older build left it: no index */
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, "srcs", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(t, dbi, 1), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(env);
+	j = open_ok(f, JOURNAL_AGENT, 0);
+	assert_int_equal(journal_src_find(j, "/data/gamma", &id), SL_OK);
+	assert_int_equal(id, 0x1003);
+	assert_int_equal(journal_src_find(j, longsrc, &id), SL_OK);
+	assert_int_equal(id, 0x1002);
+	assert_int_equal(journal_src_find(j, "/data/nope", &id), SL_ENOTFOUND);
+	make_ds(&d, files, 0x1004, "delta");
+	assert_int_equal(journal_ds_create(j, &d, files, 3), SL_OK);
+	assert_int_equal(journal_src_find(j, "/data/delta", &id), SL_OK);
+	assert_int_equal(id, 0x1004);
+	journal_close(j);
+
+	j = open_ok(f, JOURNAL_AGENT, JOURNAL_RDONLY);
+	assert_int_equal(journal_src_find(j, "/data/delta", &id), SL_EINVAL);
+	journal_close(j);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -717,6 +781,7 @@ main(int argc, char **argv)
 		T(test_rebind),
 		T(test_lane),
 		T(test_many_files),
+		T(test_src_index),
 	};
 
 	self_path = argv[0];
