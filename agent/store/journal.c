@@ -42,6 +42,21 @@ role_name(int role)
 
 /* ---- open / close --------------------------------------------------------- */
 
+/* Open database name of j's environment in t (flags: MDB_CREATE or 0). */
+static int
+open_db(struct journal *j, MDB_txn *t, const char *name, unsigned flags,
+    MDB_dbi *dbi, char *err, size_t errlen)
+{
+	int rc = mdb_dbi_open(t, name, flags, dbi);
+
+	if (rc) {
+		seterr(err, errlen, "journal %s: open database \"%s\": %s",
+		    j->path, name, mdb_strerror(rc));
+		return SL_EJOURNAL;
+	}
+	return SL_OK;
+}
+
 static int
 open_dbs(struct journal *j, MDB_txn *t, char *err, size_t errlen)
 {
@@ -52,43 +67,28 @@ open_dbs(struct journal *j, MDB_txn *t, char *err, size_t errlen)
 	int rc;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		rc = mdb_dbi_open(t, names[i], flags, dbis[i]);
-		if (rc) {
-			seterr(err, errlen, "journal %s: open database \"%s\": %s",
-			    j->path, names[i], mdb_strerror(rc));
-			return SL_EJOURNAL;
-		}
+		rc = open_db(j, t, names[i], flags, dbis[i], err, errlen);
+		if (rc)
+			return rc;
 	}
-	/* The sink's name reservations: only the daemon reads or writes
-	 * them (added after format 1: created in an older journal too). */
-	if (j->role == JOURNAL_SINK && !j->rdonly) {
-		rc = mdb_dbi_open(t, "names", MDB_CREATE, &j->names);
-		if (rc) {
-			seterr(err, errlen, "journal %s: open database \"names\": %s",
-			    j->path, mdb_strerror(rc));
-			return SL_EJOURNAL;
-		}
+	if (j->rdonly)
+		return SL_OK;
+	/* Added after format 1 shipped, each created by the first writer in
+	 * an older journal too; only the daemon reads or writes them, a
+	 * reader (the CLI) does not need them. */
+	if (j->role == JOURNAL_SINK) {	/* name reservations */
+		rc = open_db(j, t, "names", MDB_CREATE, &j->names, err, errlen);
+		if (rc)
+			return rc;
 	}
-	/* Added after format 1 shipped: created by the first writer; a
-	 * reader (the CLI) does not need it. */
-	if (!j->rdonly) {
-		rc = mdb_dbi_open(t, "left", MDB_CREATE, &j->left);
-		if (rc) {
-			seterr(err, errlen, "journal %s: open database \"left\": %s",
-			    j->path, mdb_strerror(rc));
-			return SL_EJOURNAL;
-		}
-		j->has_left = 1;
-	}
-	/* The agent's index by source directory (journal_srcs.c): only
-	 * the daemon looks up or writes it. */
-	if (j->role == JOURNAL_AGENT && !j->rdonly) {
-		rc = mdb_dbi_open(t, "srcs", MDB_CREATE, &j->srcs);
-		if (rc) {
-			seterr(err, errlen, "journal %s: open database \"srcs\": %s",
-			    j->path, mdb_strerror(rc));
-			return SL_EJOURNAL;
-		}
+	rc = open_db(j, t, "left", MDB_CREATE, &j->left, err, errlen);
+	if (rc)
+		return rc;
+	j->has_left = 1;
+	if (j->role == JOURNAL_AGENT) {	/* by source directory: journal_srcs.c */
+		rc = open_db(j, t, "srcs", MDB_CREATE, &j->srcs, err, errlen);
+		if (rc)
+			return rc;
 		j->has_srcs = 1;
 	}
 	return SL_OK;
