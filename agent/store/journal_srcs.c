@@ -108,8 +108,8 @@ journal_src_find(struct journal *j, const char *src, uint64_t *id)
 	struct ds_rec	*d;
 	MDB_cursor	*c = NULL;
 	MDB_txn		*t = NULL;
-	MDB_val		 from, k, v;
-	int		 rc;
+	MDB_val		 k, v;
+	int		 rc, op;
 
 	if (j->role != JOURNAL_AGENT || !j->has_srcs)
 		return SL_EINVAL;
@@ -122,13 +122,12 @@ journal_src_find(struct journal *j, const char *src, uint64_t *id)
 	d = malloc(sizeof(*d));
 	if (d == NULL)
 		return SL_ENOMEM;
-	from = key_src(kb, src, 0);
+	k = key_src(kb, src, 0);	/* the first key of src's hash */
 	rc = txn_begin(j, 1, &t);
 	if (rc == SL_OK)
 		rc = map_rc(mdb_cursor_open(t, j->srcs, &c));
-	for (k = from; rc == SL_OK;) {
-		rc = mdb_cursor_get(c, &k, &v, k.mv_data == from.mv_data ?
-		    MDB_SET_RANGE : MDB_NEXT);
+	for (op = MDB_SET_RANGE; rc == SL_OK; op = MDB_NEXT) {
+		rc = mdb_cursor_get(c, &k, &v, op);
 		if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != KEY_SRC_LEN ||
 		    memcmp(k.mv_data, kb, KEY_SRC_HASH) != 0))) {
 			rc = SL_ENOTFOUND;
