@@ -57,6 +57,49 @@ open_ok(struct fx *f, enum journal_role role, int flags)
 	return j;
 }
 
+void
+many_files(uint32_t n, struct file_rec **files, char **paths, uint64_t *bytes,
+    uint64_t *nchunks)
+{
+	uint32_t i;
+
+	*files = calloc(n, sizeof(**files));
+	*paths = calloc(n, 16);
+	assert_non_null(*files);
+	assert_non_null(*paths);
+	*bytes = 0;
+	*nchunks = 0;
+	for (i = 0; i < n; i++) {
+		struct file_rec *fr = &(*files)[i];
+
+		snprintf(*paths + (size_t)i * 16, 16, "d%03u/f%06u", i % 100, i);
+		fr->path = *paths + (size_t)i * 16;
+		fr->size = i % 3 == 0 ? 0 : 100 + i;
+		fr->mode = 0644;
+		*bytes += fr->size;
+		*nchunks += wire_nchunks(fr->size, CS);
+	}
+}
+
+MDB_txn *
+raw_begin(struct fx *f, MDB_env **env)
+{
+	MDB_txn *t;
+
+	assert_int_equal(mdb_env_create(env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(*env, 8), 0);
+	assert_int_equal(mdb_env_open(*env, f->jpath, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(*env, NULL, 0, &t), 0);
+	return t;
+}
+
+void
+raw_end(MDB_env *env, MDB_txn *t)
+{
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(env);
+}
+
 /* A dataset "name" with three files: 2.5 chunks, empty, exactly 1 chunk. */
 uint64_t fsizes[3] = { 2 * CS + CS / 2, 0, CS };
 

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include <lmdb.h>
+
 #include "journal.h"
 
 #define CS	(64u * 1024)		/* chunk size used by the tests */
@@ -48,6 +50,17 @@ void make_ds(struct ds_rec *d, struct file_rec files[3], uint64_t id,
     const char *name);
 /* The same dataset as the sink journals it, from "agent-1". */
 void sink_ds(struct ds_rec *d, struct file_rec files[3], uint64_t id);
+
+/* n files "d%03u/f%06u" of one chunk or empty (size 0 when i % 3 == 0,
+ * else 100 + i), their paths in *paths (free both); the totals in
+ * *bytes and *nchunks. */
+void many_files(uint32_t n, struct file_rec **files, char **paths,
+    uint64_t *bytes, uint64_t *nchunks);
+
+/* The journal's LMDB environment opened raw, as an older build or damage
+ * would leave it, with a write txn begun; raw_end commits and closes. */
+MDB_txn *raw_begin(struct fx *f, MDB_env **env);
+void raw_end(MDB_env *env, MDB_txn *t);
 
 void hist_cb(const struct hist_rec *h, void *arg);
 void chunk_cb(uint32_t file, uint32_t chunk, int st, uint64_t hash,

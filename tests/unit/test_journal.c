@@ -573,10 +573,7 @@ test_lane(void **state)
 	journal_close(j);
 
 	/* rewrite the record as an older build wrote it: without the lane */
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	t = raw_begin(f, &env);
 	assert_int_equal(mdb_dbi_open(t, "datasets", 0, &dbi), 0);
 	wire_put_u64(kb, 0);
 	{	/* keys are big-endian */
@@ -594,8 +591,7 @@ test_lane(void **state)
 	v.mv_data = nv;
 	v.mv_size -= 4;
 	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(env);
+	raw_end(env, t);
 	j = open_ok(f, JOURNAL_AGENT, 0);
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(journal_ds_get(j, d.id, &g), SL_OK);
@@ -613,18 +609,14 @@ test_lane(void **state)
 	journal_close(j);
 
 	/* a lane number from a later version: auto */
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	t = raw_begin(f, &env);
 	assert_int_equal(mdb_dbi_open(t, "datasets", 0, &dbi), 0);
 	assert_int_equal(mdb_get(t, dbi, &k, &v), 0);
 	memcpy(nv, v.mv_data, v.mv_size);
 	wire_put_u32(nv + v.mv_size - 4, 77);
 	v.mv_data = nv;
 	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(env);
+	raw_end(env, t);
 	free(nv);
 	j = open_ok(f, JOURNAL_AGENT, 0);
 	memset(&g, 0, sizeof(g));
@@ -661,21 +653,8 @@ test_many_files(void **state)
 	struct mallinfo2 m0, m1;
 
 	make_ds(&d, files, 0x5151, "many");
-	many = calloc(N, sizeof(*many));
-	paths = calloc(N, 16);
-	assert_non_null(many);
-	assert_non_null(paths);
+	many_files(N, &many, &paths, &d.bytes, &d.nchunks);
 	d.nfiles = N;
-	d.nchunks = 0;
-	d.bytes = 0;
-	for (i = 0; i < N; i++) {
-		snprintf(paths + 16 * i, 16, "d%03u/f%06u", i % 100, i);
-		many[i].path = paths + 16 * i;
-		many[i].size = i % 3 == 0 ? 0 : 100 + i;
-		many[i].mode = 0644;
-		d.bytes += many[i].size;
-		d.nchunks += wire_nchunks(many[i].size, CS);
-	}
 	m0 = mallinfo2();
 	assert_int_equal(journal_ds_create(j, &d, many, N), SL_OK);
 	m1 = mallinfo2();
@@ -742,14 +721,10 @@ test_src_index(void **state)
 	journal_close(j);
 
 	/* as an older build left it: no index */
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	t = raw_begin(f, &env);
 	assert_int_equal(mdb_dbi_open(t, "srcs", 0, &dbi), 0);
 	assert_int_equal(mdb_drop(t, dbi, 1), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(env);
+	raw_end(env, t);
 	j = open_ok(f, JOURNAL_AGENT, 0);
 	assert_int_equal(journal_src_find(j, "/data/gamma", &id), SL_OK);
 	assert_int_equal(id, 0x1003);

@@ -75,15 +75,11 @@ test_newer_format(void **state)
 
 	journal_close(j);
 	j = NULL;
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	t = raw_begin(f, &env);
 	assert_int_equal(mdb_dbi_open(t, "meta", 0, &dbi), 0);
 	wire_put_u32(b, 99);
 	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(env);
+	raw_end(env, t);
 
 	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_SINK, 0, 0, f->err,
 	    sizeof(f->err)), SL_EJOURNAL);
@@ -104,13 +100,10 @@ test_not_a_journal(void **state)
 
 	/* an LMDB environment with data but no meta */
 	assert_int_equal(mkdir(f->jpath, 0700), 0);
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_open(env, f->jpath, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	t = raw_begin(f, &env);
 	assert_int_equal(mdb_dbi_open(t, NULL, 0, &dbi), 0);
 	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(env);
+	raw_end(env, t);
 
 	assert_int_equal(journal_open(&j, f->jpath, JOURNAL_AGENT, 0, 0, f->err,
 	    sizeof(f->err)), SL_EJOURNAL);
