@@ -29,14 +29,22 @@ lost(int fd)
 
 typedef ssize_t pwrite_fn(int, const void *, size_t, off_t);
 
+/* The write that did not land, or the real one (looked up once as sym). */
+static ssize_t
+lose_or(pwrite_fn **real, const char *sym, int fd, const void *p, size_t len,
+    off_t off)
+{
+	if (*real == NULL)
+		*real = (pwrite_fn *)dlsym(RTLD_NEXT, sym);
+	return lost(fd) ? (ssize_t)len : (*real)(fd, p, len, off);
+}
+
 ssize_t
 pwrite(int fd, const void *p, size_t len, off_t off)
 {
 	static pwrite_fn *real;
 
-	if (real == NULL)
-		real = (pwrite_fn *)dlsym(RTLD_NEXT, "pwrite");
-	return lost(fd) ? (ssize_t)len : real(fd, p, len, off);
+	return lose_or(&real, "pwrite", fd, p, len, off);
 }
 
 ssize_t
@@ -44,7 +52,5 @@ pwrite64(int fd, const void *p, size_t len, off_t off)
 {
 	static pwrite_fn *real;
 
-	if (real == NULL)
-		real = (pwrite_fn *)dlsym(RTLD_NEXT, "pwrite64");
-	return lost(fd) ? (ssize_t)len : real(fd, p, len, off);
+	return lose_or(&real, "pwrite64", fd, p, len, off);
 }
