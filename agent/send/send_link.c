@@ -44,16 +44,26 @@ link_name(int l)
 	return "unknown";
 }
 
+/* A reconnect keeps the reason of the failure before it: `sluice status`
+ * between two refused attempts says why the link is not up, not a bare
+ * "connecting". */
 static void
 link_enter(struct agent *a, int state, const char *why)
 {
+	char	last[sizeof(a->link_why)];
+
 	if (a->link != state)
 		log_info("link", "dest=%s state=%s->%s%s%s", a->dests[a->cur_dest].text,
 		    link_name(a->link), link_name(state), why ? " why=" : "",
 		    why ? log_q(why) : "");
+	last[0] = '\0';
+	if (why == NULL && state == LINK_CONNECTING && a->link == LINK_BACKOFF &&
+	    a->link_why[0] != '\0')
+		snprintf(last, sizeof(last), "last attempt: %.*s",
+		    (int)sizeof(last) - 16, a->link_why);
 	a->link = state;
 	a->link_since = sl_time_wall();
-	snprintf(a->link_why, sizeof(a->link_why), "%s", why ? why : "");
+	snprintf(a->link_why, sizeof(a->link_why), "%s", why ? why : last);
 }
 
 /* "2026-12-01T08:00:00Z", "2026-12-01T08:00Z" or seconds since the
