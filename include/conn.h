@@ -69,6 +69,12 @@ ssize_t	conn_read(struct conn *c, void *buf, size_t len);
  * SL_EAGAIN, SL_EIO.  With TLS the same buffer need not be passed again
  * after SL_EAGAIN (moving write buffer is allowed). */
 ssize_t	conn_write(struct conn *c, const void *buf, size_t len);
+/* With TLS a write may be gathered, not yet on the socket: the caller
+ * flushes when it has nothing more to write.  conn_unflushed: bytes
+ * gathered (0 for plain conns).  conn_flush: SL_OK (all on the socket),
+ * SL_EAGAIN (wait for conn_want()) or SL_EIO (conn_error()). */
+size_t	conn_unflushed(const struct conn *c);
+int	conn_flush(struct conn *c);
 /* After SL_EAGAIN: CONN_WANT_READ and/or CONN_WANT_WRITE. */
 int	conn_want(const struct conn *c);
 /* Non-zero when TLS holds input already taken from the socket (decrypted

@@ -10,7 +10,9 @@
  * Output: a FIFO of segments, each either a private copy (small frames) or
  * a reference to the caller's buffer (DATA: the agent preads a chunk
  * straight into the buffer it then sends, no copy).  A segment's done
- * callback runs when its last byte is written or the stream dies.
+ * callback runs when its last byte is written or the stream dies.  With
+ * TLS the conn gathers records (conn.h): when the queue runs empty the
+ * stream flushes it, and on_drain runs once that is on the socket too.
  *
  * TLS may want to write while we read and the other way round, so the
  * io watcher's events follow conn_want() after every SL_EAGAIN instead of
@@ -92,6 +94,7 @@ struct stream {
 
 	struct seg		*out_head, *out_tail;
 	size_t			 out_bytes;
+	int			 drain_due;	/* queue ran empty: flush, on_drain */
 
 	int			 held;		/* stream_hold: input frozen */
 	size_t			 hold_end;	/* input consumed up to the held frame's end */
@@ -282,12 +285,22 @@ set_events(struct stream *s, int events)
 		ev_io_start(s->loop, &s->io);
 }
 
+/* Is there output: queued, gathered by TLS, or an on_drain owed? */
+static int
+has_output(const struct stream *s)
+{
+	if (s->offloaded)	/* a worker owns the conn: not a look at it */
+		return s->out_head != NULL;
+	return s->out_head != NULL || s->drain_due ||
+	    (s->conn != NULL && conn_unflushed(s->conn) > 0);
+}
+
 /* Events wanted when nothing blocks: read (unless held), write while
- * queued. */
+ * there is output. */
 static void
 rearm(struct stream *s)
 {
-	set_events(s, EV_READ | (s->out_head ? EV_WRITE : 0));
+	set_events(s, EV_READ | (has_output(s) ? EV_WRITE : 0));
 }
 
 static void
@@ -302,7 +315,7 @@ want_to_events(struct stream *s)
 		ev |= EV_READ;
 	if (w & CONN_WANT_WRITE)
 		ev |= EV_WRITE;
-	if (s->out_head)
+	if (has_output(s))
 		ev |= EV_WRITE;
 	set_events(s, ev | EV_READ);
 }
@@ -516,11 +529,35 @@ seg_sent(struct stream *s)
 	struct seg *g = s->out_head;
 
 	s->out_head = g->next;
-	if (s->out_head == NULL)
+	if (s->out_head == NULL) {
 		s->out_tail = NULL;
+		s->drain_due = 1;
+	}
 	if (g->done)
 		g->done(g->arg, 1);
 	free(g);
+}
+
+/* The queue is empty: what TLS gathered goes to the socket, then the
+ * owner hears of it (on_drain may queue more, or close the stream). */
+static int
+drain(struct stream *s)
+{
+	int rc;
+
+	if (!s->drain_due && conn_unflushed(s->conn) == 0)
+		return SL_OK;
+	rc = conn_flush(s->conn);
+	if (rc == SL_EAGAIN)
+		return rc;
+	if (rc != SL_OK) {
+		stream_close(s, conn_error(s->conn));
+		return rc;
+	}
+	s->drain_due = 0;
+	if (s->ops->on_drain)
+		s->ops->on_drain(s, s->arg);
+	return SL_OK;
 }
 
 static int
@@ -528,8 +565,15 @@ do_write(struct stream *s)
 {
 	struct seg	*g;
 	ssize_t		 n;
+	int		 rc;
 
-	while (s->state == ST_OPEN && (g = s->out_head) != NULL) {
+	while (s->state == ST_OPEN) {
+		if ((g = s->out_head) == NULL) {
+			rc = drain(s);
+			if (rc != SL_OK || s->out_head == NULL)
+				return rc;
+			continue;	/* on_drain queued more */
+		}
 		if (offload_write(s))
 			return SL_OK;
 		n = conn_write(s->conn, g->p + g->off, g->len - g->off);
@@ -544,8 +588,6 @@ do_write(struct stream *s)
 		if (g->off < g->len)
 			continue;
 		seg_sent(s);
-		if (s->out_head == NULL && s->ops->on_drain)
-			s->ops->on_drain(s, s->arg);
 	}
 	return SL_OK;
 }
@@ -576,7 +618,7 @@ stream_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		rr = do_read(s);
 	if (s->offloaded)	/* the rest of a frame is being read */
 		return;
-	if (s->state == ST_OPEN && s->out_head)
+	if (s->state == ST_OPEN && has_output(s))
 		wr = do_write(s);
 	if (s->offloaded)	/* a segment is being written */
 		return;
@@ -888,9 +930,7 @@ job_done(struct wq_job *j, void *arg)
 		return;
 	}
 	if (kind == JOB_WRITE) {
-		seg_sent(s);
-		if (s->state == ST_OPEN && s->out_head == NULL && s->ops->on_drain)
-			s->ops->on_drain(s, s->arg);
+		seg_sent(s);	/* on_drain after the flush: do_write, fed below */
 	} else {
 		if (s->idle_timeout > 0)
 			ev_timer_again(s->loop, &s->idle);

@@ -547,6 +547,9 @@ report_once(const struct pull_opts *o, struct tls_ctx *tls, const struct net_add
 		else
 			rc = SL_EIO;
 	}
+	while (rc == SL_OK && (n = conn_flush(c)) != SL_OK)	/* TLS gathers */
+		if (n != SL_EAGAIN || wait_conn(c, deadline) != SL_OK)
+			rc = SL_EIO;
 	wbuf_free(&b);
 	if (rc != SL_OK) {
 		snprintf(err, errlen, "send RESULT to %s: %s", a->text, conn_error(c));

@@ -209,6 +209,12 @@ exchange(struct conn *a, struct conn *b, size_t len)
 						fail_msg("write: %s", conn_error(cs[i]));
 					sent[i] += (size_t)n;
 				}
+			} else if (conn_unflushed(cs[i]) > 0) {	/* TLS gathered */
+				n = conn_flush(cs[i]);
+				if (n == SL_EAGAIN)
+					ev |= want_events(cs[i]);
+				else if (n != SL_OK)
+					fail_msg("flush: %s", conn_error(cs[i]));
 			}
 			/* conn i reads what the other side sent */
 			for (k = 0; k < 64; k++) {
@@ -340,6 +346,64 @@ static void
 test_tls_dns_name(void **state)
 {
 	tls_ok("localhost", 4096);
+}
+
+/* TLS output is gathered (many 16 KiB records per write(2)) and reaches
+ * the peer at conn_flush, not before. */
+static void
+test_tls_gather(void **state)
+{
+	struct tls_ctx *sctx, *cctx;
+	struct conn *s = NULL, *c = NULL;
+	struct pollfd pfd;
+	static uint8_t big[128 * 1024], got[sizeof(big)];
+	size_t off = 0, n0;
+	ssize_t n;
+	int rcs, rcc, i;
+
+	sctx = mkctx(1, "ca.pem", "sink.pem", "sink.key");
+	cctx = mkctx(0, "ca.pem", "agent.pem", "agent.key");
+	tls_pair(sctx, cctx, "127.0.0.1", &s, &c);
+	pump_handshake(s, c, &rcs, &rcc);
+	assert_int_equal(rcs, SL_OK);
+	assert_int_equal(rcc, SL_OK);
+	assert_int_equal(conn_unflushed(c), 0);
+	assert_int_equal(conn_write(c, "hello", 5), 5);
+	n0 = conn_unflushed(c);
+	assert_true(n0 > 5);			/* one record, held */
+	pfd.fd = conn_fd(s);
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 50), 0);	/* nothing on the wire */
+	assert_int_equal(conn_flush(c), SL_OK);
+	assert_int_equal(conn_unflushed(c), 0);
+	for (i = 0; i < 100 && (n = conn_read(s, got, 5)) == SL_EAGAIN; i++)
+		(void)poll(&pfd, 1, 10);
+	assert_int_equal(n, 5);
+	assert_memory_equal(got, "hello", 5);
+	/* eight records gather in one buffer */
+	for (off = 0; off < sizeof(big); off++)
+		big[off] = (uint8_t)(off * 31);
+	for (off = 0; off < sizeof(big); off += (size_t)n) {
+		n = conn_write(c, big + off, sizeof(big) - off);
+		assert_true(n > 0);
+	}
+	assert_true(conn_unflushed(c) >= sizeof(big));
+	assert_int_equal(conn_flush(c), SL_OK);
+	for (off = 0, i = 0; off < sizeof(big) && i < 1000; i++) {
+		n = conn_read(s, got + off, sizeof(got) - off);
+		if (n == SL_EAGAIN)
+			(void)poll(&pfd, 1, 10);
+		else {
+			assert_true(n > 0);
+			off += (size_t)n;
+		}
+	}
+	assert_int_equal(off, sizeof(big));
+	assert_memory_equal(got, big, sizeof(big));
+	conn_free(c);
+	conn_free(s);
+	tls_ctx_free(cctx);
+	tls_ctx_free(sctx);
 }
 
 /* After the client's TLS 1.3 handshake has finished, the server may still
@@ -537,6 +601,7 @@ main(void)
 		cmocka_unit_test(test_tls_ctx_errors),
 		cmocka_unit_test(test_tls_ip_1mib),
 		cmocka_unit_test(test_tls_dns_name),
+		cmocka_unit_test(test_tls_gather),
 		cmocka_unit_test(test_tls_wrong_ca_agent),
 		cmocka_unit_test(test_tls_wrong_ip),
 		cmocka_unit_test(test_tls_server_untrusted),
