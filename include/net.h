@@ -29,8 +29,12 @@ int	net_connect_result(int fd, char *err, size_t errlen);
 /* Accept one connection, non-blocking + CLOEXEC; SL_EAGAIN when none. */
 int	net_accept(int lfd, int *fdp, struct net_addr *peer);
 /* Socket tuning for bulk streams: TCP_NODELAY, keepalive, buffers of
- * bufsize bytes each way (0 = kernel autotuning). */
+ * bufsize bytes each way; 0 = autotuning, except that the send buffer is
+ * net_sndbuf_auto() where that is not 0. */
 void	net_tune(int fd, int bufsize);
+/* net.core.wmem_max (at most 32 MiB) when asking for it gives a socket
+ * more send buffer than autotuning reaches (tcp_wmem's maximum), else 0. */
+int	net_sndbuf_auto(void);
 /* Close the connection (the next read or write fails with ETIMEDOUT) when
  * sent bytes stay unacknowledged by the peer's TCP for seconds
  * (TCP_USER_TIMEOUT; 0 = the kernel's default, many minutes).  A silent

@@ -239,10 +239,51 @@ net_user_timeout(int fd, double seconds)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
 }
 
+/*
+ * The send buffer for bufsize 0.  Autotuning grows a socket's send buffer
+ * up to tcp_wmem's maximum, overhead included; SO_SNDBUF may ask for up to
+ * net.core.wmem_max, which the kernel doubles for its overhead.  Where an
+ * administrator raised wmem_max past half of tcp_wmem's maximum (4 MiB
+ * both on the bench host: 8 MiB against 4), asking gives a long path
+ * twice the bytes in flight.  Capped at SNDBUF_AUTO_MAX: hosts tuned for
+ * 100 Gbit/s set both to gigabytes and autotune well.  Read once.
+ */
+#define SNDBUF_AUTO_MAX	(32 << 20)
+
+static long
+sysctl_last(const char *path)
+{
+	FILE	*f = fopen(path, "re");
+	long	 v, last = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fscanf(f, "%ld", &v) == 1)	/* tcp_wmem: min default max */
+		last = v;
+	fclose(f);
+	return last;
+}
+
+int
+net_sndbuf_auto(void)
+{
+	static int	 v = -1;
+	long		 wmax, tmax;
+
+	if (v >= 0)
+		return v;
+	wmax = sysctl_last("/proc/sys/net/core/wmem_max");
+	tmax = sysctl_last("/proc/sys/net/ipv4/tcp_wmem");
+	if (wmax > SNDBUF_AUTO_MAX)
+		wmax = SNDBUF_AUTO_MAX;
+	v = wmax > 0 && tmax > 0 && 2 * wmax > tmax ? (int)wmax : 0;
+	return v;
+}
+
 void
 net_tune(int fd, int bufsize)
 {
-	int one = 1, idle = 30, intvl = 10, cnt = 3;
+	int one = 1, idle = 30, intvl = 10, cnt = 3, sb;
 
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
@@ -252,5 +293,6 @@ net_tune(int fd, int bufsize)
 	if (bufsize > 0) {
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
-	}
+	} else if ((sb = net_sndbuf_auto()) > 0)	/* receive: autotuned */
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 }

@@ -18,6 +18,7 @@
 #include "job.h"
 #include "log.h"
 #include "mreg.h"
+#include "net.h"
 #include "roles.h"
 #include "stream.h"
 #include "send_int.h"
@@ -90,9 +91,10 @@ agent_start(struct agent **out, struct ev_loop *loop, const struct config *cfg,
 	sched_init(a);
 	a->wake_push = xfer_pump;	/* a->wake_pull: pull_start */
 	log_info("agent", "id=%s dest=%s streams=%d chunk_size=%u window=%d tls=%s "
-	    "maintenance_windows=%d", log_q(cfg->id), log_q(cfg->destination),
+	    "maintenance_windows=%d sndbuf=%s%d", log_q(cfg->id), log_q(cfg->destination),
 	    cfg->streams, cfg->chunk_size, cfg->window, cfg->tls ? "on" : "off",
-	    a->nwindows);
+	    a->nwindows, cfg->sndbuf > 0 ? "" : "auto:", cfg->sndbuf > 0 ?
+	    cfg->sndbuf : net_sndbuf_auto());
 	link_start(a);
 	rc = ahook_start(&a->hook, loop, cfg, j, err, errlen);
 	if (rc == SL_OK)
