@@ -8,7 +8,7 @@
 #   1. tcp_wmem max just below 2 x wmem_max: the agent logs sndbuf=auto:W
 #      and its sockets' send buffers (ss: skmem tb) are 2 x W
 #   2. tcp_wmem max just above: sndbuf=auto:0, the buffers autotuned
-#      (smaller than 2 x W on an idle session)
+#      (at most tcp_wmem's maximum, never exactly 2 x W)
 #   3. sndbuf = 1M in the config: that, as before (2 x min(1M, wmem_max))
 # each with a dataset published through the session.
 . "$(dirname "$0")/lib.sh"
@@ -64,10 +64,13 @@ grep -q "sndbuf=auto:$W\b" "$T/ag1.log" && ok "agent logs sndbuf=auto:$W" ||
 run_case "tcp_wmem above twice wmem_max" $((2 * W + 4096))
 grep -q "sndbuf=auto:0\b" "$T/ag2.log" && ok "agent logs sndbuf=auto:0 (autotuning)" ||
     fail "agent log: $(grep -o 'sndbuf=[^ ]*' "$T/ag2.log")"
+# (autotuning may reach tcp_wmem's maximum, just above 2 x W: what it
+# never gives is exactly the doubled SO_SNDBUF)
 for tb in $TBS; do
-	[ "$tb" -lt $((2 * W)) ] || fail "autotuned send buffer $tb is not below $((2 * W))"
+	[ "$tb" != $((2 * W)) ] && [ "$tb" -le $((2 * W + 4096)) ] ||
+	    fail "send buffer $tb: SO_SNDBUF's $((2 * W)) or above tcp_wmem's maximum"
 done
-[ -n "$TBS" ] && ok "send buffers left to autotuning ($TBS< $((2 * W)))" || fail "no sockets seen"
+[ -n "$TBS" ] && ok "send buffers left to autotuning ($TBS, not $((2 * W)))" || fail "no sockets seen"
 
 run_case "sndbuf = 1M" $((2 * W - 4096)) sndbuf=1M
 want=$((1 << 20)); [ "$W" -lt "$want" ] && want=$W
