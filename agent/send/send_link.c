@@ -106,7 +106,9 @@ dest_index(const struct agent *a, const char *text)
  * While it works from a lower one it tries the better ones again at
  * dataset boundaries, at most once per probe interval, and goes back as
  * soon as one answers.  A dataset that sent COMMIT to a destination is
- * bound to it and waits for it: it can never be published twice.  One
+ * bound to it and waits for it: it can never be published twice.  The
+ * agent goes there to ask once nothing is in flight, from a better
+ * destination too (link_want_bound), and puts it in flight there first.  One
  * still moving may move to another destination, which gets every chunk
  * it does not hold itself (send_queue.c, queue_rebind); the old one keeps
  * its partial copy, resumed from if the dataset comes back, released once
@@ -360,6 +362,32 @@ link_want_failback(struct agent *a)
 
 	for (i = 0; i < a->cur_dest; i++) {
 		if (dest_blocked(a, i, now, &why))
+			continue;
+		if (a->dests[i].down_since == 0 || now - a->dests[i].last_try >= probe) {
+			a->probe = i + 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A dataset whose COMMIT went to another destination waits for that one
+ * alone (it may have published it).  Go there once nothing is in flight:
+ * at once if it never failed, else once per probe interval; a paused one
+ * or one in maintenance waits. */
+int
+link_want_bound(struct agent *a)
+{
+	double		 now = sl_time_wall(), probe = fmax(a->cfg->reconnect_max, 1.0);
+	const char	*why;
+	struct ads	*d;
+	int		 i;
+
+	for (d = a->queue; d != NULL; d = d->next) {
+		if (d->phase != PH_IDLE || d->rec.state != DS_COMMITTING)
+			continue;
+		i = dest_index(a, d->rec.dest);
+		if (i < 0 || i == a->cur_dest || dest_blocked(a, i, now, &why))
 			continue;
 		if (a->dests[i].down_since == 0 || now - a->dests[i].last_try >= probe) {
 			a->probe = i + 1;

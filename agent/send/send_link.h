@@ -56,6 +56,9 @@ void	link_progress(struct agent *a);
 /* 1 when a better destination should be tried now (remembers which for
  * the next link_start). */
 int	link_want_failback(struct agent *a);
+/* 1 when a dataset whose COMMIT went to another destination should go
+ * there now to hear its answer (remembers which for the next link_start). */
+int	link_want_bound(struct agent *a);
 /* The name of link state l (enum link_state), for logs and status. */
 const char *	link_name(int l);
 

@@ -371,7 +371,16 @@ queue_waiting(struct agent *a, const char *here, double now, int waiting[2])
 			waiting[sched_lane(a, d, now) == LANE_BACKLOG]++;
 }
 
-/* Put the first dataset of lane this destination may take in flight. */
+/* Is d's COMMIT waiting for an answer from here alone? */
+static int
+committing_here(const struct ads *d, const char *here)
+{
+	return d->phase == PH_IDLE && d->rec.state == DS_COMMITTING &&
+	    strcmp(d->rec.dest, here) == 0;
+}
+
+/* Put the first dataset of lane this destination may take in flight
+ * (lane -1: one whose COMMIT went here, of either lane). */
 struct ads *
 queue_next(struct agent *a, const char *here, int lane, double now)
 {
@@ -382,7 +391,8 @@ queue_next(struct agent *a, const char *here, int lane, double now)
 		return NULL;
 	for (d = a->queue; d != NULL; d = next) {
 		next = d->next;
-		if (!eligible(d, here) || sched_lane(a, d, now) != lane)
+		if (lane < 0 ? !committing_here(d, here) :
+		    !eligible(d, here) || sched_lane(a, d, now) != lane)
 			continue;
 		if (!d->loaded) {
 			rc = ads_load(a, d);
@@ -402,7 +412,7 @@ queue_next(struct agent *a, const char *here, int lane, double now)
 				continue;	/* not sent unbound: tried again later */
 			}
 		}
-		d->lane = lane;
+		d->lane = lane < 0 ? sched_lane(a, d, now) : lane;
 		d->left = d->rec.bytes;
 		d->admitted = ++a->admit_seq;
 		a->act[a->nact++] = d;

@@ -52,6 +52,9 @@ void	queue_waiting(struct agent *a, const char *here, double now, int waiting[2]
  * fixed) and transferring; NULL when there is none or every slot is
  * taken.  One that cannot be loaded is failed on the way. */
 struct ads *	queue_next(struct agent *a, const char *here, int lane, double now);
+/* lane for queue_next: a dataset whose COMMIT went to here (only here can
+ * answer it), of either lane. */
+#define QUEUE_COMMITTED_HERE	(-1)
 /* The dataset in flight with this id, or NULL. */
 struct ads *	queue_active(struct agent *a, uint64_t id);
 /* d leaves the queue (and its slot in flight) in state (with reason,

@@ -299,10 +299,12 @@ open_stream(const struct agent *a)
 	return -1;
 }
 
-/* Put datasets on the wire while slots are free: the lane whose turn it
- * is (send_sched.c), the first in queue order of it that this
- * destination may take.  A better destination that may be back is tried
- * once nothing is in flight: no dataset starts here meanwhile. */
+/* Put datasets on the wire while slots are free: first those whose COMMIT
+ * went here (only here can answer them), then the lane whose turn it is
+ * (send_sched.c), the first in queue order of it that this destination
+ * may take.  A better destination that may be back, or another that owes
+ * a dataset the answer to its COMMIT, is visited once nothing is in
+ * flight: no dataset starts here meanwhile. */
 void
 xfer_next(struct agent *a)
 {
@@ -313,13 +315,25 @@ xfer_next(struct agent *a)
 
 	if (a->link != LINK_UP || a->in_next)
 		return;
+	a->in_next = 1;
+	here = a->dests[a->cur_dest].text;
+	while (a->link == LINK_UP && (s = open_stream(a)) >= 0 &&
+	    (d = queue_next(a, here, QUEUE_COMMITTED_HERE, sl_time_wall())) != NULL)
+		send_open(a, d, s);
+	a->in_next = 0;
+	if (a->link != LINK_UP)
+		return;
 	if (link_want_failback(a)) {
 		if (a->nact == 0)
 			link_switch(a, "trying a preferred destination again");
 		return;
 	}
+	if (link_want_bound(a)) {
+		if (a->nact == 0)
+			link_switch(a, "a dataset waits for its COMMIT's answer there");
+		return;
+	}
 	a->in_next = 1;
-	here = a->dests[a->cur_dest].text;
 	while (a->link == LINK_UP && (s = open_stream(a)) >= 0) {
 		now = sl_time_wall();
 		queue_waiting(a, here, now, waiting);
