@@ -11,6 +11,7 @@
 #   sl_start NAME                start sluiced -c $T/NAME.conf, log $T/NAME.log
 #                                (in network namespace SL_NETNS[NAME] if set;
 #                                SL_HOST replaces 127.0.0.1 in the confs)
+#   sl_holdproxy LISTEN TARGET [commit GO]  holdproxy.py as SL_PID[proxy]
 #   sl_kill9 NAME / sl_stop NAME
 #   sl_submit NAME DIR [ARGS]    sluice submit through agent NAME
 #   sl_wait NAME DATASET [SECS [--hook]]  wait for transferred (agent) /
@@ -133,6 +134,17 @@ sl_start() {
 		sleep 0.05
 	done
 	echo "sluiced $name did not come up" >&2
+	return 1
+}
+
+# sl_holdproxy ARGS...: tests/integration/holdproxy.py ARGS (LISTEN TARGET
+# [commit GO_FILE]) as SL_PID[proxy], output in $T/proxy.log; 1 if it
+# did not say "ready" within 5 s.
+sl_holdproxy() {
+	local i
+	python3 -u "$ROOT/tests/integration/holdproxy.py" "$@" > "$T/proxy.log" 2>&1 &
+	SL_PID[proxy]=$!
+	for i in $(seq 50); do grep -q ready "$T/proxy.log" 2>/dev/null && return 0; sleep 0.1; done
 	return 1
 }
 

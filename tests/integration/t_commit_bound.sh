@@ -17,10 +17,7 @@ sl_sink_conf sinka "$pa" tls=off
 sl_sink_conf sinkb "$pb" tls=off
 sl_agent_conf agent "$pa" tls=off chunk_size=1M streams=2 failover_after=1s
 sed -i "s|^destination = .*|destination = 127.0.0.1:$pa, 127.0.0.1:$pp|" "$T/agent.conf"
-python3 -u "$ROOT/tests/integration/holdproxy.py" "$pp" "$pb" > "$T/proxy.log" 2>&1 &
-SL_PID[proxy]=$!
-for i in $(seq 50); do grep -q ready "$T/proxy.log" 2>/dev/null && break; sleep 0.1; done
-grep -q ready "$T/proxy.log" || { fail "proxy did not start"; sl_done; }
+sl_holdproxy "$pp" "$pb" || { fail "proxy did not start"; sl_done; }
 
 # the primary is down: the agent fails over to the secondary
 sl_start sinkb && sl_start agent || { fail start; sl_done; }

@@ -26,10 +26,7 @@ retry_min = 0.1s
 retry_max = 0.2s
 state_dir = $T/hook-state
 CONF
-python3 -u "$ROOT/tests/integration/holdproxy.py" "$pport" "$port" > "$T/proxy.log" 2>&1 &
-SL_PID[proxy]=$!
-for i in $(seq 50); do grep -q ready "$T/proxy.log" 2>/dev/null && break; sleep 0.1; done
-grep -q ready "$T/proxy.log" || { fail "proxy did not start"; sl_done; }
+sl_holdproxy "$pport" "$port" || { fail "proxy did not start"; sl_done; }
 sl_start sink && sl_start agent || { fail start; sl_done; }
 
 # a few chunks, a nested file and an empty one (the sink makes that at

@@ -23,9 +23,7 @@ port=$(sl_port); pport=$(sl_port); port2=$(sl_port)
 S() { "$SLUICE" -c "$T/$1.conf" "${@:2}"; }
 sl_sink_conf sink "$port" tls=off
 sl_agent_conf agent "$pport" tls=off chunk_size=1M streams=2
-python3 -u "$ROOT/tests/integration/holdproxy.py" "$pport" "$port" commit "$T/go" > "$T/proxy.log" 2>&1 &
-SL_PID[proxy]=$!
-for i in $(seq 50); do grep -q ready "$T/proxy.log" 2>/dev/null && break; sleep 0.1; done
+sl_holdproxy "$pport" "$port" commit "$T/go" || { fail "proxy did not start"; sl_done; }
 sl_start sink && sl_start agent || { fail start; sl_done; }
 
 # ---- 1. failed at COMMIT, released, sent afresh -----------------------------
