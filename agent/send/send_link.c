@@ -350,24 +350,35 @@ link_send(struct agent *a, struct astream *as, struct wbuf *b)
 		link_down(a, "cannot queue a frame");
 }
 
+/* May destination i be tried now (neither paused nor in maintenance, and
+ * it never failed or was last tried a probe interval ago)?  If so it is
+ * remembered for the next link_start. */
+static int
+probe_dest(struct agent *a, int i, double now)
+{
+	const char *why;
+
+	if (dest_blocked(a, i, now, &why))
+		return 0;
+	if (a->dests[i].down_since != 0 &&
+	    now - a->dests[i].last_try < fmax(a->cfg->reconnect_max, 1.0))
+		return 0;
+	a->probe = i + 1;
+	return 1;
+}
+
 /* Working from a lower destination, and a better one may be back: it
  * never failed (a maintenance window ended), or we have not tried it for
  * a probe interval. */
 int
 link_want_failback(struct agent *a)
 {
-	double		 now = sl_time_wall(), probe = fmax(a->cfg->reconnect_max, 1.0);
-	const char	*why;
-	int		 i;
+	double	now = sl_time_wall();
+	int	i;
 
-	for (i = 0; i < a->cur_dest; i++) {
-		if (dest_blocked(a, i, now, &why))
-			continue;
-		if (a->dests[i].down_since == 0 || now - a->dests[i].last_try >= probe) {
-			a->probe = i + 1;
+	for (i = 0; i < a->cur_dest; i++)
+		if (probe_dest(a, i, now))
 			return 1;
-		}
-	}
 	return 0;
 }
 
@@ -378,8 +389,7 @@ link_want_failback(struct agent *a)
 int
 link_want_bound(struct agent *a)
 {
-	double		 now = sl_time_wall(), probe = fmax(a->cfg->reconnect_max, 1.0);
-	const char	*why;
+	double		 now = sl_time_wall();
 	struct ads	*d;
 	int		 i;
 
@@ -387,12 +397,8 @@ link_want_bound(struct agent *a)
 		if (d->phase != PH_IDLE || d->rec.state != DS_COMMITTING)
 			continue;
 		i = dest_index(a, d->rec.dest);
-		if (i < 0 || i == a->cur_dest || dest_blocked(a, i, now, &why))
-			continue;
-		if (a->dests[i].down_since == 0 || now - a->dests[i].last_try >= probe) {
-			a->probe = i + 1;
+		if (i >= 0 && i != a->cur_dest && probe_dest(a, i, now))
 			return 1;
-		}
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #                                (in network namespace SL_NETNS[NAME] if set;
 #                                SL_HOST replaces 127.0.0.1 in the confs)
 #   sl_holdproxy LISTEN TARGET [commit GO]  holdproxy.py as SL_PID[proxy]
+#   sl_held_commit AGENT DIR     submit, wait for the held COMMITTED, kill -9
 #   sl_kill9 NAME / sl_stop NAME
 #   sl_submit NAME DIR [ARGS]    sluice submit through agent NAME
 #   sl_wait NAME DATASET [SECS [--hook]]  wait for transferred (agent) /
@@ -146,6 +147,20 @@ sl_holdproxy() {
 	SL_PID[proxy]=$!
 	for i in $(seq 50); do grep -q ready "$T/proxy.log" 2>/dev/null && return 0; sleep 0.1; done
 	return 1
+}
+
+# sl_held_commit AGENT DIR: submit DIR through AGENT (its sink behind
+# sl_holdproxy), wait until the proxy holds that dataset's COMMITTED, then
+# kill -9 AGENT.  HELD_ID is the dataset's id; 1 if the submit failed or
+# no COMMITTED of it was held within 15 s (the agent is left running).
+sl_held_commit() {
+	local i
+	HELD_ID=
+	sl_submit "$1" "$2" >/dev/null || return 1
+	HELD_ID=$("$SLUICE" -c "$T/$1.conf" show "$(basename "$2")" | sed -n '1s/.*(\([0-9a-f]*\)).*/\1/p')
+	for i in $(seq 300); do grep -q "^held COMMITTED" "$T/proxy.log" && break; sleep 0.05; done
+	grep -q "^held COMMITTED dsid=$HELD_ID" "$T/proxy.log" || return 1
+	sl_kill9 "$1"
 }
 
 sl_kill9() {

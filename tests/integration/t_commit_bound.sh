@@ -24,14 +24,10 @@ sl_start sinkb && sl_start agent || { fail start; sl_done; }
 mkdir -p "$T/src/s1/sub"
 head -c 3000000 /dev/urandom > "$T/src/s1/a.bin"
 head -c 70000 /dev/urandom > "$T/src/s1/sub/b.bin"
-sl_submit agent "$T/src/s1" >/dev/null || { fail submit; sl_done; }
-id=$(S agent show s1 | sed -n '1s/.*(\([0-9a-f]*\)).*/\1/p')
-for i in $(seq 300); do grep -q "^held COMMITTED" "$T/proxy.log" && break; sleep 0.05; done
-if grep -q "^held COMMITTED dsid=$id" "$T/proxy.log"; then
-	sl_kill9 agent
+if sl_held_commit agent "$T/src/s1"; then
 	ok "s1 went to the secondary; its COMMITTED held back, agent killed -9"
 else
-	fail "no COMMITTED seen for $id: $(cat "$T/proxy.log")"; sl_done
+	fail "submit, or no COMMITTED seen for '$HELD_ID': $(cat "$T/proxy.log")"; sl_done
 fi
 [ "$(sl_ls_table agent | awk '$2 == "s1" { print $3 }')" = committing ] &&
     ok "agent journal: s1 committing (bound to the secondary)" ||

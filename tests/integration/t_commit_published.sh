@@ -35,15 +35,11 @@ mkdir -p "$T/src/pub/sub/deeper"
 head -c 3000000 /dev/urandom > "$T/src/pub/a.bin"
 head -c 70000 /dev/urandom > "$T/src/pub/sub/deeper/b.bin"
 : > "$T/src/pub/sub/empty"
-sl_submit agent "$T/src/pub" >/dev/null || { fail submit; sl_done; }
-id=$(S agent show pub | sed -n '1s/.*(\([0-9a-f]*\)).*/\1/p')
-
-for i in $(seq 300); do grep -q "^held COMMITTED" "$T/proxy.log" && break; sleep 0.05; done
-if grep -q "^held COMMITTED dsid=$id" "$T/proxy.log"; then
-	sl_kill9 agent
+if sl_held_commit agent "$T/src/pub"; then
+	id=$HELD_ID
 	ok "the sink's COMMITTED for $id held back, agent killed -9"
 else
-	fail "no COMMITTED seen for $id: $(cat "$T/proxy.log")"; sl_done
+	fail "submit, or no COMMITTED seen for '$HELD_ID': $(cat "$T/proxy.log")"; sl_done
 fi
 
 # Durable state before the restart: published at the sink, committing at
